@@ -1,0 +1,2 @@
+//! culprit: campaign orchestration, backends, journal, logs and the CLI.
+pub mod backend;
