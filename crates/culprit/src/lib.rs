@@ -1,2 +1,17 @@
 //! culprit: campaign orchestration, backends, journal, logs and the CLI.
+//!
+//! The binary is a thin shell over this library: `bisect_cmd` validates
+//! input and prepares a campaign, `campaign` runs the loop between the
+//! engine (crates/bisect) and a `backend`, `journal` makes it resumable,
+//! `log` and `result` write what people and scripts read.
+
 pub mod backend;
+pub mod bisect_cmd;
+pub mod campaign;
+pub mod demo;
+pub mod journal;
+pub mod log;
+pub mod procs;
+pub mod report_cmd;
+pub mod result;
+pub mod signature;

@@ -1,1 +1,17 @@
-//! placeholder
+//! The repository: commit DAG of a range, commit metadata and trailers,
+//! tags and releases, worktrees, and the MAINTAINERS file.
+//!
+//! Git is driven through its command-line interface (the one tool every
+//! kernel developer has, with exactly git's semantics for ranges). This
+//! crate never touches the user's working tree: checkouts happen in
+//! worktrees that the caller owns.
+
+pub mod maintainers;
+mod range;
+mod repo;
+pub mod trailers;
+mod worktree;
+
+pub use range::{Range, RangeCommit};
+pub use repo::{CommitMeta, GitError, Repo};
+pub use worktree::Worktree;

@@ -1,0 +1,328 @@
+//! `culprit bisect`: from arguments (or a campaign file) to a finished
+//! campaign, its log and its JSON result.
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use culprit_bisect::Config;
+use culprit_git::Repo;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::backend::command::{CommandBackend, CommandSettings};
+use crate::backend::Backend;
+use crate::campaign::{self, Commit, Events, Plan};
+use crate::journal::Journal;
+use crate::log::TextLog;
+use crate::result;
+
+#[derive(Debug, Clone, Args, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BisectArgs {
+    /// A campaign file (TOML) with the same keys as the long options
+    /// (repo, bad, good = [...], build, test, ...); options given on the
+    /// command line win.
+    #[arg(value_name = "CAMPAIGN.toml")]
+    #[serde(skip)]
+    pub campaign: Option<PathBuf>,
+
+    /// The repository to bisect (a git checkout; it is never modified:
+    /// culprit checks out commits in its own worktree).
+    #[arg(long, value_name = "PATH")]
+    pub repo: Option<PathBuf>,
+
+    /// A commit where the bug shows (the newest end of the range).
+    #[arg(long, value_name = "REV")]
+    pub bad: Option<String>,
+
+    /// A commit where the bug does not show; repeat for several. A good
+    /// commit that is not an ancestor of bad is replaced by the merge base.
+    #[arg(long, value_name = "REV")]
+    #[serde(default)]
+    pub good: Vec<String>,
+
+    /// Shell command that builds the checked-out commit (cwd: the worktree;
+    /// env CULPRIT_COMMIT). Exit 0 = built, anything else = untestable commit.
+    #[arg(long, value_name = "CMD")]
+    pub build: Option<String>,
+
+    /// Shell command for one run (env CULPRIT_COMMIT, CULPRIT_RUN,
+    /// CULPRIT_ARTIFACT). Exit 0 = clean, 125 = untestable, 1-127 = failure,
+    /// >= 128 or a signal stops the campaign.
+    #[arg(long, value_name = "CMD")]
+    pub test: Option<String>,
+
+    /// The build product, relative to the checkout. It is kept per commit so
+    /// later runs need no rebuild, and its signature dedupes identical builds
+    /// (SHA-256, or for ELF files the hash of the loaded sections).
+    #[arg(long, value_name = "PATH")]
+    pub artifact: Option<PathBuf>,
+
+    /// Runs executed in parallel (one test round).
+    #[arg(long, value_name = "K")]
+    pub vms: Option<u32>,
+
+    /// Stop when one commit holds this posterior probability.
+    #[arg(long, value_name = "P")]
+    pub confidence: Option<f64>,
+
+    /// Stop after this many builds and report the credible range.
+    #[arg(long, value_name = "N")]
+    pub max_builds: Option<u32>,
+
+    /// Stop after this many runs and report the credible range.
+    #[arg(long, value_name = "N")]
+    pub max_runs: Option<u32>,
+
+    /// Kill a run (and everything it started) after this many seconds and
+    /// count it untestable.
+    #[arg(long, value_name = "SECS")]
+    pub run_timeout: Option<f64>,
+
+    /// Kill a build after this many seconds (the commit is then untestable).
+    #[arg(long, value_name = "SECS")]
+    pub build_timeout: Option<f64>,
+
+    /// The crash title that is the bug. Default: the most frequent failure
+    /// on the bad commit.
+    #[arg(long, value_name = "TITLE")]
+    pub target: Option<String>,
+
+    /// Where culprit keeps its worktree, builds, run outputs, journal and
+    /// log. Default: ~/.cache/culprit/<id of this campaign>. Rerunning the
+    /// same command resumes from the journal there.
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+
+    /// Also write the result as JSON to FILE (schema in the README).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Runs on the bad commit without any failure before giving up.
+    #[arg(long, value_name = "N")]
+    pub verify_runs: Option<u32>,
+
+    /// Print only the result, not the bisection log.
+    #[arg(long, short)]
+    #[serde(default)]
+    pub quiet: bool,
+}
+
+impl BisectArgs {
+    /// Fills unset options from the campaign file.
+    fn merged(&self) -> Result<BisectArgs> {
+        let Some(path) = &self.campaign else {
+            return Ok(self.clone());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the campaign file {}", path.display()))?;
+        let file: BisectArgs = toml::from_str(&text)
+            .with_context(|| format!("{} is not a valid campaign file", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let rel = |p: Option<PathBuf>| p.map(|p| if p.is_absolute() { p } else { base.join(p) });
+        let a = self.clone();
+        Ok(BisectArgs {
+            campaign: a.campaign,
+            repo: a.repo.or(rel(file.repo)),
+            bad: a.bad.or(file.bad),
+            good: if a.good.is_empty() { file.good } else { a.good },
+            build: a.build.or(file.build),
+            test: a.test.or(file.test),
+            artifact: a.artifact.or(file.artifact),
+            vms: a.vms.or(file.vms),
+            confidence: a.confidence.or(file.confidence),
+            max_builds: a.max_builds.or(file.max_builds),
+            max_runs: a.max_runs.or(file.max_runs),
+            run_timeout: a.run_timeout.or(file.run_timeout),
+            build_timeout: a.build_timeout.or(file.build_timeout),
+            target: a.target.or(file.target),
+            workdir: a.workdir.or(rel(file.workdir)),
+            json: a.json.or(rel(file.json)),
+            verify_runs: a.verify_runs.or(file.verify_runs),
+            quiet: a.quiet || file.quiet,
+        })
+    }
+}
+
+/// The validated range: bad, goods (after merge-base substitution), commits.
+pub struct Setup {
+    pub repo: Repo,
+    pub bad: String,
+    pub goods: Vec<String>,
+    pub commits: Vec<Commit>,
+    pub notes: Vec<String>,
+}
+
+/// Resolves and checks the revisions, and loads the range.
+pub fn setup(repo_path: &Path, bad: &str, goods: &[String]) -> Result<Setup> {
+    let repo = Repo::open(repo_path)
+        .with_context(|| format!("opening the repository {}", repo_path.display()))?;
+    let bad_sha = repo.resolve(bad).context("resolving --bad")?;
+    if goods.is_empty() {
+        bail!("give at least one --good commit (one where the bug does not show)");
+    }
+    let mut notes = Vec::new();
+    let mut good_shas: Vec<String> = Vec::new();
+    for g in goods {
+        let sha = repo.resolve(g).context("resolving --good")?;
+        if sha == bad_sha {
+            bail!("--good {g} and --bad {bad} are the same commit {sha}: nothing to bisect");
+        }
+        let good = if repo.is_ancestor(&sha, &bad_sha)? {
+            sha
+        } else if repo.is_ancestor(&bad_sha, &sha)? {
+            bail!(
+                "--bad {bad} is an ancestor of --good {g}: the range is empty. \
+                 Did you swap them? (a bug that went away needs a fix bisection)"
+            );
+        } else {
+            let Some(base) = repo.merge_base(&sha, &bad_sha)? else {
+                bail!("--good {g} and --bad {bad} share no history; pick a good commit that bad descends from");
+            };
+            notes.push(format!(
+                "good commit {sha} is not an ancestor of bad; using their merge base {base} as the good end, as git bisect does (it is tested like any other commit)"
+            ));
+            base
+        };
+        if !good_shas.contains(&good) {
+            good_shas.push(good);
+        }
+    }
+    let range = repo
+        .range(&bad_sha, &good_shas)
+        .context("loading the commit range")?;
+    if range.candidates() == 0 {
+        bail!("no commits between the good commits and {bad_sha}: the range is empty");
+    }
+    let commits = range
+        .commits
+        .into_iter()
+        .map(|c| Commit {
+            sha: c.sha,
+            parents: c.parents,
+            good: c.good,
+            subject: c.subject,
+        })
+        .collect();
+    Ok(Setup {
+        repo,
+        bad: bad_sha,
+        goods: good_shas,
+        commits,
+        notes,
+    })
+}
+
+fn default_workdir(key: &str) -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    let id = hex::encode(&Sha256::digest(key.as_bytes())[..6]);
+    base.join("culprit").join(id)
+}
+
+fn secs(v: Option<f64>) -> Result<Option<Duration>> {
+    match v {
+        Some(s) if !(s > 0.0 && s.is_finite()) => bail!("timeouts must be positive seconds"),
+        Some(s) => Ok(Some(Duration::from_secs_f64(s))),
+        None => Ok(None),
+    }
+}
+
+pub fn run(args: &BisectArgs) -> Result<i32> {
+    let a = args.merged()?;
+    let repo_path = a.repo.clone().unwrap_or_else(|| PathBuf::from("."));
+    let bad = a
+        .bad
+        .as_deref()
+        .context("give --bad REV (a commit where the bug shows)")?;
+    let build = a.build.clone().context("give --build 'CMD' (how to build a commit)")?;
+    let test = a.test.clone().context("give --test 'CMD' (how to run the test once)")?;
+    let confidence = a.confidence.unwrap_or(0.99);
+    if !(0.5..1.0).contains(&confidence) {
+        bail!("--confidence must be at least 0.5 and below 1 (got {confidence})");
+    }
+    let vms = a.vms.unwrap_or(2);
+    if vms == 0 {
+        bail!("--vms must be at least 1");
+    }
+
+    let s = setup(&repo_path, bad, &a.good)?;
+    let key = format!(
+        "generic\nbad={}\ngoods={}\nbuild={build}\ntest={test}\nartifact={:?}\ntarget={:?}",
+        s.bad,
+        s.goods.join(","),
+        a.artifact,
+        a.target
+    );
+    let workdir = a.workdir.clone().unwrap_or_else(|| default_workdir(&key));
+    std::fs::create_dir_all(&workdir)
+        .with_context(|| format!("creating the workdir {}", workdir.display()))?;
+    let workdir = workdir.canonicalize()?;
+
+    let config = Config {
+        confidence,
+        vms,
+        max_builds: a.max_builds,
+        max_runs: a.max_runs,
+        verify_runs: a.verify_runs.unwrap_or(Config::default().verify_runs),
+        ..Config::default()
+    };
+    let settings = CommandSettings {
+        build,
+        test,
+        artifact: a.artifact.clone(),
+        vms,
+        run_timeout: secs(a.run_timeout)?,
+        build_timeout: secs(a.build_timeout)?,
+    };
+    let mut backend = CommandBackend::new(&s.repo, &s.bad, &workdir, settings)?;
+    execute(&a, s, key, config, &workdir, &mut backend)
+}
+
+/// Runs a prepared campaign with any backend and reports its result.
+pub fn execute(
+    a: &BisectArgs,
+    s: Setup,
+    key: String,
+    config: Config,
+    workdir: &Path,
+    backend: &mut dyn Backend,
+) -> Result<i32> {
+    let (mut journal, past) = Journal::open(&workdir.join("journal.jsonl"))?;
+    let mut log = TextLog::new(Some(&workdir.join("bisect.log")), !a.quiet)
+        .context("opening the log file")?;
+    log.line(&format!("bisecting cause commit starting from {}", s.bad));
+    for n in &s.notes {
+        log.line(n);
+    }
+    log.line(&format!(
+        "good: {}; {} candidate commits; workdir: {}",
+        s.goods.join(", "),
+        s.commits.iter().filter(|c| !c.good).count(),
+        workdir.display()
+    ));
+    let bad = s.commits.len() as u32 - 1;
+    let plan = Plan {
+        commits: s.commits,
+        bad,
+        config,
+        target_title: a.target.clone(),
+        key,
+    };
+    let finish = campaign::run(&plan, backend, &mut journal, &past, &mut log)
+        .map_err(|e| {
+            if crate::procs::interrupted() {
+                e.context(format!(
+                    "interrupted; the journal in {} is intact: rerun the same command to resume",
+                    workdir.display()
+                ))
+            } else {
+                e
+            }
+        })?;
+    log.finish();
+    result::report(&s.repo, &plan, &finish, &mut log, a.json.as_deref())
+}

@@ -1,0 +1,311 @@
+//! `culprit bisect` end to end: real git repositories made here, the real
+//! binary, shell build and test commands.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn culprit() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_culprit"))
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "T")
+        .env("GIT_AUTHOR_EMAIL", "t@example.org")
+        .env("GIT_COMMITTER_NAME", "T")
+        .env("GIT_COMMITTER_EMAIL", "t@example.org")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A linear history of `n` commits; commit `bug` (1-based) sets BUG=1 in
+/// state.txt. Returns (repo, first commit, culprit, last commit).
+fn linear(dir: &Path, n: u32, bug: u32) -> (PathBuf, String, String, String) {
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("state.txt"), "BUG=0\n").unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "base"]);
+    let first = git(&repo, &["rev-parse", "HEAD"]);
+    let mut culprit = String::new();
+    for i in 1..=n {
+        std::fs::write(repo.join(format!("f{i}.txt")), format!("{i}\n")).unwrap();
+        if i == bug {
+            std::fs::write(repo.join("state.txt"), "BUG=1\n").unwrap();
+        }
+        git(&repo, &["add", "."]);
+        git(&repo, &["commit", "-q", "-m", &format!("change {i}")]);
+        if i == bug {
+            culprit = git(&repo, &["rev-parse", "HEAD"]);
+        }
+    }
+    let last = git(&repo, &["rev-parse", "HEAD"]);
+    (repo, first, culprit, last)
+}
+
+fn json(p: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const BUILD: &str = "mkdir -p out && cp state.txt out/state";
+const TEST_ALWAYS: &str = "grep -q BUG=1 \"$CULPRIT_ARTIFACT\" && { echo 'BUG: unable to handle page fault for address: 0000000000000008'; echo 'RIP: 0010:demo_crash+0x5/0x10'; exit 1; }; exit 0";
+
+#[test]
+fn deterministic_bug_is_found_with_json() {
+    let t = tempfile::tempdir().unwrap();
+    let (repo, good, want, bad) = linear(t.path(), 40, 23);
+    let out_json = t.path().join("r.json");
+    let o = culprit()
+        .args(["bisect", "--repo"])
+        .arg(&repo)
+        .args(["--bad", &bad, "--good", &good, "--build", BUILD, "--test", TEST_ALWAYS])
+        .args(["--artifact", "out/state", "--vms", "2", "--workdir"])
+        .arg(t.path().join("w"))
+        .arg("--json")
+        .arg(&out_json)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}\n{}", log, stderr(&o));
+    let v = json(&out_json);
+    assert_eq!(v["culprit"], want.as_str(), "{log}");
+    assert_eq!(v["verdict"], "culprit");
+    assert!(v["confidence"].as_f64().unwrap() >= 0.99);
+    assert!(v["counts"]["builds"].as_u64().unwrap() <= 12, "{v}");
+    assert!(log.contains(&format!("bisecting cause commit starting from {bad}")));
+    assert!(log.contains(&format!("testing commit {bad}")));
+    assert!(log.contains("run #0: crashed: "), "{log}");
+    assert!(log.contains(&format!("{want} is the first bad commit")));
+    assert!(log.contains(&format!("first bad commit: {want} change 23")));
+    assert!(log.contains("revisions tested: "));
+    // The workdir keeps the journal and the log.
+    assert!(t.path().join("w/journal.jsonl").exists());
+    assert!(t.path().join("w/bisect.log").exists());
+}
+
+#[test]
+fn flaky_bug_in_merge_history_is_found() {
+    let t = tempfile::tempdir().unwrap();
+    // About 30% of runs crash on buggy commits, ~5% of runs are untestable,
+    // ~3% show an unrelated warning, and three commits do not build.
+    let demo = culprit::demo::make_repo(&t.path().join("repo"), 77).unwrap();
+    let merges = git(&demo.path, &["rev-list", "--merges", "--count", "HEAD"]);
+    assert!(merges.parse::<u32>().unwrap() >= 3);
+    let out_json = t.path().join("r.json");
+    let o = culprit()
+        .args(["bisect", "--repo"])
+        .arg(&demo.path)
+        .args(["--bad", &demo.bad, "--good", &demo.good])
+        .args(["--build", "sh build.sh", "--test", "sh \"$CULPRIT_ARTIFACT\""])
+        .args(["--artifact", "out/prog", "--vms", "4", "--workdir"])
+        .arg(t.path().join("w"))
+        .arg("--json")
+        .arg(&out_json)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}\n{}", log, stderr(&o));
+    let v = json(&out_json);
+    assert_eq!(v["culprit"], demo.culprit.as_str(), "{log}");
+    let target = v["target"].as_str().unwrap();
+    assert!(target.contains("demo_release"), "target {target}");
+    let q = v["q_estimate"].as_f64().unwrap();
+    assert!((0.1..0.6).contains(&q), "q estimate {q}");
+}
+
+#[test]
+fn killed_campaign_resumes_without_repeating_builds() {
+    let t = tempfile::tempdir().unwrap();
+    let demo = culprit::demo::make_repo(&t.path().join("repo"), 77).unwrap();
+    let work = t.path().join("w");
+    let args = |c: &mut Command| {
+        c.args(["bisect", "--quiet", "--repo"])
+            .arg(&demo.path)
+            .args(["--bad", &demo.bad, "--good", &demo.good])
+            .args(["--build", "sleep 0.2; sh build.sh"])
+            .args(["--test", "sh \"$CULPRIT_ARTIFACT\""])
+            .args(["--artifact", "out/prog", "--vms", "2", "--workdir"])
+            .arg(&work);
+    };
+    let mut first = culprit();
+    args(&mut first);
+    let mut child = first.spawn().unwrap();
+    let journal = work.join("journal.jsonl");
+    let builds = |p: &Path| -> Vec<String> {
+        std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["type"] == "build")
+            .map(|v| v["commit"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let start = std::time::Instant::now();
+    while builds(&journal).len() < 3 {
+        assert!(start.elapsed().as_secs() < 120, "campaign made no progress");
+        assert!(child.try_wait().unwrap().is_none(), "campaign ended too early");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Ctrl-C: children stop, the journal stays intact.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let before = builds(&journal);
+
+    let mut second = culprit();
+    args(&mut second);
+    let out_json = t.path().join("r.json");
+    let o = second.arg("--json").arg(&out_json).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(json(&out_json)["culprit"], demo.culprit.as_str());
+    let after = builds(&journal);
+    assert_eq!(&after[..before.len()], &before[..]);
+    let mut uniq = after.clone();
+    uniq.sort();
+    uniq.dedup();
+    assert_eq!(uniq.len(), after.len(), "a commit was built twice: {after:?}");
+
+    // A third run replays everything and builds nothing.
+    let mut third = culprit();
+    args(&mut third);
+    let o = third.output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(builds(&journal).len(), after.len());
+}
+
+fn expect_error(args: &[&str], repo: &Path, needle: &str) {
+    let t = tempfile::tempdir().unwrap();
+    let o = culprit()
+        .args(["bisect", "--repo"])
+        .arg(repo)
+        .args(args)
+        .arg("--workdir")
+        .arg(t.path())
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "expected failure for {args:?}");
+    let e = stderr(&o);
+    assert!(e.contains(needle), "error for {args:?} was: {e}");
+}
+
+#[test]
+fn bad_input_gets_clear_errors() {
+    let t = tempfile::tempdir().unwrap();
+    let (repo, good, _, bad) = linear(t.path(), 5, 3);
+    let b = ["--build", BUILD, "--test", TEST_ALWAYS, "--artifact", "out/state"];
+    let with = |extra: &[&str]| -> Vec<String> {
+        extra.iter().chain(b.iter()).map(|s| s.to_string()).collect()
+    };
+    let run = |extra: &[&str], needle: &str| {
+        let v = with(extra);
+        let r: Vec<&str> = v.iter().map(String::as_str).collect();
+        expect_error(&r, &repo, needle);
+    };
+    run(&["--bad", "nosuchrev", "--good", &good], "unknown revision 'nosuchrev'");
+    run(&["--bad", &bad, "--good", &bad], "same commit");
+    run(&["--bad", &good, "--good", &bad], "Did you swap them?");
+    run(&["--bad", &bad], "give at least one --good");
+    expect_error(
+        &["--bad", "HEAD", "--good", "HEAD~1", "--build", "true", "--test", "true"],
+        &t.path().join("nope"),
+        "not a git repository",
+    );
+    // A build command that cannot run at the bad commit.
+    expect_error(
+        &["--bad", &bad, "--good", &good, "--build", "no-such-build-tool", "--test", "true"],
+        &repo,
+        "does not build",
+    );
+    // A test that never fails on bad.
+    expect_error(
+        &["--bad", &bad, "--good", &good, "--build", BUILD, "--artifact", "out/state", "--test", "exit 0", "--verify-runs", "6"],
+        &repo,
+        "did not reproduce on the bad commit",
+    );
+    // A test killed by a signal stops the campaign and shows the output.
+    expect_error(
+        &["--bad", &bad, "--good", &good, "--build", BUILD, "--test", "echo dying; kill -9 $$"],
+        &repo,
+        "dying",
+    );
+}
+
+#[test]
+fn good_that_is_not_an_ancestor_uses_the_merge_base() {
+    let t = tempfile::tempdir().unwrap();
+    let (repo, _, want, bad) = linear(t.path(), 20, 12);
+    let base = git(&repo, &["rev-parse", "HEAD~15"]);
+    git(&repo, &["checkout", "-q", "-b", "side", &base]);
+    std::fs::write(repo.join("side.txt"), "side\n").unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "side work"]);
+    let side = git(&repo, &["rev-parse", "HEAD"]);
+    git(&repo, &["checkout", "-q", "main"]);
+    let out_json = t.path().join("r.json");
+    let o = culprit()
+        .args(["bisect", "--repo"])
+        .arg(&repo)
+        .args(["--bad", &bad, "--good", &side, "--build", BUILD, "--test", TEST_ALWAYS])
+        .args(["--artifact", "out/state", "--workdir"])
+        .arg(t.path().join("w"))
+        .arg("--json")
+        .arg(&out_json)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{log}\n{}", stderr(&o));
+    assert!(log.contains(&format!("using their merge base {base}")), "{log}");
+    assert_eq!(json(&out_json)["culprit"], want.as_str());
+}
+
+#[test]
+fn target_option_ignores_other_crashes() {
+    let t = tempfile::tempdir().unwrap();
+    let (repo, good, want, bad) = linear(t.path(), 30, 9);
+    // Every commit after 4 also shows an unrelated failure in 20% of runs.
+    let test = "if [ $(od -An -N1 -tu1 /dev/urandom) -lt 51 ]; then echo 'WARNING: CPU: 0 PID: 1 at lib/other.c:1 other_thing+0x1/0x2'; exit 1; fi; ".to_string()
+        + TEST_ALWAYS;
+    // The target is named as the report parser titles the bug's crash.
+    let mut rep = culprit()
+        .args(["report", "--json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    rep.stdin
+        .take()
+        .unwrap()
+        .write_all(b"BUG: unable to handle page fault for address: 0000000000000008\nRIP: 0010:demo_crash+0x5/0x10\n")
+        .unwrap();
+    let rep = rep.wait_with_output().unwrap();
+    let title: Value = serde_json::from_slice(&rep.stdout).unwrap();
+    let title = title["title"].as_str().unwrap().to_string();
+    let out_json = t.path().join("r.json");
+    let o = culprit()
+        .args(["bisect", "--repo"])
+        .arg(&repo)
+        .args(["--bad", &bad, "--good", &good, "--build", BUILD, "--test", &test])
+        .args(["--artifact", "out/state", "--workdir"])
+        .arg(t.path().join("w"))
+        .args(["--target", &title, "--json"])
+        .arg(&out_json)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{log}\n{}", stderr(&o));
+    let v = json(&out_json);
+    assert_eq!(v["culprit"], want.as_str(), "{log}");
+    assert_eq!(v["target"], title.as_str());
+}

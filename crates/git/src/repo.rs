@@ -1,0 +1,210 @@
+//! A repository driven through the git command line.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Errors from repository access. Each says what was wrong and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("cannot run git: {0} (install git and make sure it is on PATH)")]
+    Spawn(#[source] std::io::Error),
+    #[error("{path} is not a git repository (give --repo the top of a git checkout)")]
+    NotARepo { path: PathBuf },
+    #[error("unknown revision '{rev}' in {repo}: {detail} (check the name with `git rev-parse {rev}`)")]
+    UnknownRevision {
+        rev: String,
+        repo: PathBuf,
+        detail: String,
+    },
+    #[error("git {args} failed: {stderr}")]
+    Failed { args: String, stderr: String },
+    #[error("unexpected output from git {args}: {line}")]
+    Parse { args: String, line: String },
+}
+
+/// A git repository on disk.
+#[derive(Debug, Clone)]
+pub struct Repo {
+    path: PathBuf,
+}
+
+impl Repo {
+    /// Opens the repository whose working tree (or bare directory) is `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Repo, GitError> {
+        let path = path.as_ref().to_path_buf();
+        if !path.exists() {
+            return Err(GitError::NotARepo { path });
+        }
+        let repo = Repo { path };
+        let out = repo.raw(&["rev-parse", "--git-dir"])?;
+        if !out.status.success() {
+            return Err(GitError::NotARepo { path: repo.path });
+        }
+        Ok(repo)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn raw(&self, args: &[&str]) -> Result<Output, GitError> {
+        Command::new("git")
+            .arg("-C")
+            .arg(&self.path)
+            .args(args)
+            .env("LC_ALL", "C")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .output()
+            .map_err(GitError::Spawn)
+    }
+
+    /// Runs git and returns its standard output; a non-zero exit is an error.
+    pub fn git(&self, args: &[&str]) -> Result<String, GitError> {
+        let out = self.raw(args)?;
+        if !out.status.success() {
+            return Err(GitError::Failed {
+                args: args.join(" "),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The full hash of the commit `rev` names.
+    pub fn resolve(&self, rev: &str) -> Result<String, GitError> {
+        let spec = format!("{rev}^{{commit}}");
+        let out = self.raw(&["rev-parse", "--verify", "--quiet", "--end-of-options", &spec])?;
+        if !out.status.success() {
+            let detail = if rev.trim().is_empty() {
+                "empty revision".to_string()
+            } else {
+                "no such commit".to_string()
+            };
+            return Err(GitError::UnknownRevision {
+                rev: rev.to_string(),
+                repo: self.path.clone(),
+                detail,
+            });
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// Whether `a` is an ancestor of (or equal to) `b`.
+    pub fn is_ancestor(&self, a: &str, b: &str) -> Result<bool, GitError> {
+        let out = self.raw(&["merge-base", "--is-ancestor", a, b])?;
+        match out.status.code() {
+            Some(0) => Ok(true),
+            Some(1) => Ok(false),
+            _ => Err(GitError::Failed {
+                args: format!("merge-base --is-ancestor {a} {b}"),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            }),
+        }
+    }
+
+    /// The best common ancestor of `a` and `b`, if they have one.
+    pub fn merge_base(&self, a: &str, b: &str) -> Result<Option<String>, GitError> {
+        let out = self.raw(&["merge-base", a, b])?;
+        if out.status.success() {
+            Ok(Some(String::from_utf8_lossy(&out.stdout).trim().to_string()))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Metadata of one commit.
+    pub fn commit(&self, sha: &str) -> Result<CommitMeta, GitError> {
+        let fmt = "%H%x00%P%x00%an%x00%ae%x00%aD%x00%s%x00%B";
+        let out = self.git(&["show", "-s", &format!("--format={fmt}"), sha, "--"])?;
+        let mut it = out.splitn(7, '\0');
+        let mut next = || it.next().unwrap_or("").to_string();
+        let (hash, parents, name, email, date, subject, body) =
+            (next(), next(), next(), next(), next(), next(), next());
+        if hash.len() < 40 {
+            return Err(GitError::Parse {
+                args: format!("show {sha}"),
+                line: out.lines().next().unwrap_or("").to_string(),
+            });
+        }
+        Ok(CommitMeta {
+            hash,
+            parents: parents.split_whitespace().map(str::to_string).collect(),
+            author_name: name,
+            author_email: email,
+            date,
+            subject,
+            message: body.trim_end().to_string(),
+        })
+    }
+
+    /// `git show --stat` of a commit in git's medium format: header, message,
+    /// diffstat, as a maintainer expects to read it.
+    pub fn show_stat(&self, sha: &str) -> Result<String, GitError> {
+        self.git(&["show", "--stat", "--no-color", "--format=medium", sha, "--"])
+    }
+
+    /// Paths changed by a commit against its first parent.
+    pub fn changed_files(&self, sha: &str) -> Result<Vec<String>, GitError> {
+        let out = self.git(&[
+            "diff-tree",
+            "--no-commit-id",
+            "--name-only",
+            "-r",
+            "-m",
+            "--first-parent",
+            "--root",
+            sha,
+        ])?;
+        let mut v: Vec<String> = out.lines().map(str::to_string).collect();
+        v.sort();
+        v.dedup();
+        Ok(v)
+    }
+
+    /// The patch of a commit against its first parent.
+    pub fn patch(&self, sha: &str) -> Result<String, GitError> {
+        self.git(&[
+            "show",
+            "--no-color",
+            "--format=",
+            "-m",
+            "--first-parent",
+            "--patch",
+            sha,
+            "--",
+        ])
+    }
+
+    /// Tags pointing at a commit.
+    pub fn tags_at(&self, sha: &str) -> Result<Vec<String>, GitError> {
+        let out = self.git(&["tag", "--points-at", sha])?;
+        Ok(out.lines().map(str::to_string).collect())
+    }
+
+    /// The contents of `path` at `sha`, if the file exists there.
+    pub fn file_at(&self, sha: &str, path: &str) -> Result<Option<Vec<u8>>, GitError> {
+        let spec = format!("{sha}:{path}");
+        let out = self.raw(&["cat-file", "blob", &spec])?;
+        Ok(out.status.success().then_some(out.stdout))
+    }
+}
+
+/// Who wrote a commit and what it says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitMeta {
+    pub hash: String,
+    pub parents: Vec<String>,
+    pub author_name: String,
+    pub author_email: String,
+    /// RFC 2822 author date.
+    pub date: String,
+    pub subject: String,
+    /// The whole message, subject included.
+    pub message: String,
+}
+
+impl CommitMeta {
+    pub fn is_merge(&self) -> bool {
+        self.parents.len() > 1
+    }
+}

@@ -1,0 +1,47 @@
+//! Checkouts that culprit owns: a detached worktree under the workdir, so the
+//! user's own working tree is never touched.
+
+use crate::repo::{GitError, Repo};
+use std::path::{Path, PathBuf};
+
+/// A detached worktree of a repository.
+#[derive(Debug, Clone)]
+pub struct Worktree {
+    repo: Repo,
+    dir: PathBuf,
+}
+
+impl Worktree {
+    /// Opens the worktree at `dir`, creating it (detached at `sha`) if it
+    /// does not exist yet.
+    pub fn ensure(repo: &Repo, dir: &Path, sha: &str) -> Result<Worktree, GitError> {
+        if !dir.join(".git").exists() {
+            // A stale registration (directory deleted by hand) would make
+            // `worktree add` refuse the path.
+            let _ = repo.git(&["worktree", "prune"]);
+            let d = dir.to_string_lossy().into_owned();
+            repo.git(&["worktree", "add", "--detach", "--force", &d, sha])?;
+        }
+        Ok(Worktree {
+            repo: Repo::open(dir)?,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The commit checked out now.
+    pub fn head(&self) -> Result<String, GitError> {
+        Ok(self.repo.git(&["rev-parse", "HEAD"])?.trim().to_string())
+    }
+
+    /// Checks out `sha`, discarding local modifications to tracked files but
+    /// keeping untracked build products (so incremental builds stay fast).
+    pub fn checkout(&self, sha: &str) -> Result<(), GitError> {
+        self.repo
+            .git(&["checkout", "--quiet", "--detach", "--force", sha])?;
+        Ok(())
+    }
+}
