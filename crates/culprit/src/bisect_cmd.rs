@@ -279,7 +279,7 @@ pub fn run(args: &BisectArgs) -> Result<i32> {
         build_timeout: secs(a.build_timeout)?,
     };
     let mut backend = CommandBackend::new(&s.repo, &s.bad, &workdir, settings)?;
-    execute(&a, s, key, config, &workdir, &mut backend)
+    execute(&a, s, key, config, &workdir, &mut backend, "build")
 }
 
 /// Runs a prepared campaign with any backend and reports its result.
@@ -290,6 +290,7 @@ pub fn execute(
     config: Config,
     workdir: &Path,
     backend: &mut dyn Backend,
+    product: &str,
 ) -> Result<i32> {
     let (mut journal, past) = Journal::open(&workdir.join("journal.jsonl"))?;
     let mut log = TextLog::new(Some(&workdir.join("bisect.log")), !a.quiet)
@@ -311,6 +312,7 @@ pub fn execute(
         config,
         target_title: a.target.clone(),
         key,
+        product: product.to_string(),
     };
     let finish = campaign::run(&plan, backend, &mut journal, &past, &mut log)
         .map_err(|e| {

@@ -36,6 +36,8 @@ pub struct Plan {
     pub target_title: Option<String>,
     /// Identifies the experiment in the journal; a resumed campaign must match.
     pub key: String,
+    /// What the signature line calls the build product ("kernel", "build").
+    pub product: String,
 }
 
 /// Where the campaign reports progress. Text lines follow the format of
@@ -348,7 +350,7 @@ fn build(
         events.line(l);
     }
     match &sig {
-        Some(s) if r.ok => events.line(&format!("kernel signature: {s}")),
+        Some(s) if r.ok => events.line(&format!("{} signature: {s}", st.plan.product)),
         _ => {}
     }
     if !r.ok {

@@ -225,7 +225,18 @@ fn bad_input_gets_clear_errors() {
     expect_error(
         &["--bad", &bad, "--good", &good, "--build", "no-such-build-tool", "--test", "true"],
         &repo,
-        "does not build",
+        "could not be started",
+    );
+    expect_error(
+        &["--bad", &bad, "--good", &good, "--build", BUILD, "--test", "no-such-test-tool"],
+        &repo,
+        "test command could not be started",
+    );
+    // A build that fails at the bad commit.
+    expect_error(
+        &["--bad", &bad, "--good", &good, "--build", "echo 'main.c:3: error: boom' >&2; exit 2", "--test", "true"],
+        &repo,
+        "does not build: main.c:3: error: boom",
     );
     // A test that never fails on bad.
     expect_error(

@@ -98,6 +98,13 @@ impl Backend for CommandBackend {
             .context("no build result")?;
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         let secs = start.elapsed().as_secs_f64();
+        if let Exit::Code(c @ (126 | 127)) = exit {
+            bail!(
+                "the build command `{}` could not be started (exit status {c}): {}",
+                self.settings.build,
+                first_error(&text).unwrap_or_default()
+            );
+        }
         let ok = matches!(exit, Exit::Code(0));
         let mut res = BuildResult {
             ok,
@@ -198,6 +205,10 @@ pub fn classify(exit: Exit, output: &[u8]) -> Result<RunStatus> {
             why: Untestable::Infra,
             reason: "test exited with 125".into(),
         },
+        Exit::Code(c @ (126 | 127)) => bail!(
+            "the test command could not be started (exit status {c}: {})",
+            if c == 127 { "command not found" } else { "not executable" }
+        ),
         Exit::Code(c) if (1..128).contains(&c) => {
             let title = culprit_report::parse(output)
                 .map(|r| r.title)
