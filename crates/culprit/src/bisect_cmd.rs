@@ -238,8 +238,14 @@ pub fn run(args: &BisectArgs) -> Result<i32> {
         .bad
         .as_deref()
         .context("give --bad REV (a commit where the bug shows)")?;
-    let build = a.build.clone().context("give --build 'CMD' (how to build a commit)")?;
-    let test = a.test.clone().context("give --test 'CMD' (how to run the test once)")?;
+    let build = a
+        .build
+        .clone()
+        .context("give --build 'CMD' (how to build a commit)")?;
+    let test = a
+        .test
+        .clone()
+        .context("give --test 'CMD' (how to run the test once)")?;
     let confidence = a.confidence.unwrap_or(0.99);
     if !(0.5..1.0).contains(&confidence) {
         bail!("--confidence must be at least 0.5 and below 1 (got {confidence})");
@@ -314,17 +320,16 @@ pub fn execute(
         key,
         product: product.to_string(),
     };
-    let finish = campaign::run(&plan, backend, &mut journal, &past, &mut log)
-        .map_err(|e| {
-            if crate::procs::interrupted() {
-                e.context(format!(
-                    "interrupted; the journal in {} is intact: rerun the same command to resume",
-                    workdir.display()
-                ))
-            } else {
-                e
-            }
-        })?;
+    let finish = campaign::run(&plan, backend, &mut journal, &past, &mut log).map_err(|e| {
+        if crate::procs::interrupted() {
+            e.context(format!(
+                "interrupted; the journal in {} is intact: rerun the same command to resume",
+                workdir.display()
+            ))
+        } else {
+            e
+        }
+    })?;
     log.finish();
     result::report(&s.repo, &plan, &finish, &mut log, a.json.as_deref())
 }

@@ -102,9 +102,10 @@ impl<'a> State<'a> {
     }
 
     fn node(&self, sha: &str) -> Result<u32> {
-        self.index.get(sha).copied().with_context(|| {
-            format!("the journal names commit {sha}, which is not in this range")
-        })
+        self.index
+            .get(sha)
+            .copied()
+            .with_context(|| format!("the journal names commit {sha}, which is not in this range"))
     }
 
     fn apply_build(&mut self, n: u32, ok: bool, sig: Option<&str>, err: Option<&str>, secs: f64) {
@@ -354,10 +355,19 @@ fn build(
         _ => {}
     }
     if !r.ok {
-        let err = r.first_error.clone().unwrap_or_else(|| "unknown error".into());
+        let err = r
+            .first_error
+            .clone()
+            .unwrap_or_else(|| "unknown error".into());
         events.line(&format!("build failed: {err}"));
     }
     st.apply_build(n, r.ok, sig.as_deref(), r.first_error.as_deref(), r.secs);
+    if let Some(m) = st.engine.evidence(n).same_as {
+        events.line(&format!(
+            "same {} as {}: its runs count for this commit too",
+            st.plan.product, st.plan.commits[m as usize].sha
+        ));
+    }
     if !r.ok && n == st.plan.bad {
         let log = r
             .log
@@ -418,7 +428,12 @@ fn run_round(
     }
     st.test_secs += longest;
     // Group the lines by commit, as the reference log does.
+    let mut shown: Vec<u32> = Vec::new();
     for &(n, _) in plan_jobs {
+        if shown.contains(&n) {
+            continue;
+        }
+        shown.push(n);
         if st.last_shown != Some(n) {
             events.line(&format!(
                 "testing commit {} (built before)",
@@ -432,7 +447,11 @@ fn run_round(
             .map(|(_, l)| l.as_str())
             .collect();
         let first = mine[0].split_once(": ").map(|x| x.1).unwrap_or("");
-        if mine.len() > 1 && mine.iter().all(|l| l.split_once(": ").map(|x| x.1) == Some(first)) {
+        if mine.len() > 1
+            && mine
+                .iter()
+                .all(|l| l.split_once(": ").map(|x| x.1) == Some(first))
+        {
             events.line(&format!("all runs: {first}"));
         } else {
             for l in mine {

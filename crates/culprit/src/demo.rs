@@ -133,7 +133,17 @@ pub fn make_repo(dir: &Path, crash_byte: u8) -> Result<DemoRepo> {
                 )?;
             }
             git(dir, &["checkout", "-q", "main"])?;
-            git(dir, &["merge", "-q", "--no-ff", "-m", &format!("Merge branch '{topic}'"), &topic])?;
+            git(
+                dir,
+                &[
+                    "merge",
+                    "-q",
+                    "--no-ff",
+                    "-m",
+                    &format!("Merge branch '{topic}'"),
+                    &topic,
+                ],
+            )?;
         }
         let (file, text, msg) = match i {
             77 => (
@@ -141,8 +151,16 @@ pub fn make_repo(dir: &Path, crash_byte: u8) -> Result<DemoRepo> {
                 "BUG_ENABLED=1 # release path frees too early\n".to_string(),
                 "demo: free the buffer in release".to_string(),
             ),
-            50 => ("src/050_broken.c".into(), "# BROKEN half-done\n".into(), "demo: start refactor".into()),
-            53 => ("src/050_broken.c".into(), "# refactor done\n".into(), "demo: finish refactor".into()),
+            50 => (
+                "src/050_broken.c".into(),
+                "# BROKEN half-done\n".into(),
+                "demo: start refactor".into(),
+            ),
+            53 => (
+                "src/050_broken.c".into(),
+                "# refactor done\n".into(),
+                "demo: finish refactor".into(),
+            ),
             _ => (
                 format!("src/{i:03}_mod.c"),
                 format!("# module {i}\n"),
@@ -154,7 +172,12 @@ pub fn make_repo(dir: &Path, crash_byte: u8) -> Result<DemoRepo> {
             culprit = sha;
         }
         if i % 10 == 5 {
-            commit(dir, &format!("docs/note{i}.txt"), "docs only\n", &format!("docs: note {i}"))?;
+            commit(
+                dir,
+                &format!("docs/note{i}.txt"),
+                "docs only\n",
+                &format!("docs: note {i}"),
+            )?;
         }
     }
     let bad = git(dir, &["rev-parse", "HEAD"])?;

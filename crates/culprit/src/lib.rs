@@ -11,6 +11,7 @@ pub mod campaign;
 pub mod demo;
 pub mod journal;
 pub mod log;
+pub mod maintainers_cmd;
 pub mod procs;
 pub mod report_cmd;
 pub mod result;

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use culprit::{bisect_cmd, demo, report_cmd};
+use culprit::{bisect_cmd, demo, maintainers_cmd, report_cmd};
 
 /// Find the commit that introduced a crash, from evidence.
 ///
@@ -30,6 +30,10 @@ enum Cmd {
     Bisect(bisect_cmd::BisectArgs),
     /// Find crash reports in a console log and describe them.
     Report(report_cmd::ReportArgs),
+    /// Who to mail about files or a commit: MAINTAINERS (as
+    /// scripts/get_maintainer.pl --nogit --nogit-fallback) plus, for a
+    /// commit, its trailers.
+    Maintainers(maintainers_cmd::MaintainersArgs),
     /// Run the built-in example end to end: make a small git history with a
     /// flaky bug, bisect it, and print the log.
     Demo(demo::DemoArgs),
@@ -54,12 +58,17 @@ fn main() {
         Cmd::Bisect(a) => bisect_cmd::run(a),
         Cmd::Report(a) => report_cmd::run(a),
         Cmd::Demo(a) => demo::run(a),
+        Cmd::Maintainers(a) => maintainers_cmd::run(a).map(|()| 0),
     };
     match res {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("error: {e:#}");
-            std::process::exit(if culprit::procs::interrupted() { 130 } else { 1 });
+            std::process::exit(if culprit::procs::interrupted() {
+                130
+            } else {
+                1
+            });
         }
     }
 }

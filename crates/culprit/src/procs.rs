@@ -164,7 +164,8 @@ pub fn run_all(spawns: &[Spawn<'_>]) -> Result<Vec<Exit>> {
     if interrupted() {
         bail!("interrupted");
     }
-    runtime().block_on(async { futures::future::join_all(spawns.iter().map(one)).await })
+    runtime()
+        .block_on(async { futures::future::join_all(spawns.iter().map(one)).await })
         .into_iter()
         .collect()
 }

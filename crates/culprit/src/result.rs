@@ -2,8 +2,11 @@
 
 use anyhow::{bail, Context, Result};
 use culprit_bisect::{Hypothesis, StopReason, Verdict};
+use culprit_git::maintainers::Maintainers;
+use culprit_git::trailers::{self, Recipients};
 use culprit_git::Repo;
 use serde_json::{json, Value};
+use std::collections::HashSet;
 use std::path::Path;
 
 use crate::campaign::{Events, Finish, Plan};
@@ -53,6 +56,35 @@ fn flags(repo: &Repo, plan: &Plan, f: &Finish, c: u32) -> Result<Vec<String>> {
     Ok(v)
 }
 
+/// Who the result goes to: the culprit's trailers plus the MAINTAINERS
+/// entries of its patch, from the MAINTAINERS file at the culprit itself.
+/// `None` when the repository has no MAINTAINERS file there.
+fn recipients(repo: &Repo, sha: &str) -> Result<Option<Recipients>> {
+    let Some(text) = repo.file_at(sha, "MAINTAINERS")? else {
+        return Ok(None);
+    };
+    let text = String::from_utf8_lossy(&text);
+    let mailmap = repo
+        .file_at(sha, ".mailmap")?
+        .map(|m| String::from_utf8_lossy(&m).into_owned());
+    let dirs: HashSet<String> = repo.dirs_at(sha)?.into_iter().collect();
+    let is_dir = |p: &str| dirs.contains(p.trim_end_matches('/'));
+    let m = Maintainers::parse_with(&text, mailmap.as_deref(), &is_dir)
+        .context("parsing MAINTAINERS at the culprit")?;
+    let meta = repo.commit(sha)?;
+    let patch = repo.format_patch(sha)?;
+    let files = repo.changed_files(sha)?;
+    let r = trailers::commit_recipients(
+        Some(&m),
+        &meta.author_email,
+        &meta.message,
+        &files,
+        Some(patch.as_bytes()),
+    )
+    .context("looking up the culprit's maintainers")?;
+    Ok(Some(r))
+}
+
 pub fn report(
     repo: &Repo,
     plan: &Plan,
@@ -83,7 +115,13 @@ pub fn report(
                 e.untestable,
                 e.other
             );
-            write_json(json_path, plan, f, &[], target.as_deref(), tested)?;
+            let extra = Extra {
+                flags: &[],
+                target: target.as_deref(),
+                tested,
+                recipients: None,
+            };
+            write_json(json_path, plan, f, &extra)?;
             bail!(msg);
         }
         Verdict::Culprit(c) => {
@@ -152,35 +190,44 @@ pub fn report(
         "estimated reproduction rate: {:.2}; builds: {}, runs: {}, test rounds: {}",
         status.q_estimate, f.builds, f.runs, f.rounds
     ));
+    let recips = match f.culprit {
+        Some(c) => recipients(repo, &plan.commits[c as usize].sha)?,
+        None => None,
+    };
+    if let Some(r) = &recips {
+        for l in trailers::format_lines(r).lines() {
+            log.line(l);
+        }
+    }
     if let Some(t) = &target {
         log.line(&format!("crash: {t}"));
     }
-    write_json(json_path, plan, f, &flag_list, target.as_deref(), tested)?;
+    let extra = Extra {
+        flags: &flag_list,
+        target: target.as_deref(),
+        tested,
+        recipients: recips.as_ref(),
+    };
+    write_json(json_path, plan, f, &extra)?;
     Ok(code)
 }
 
-fn write_json(
-    path: Option<&Path>,
-    plan: &Plan,
-    f: &Finish,
-    flags: &[String],
-    target: Option<&str>,
-    tested: usize,
-) -> Result<()> {
+/// What the JSON holds beyond the campaign's own numbers.
+pub struct Extra<'a> {
+    pub flags: &'a [String],
+    pub target: Option<&'a str>,
+    pub tested: usize,
+    pub recipients: Option<&'a Recipients>,
+}
+
+fn write_json(path: Option<&Path>, plan: &Plan, f: &Finish, extra: &Extra) -> Result<()> {
     let Some(path) = path else { return Ok(()) };
-    let v = to_json(plan, f, flags, target, tested);
-    let text = serde_json::to_string_pretty(&v)?;
+    let text = serde_json::to_string_pretty(&to_json(plan, f, extra))?;
     std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
 }
 
 /// The JSON result; its schema is documented in the README.
-pub fn to_json(
-    plan: &Plan,
-    f: &Finish,
-    flags: &[String],
-    target: Option<&str>,
-    tested: usize,
-) -> Value {
+pub fn to_json(plan: &Plan, f: &Finish, extra: &Extra) -> Value {
     let st = &f.outcome.status;
     let verdict = match f.outcome.verdict {
         Verdict::Culprit(_) => "culprit",
@@ -214,14 +261,15 @@ pub fn to_json(
         "culprit": f.culprit.map(|c| plan.commits[c as usize].sha.clone()),
         "confidence": f.confidence,
         "range": st.credible.iter().map(|(h, m)| json!({"commit": hyp_name(plan, *h), "mass": m})).collect::<Vec<_>>(),
-        "target": target,
+        "target": extra.target,
         "q_estimate": st.q_estimate,
-        "flags": flags,
+        "flags": extra.flags,
+        "recipients": extra.recipients,
         "bad": plan.commits[plan.bad as usize].sha,
         "goods": plan.commits.iter().filter(|c| c.good).map(|c| c.sha.clone()).collect::<Vec<_>>(),
         "counts": {
             "candidates": plan.commits.iter().filter(|c| !c.good).count(),
-            "revisions_tested": tested,
+            "revisions_tested": extra.tested,
             "builds": f.builds,
             "runs": f.runs,
             "rounds": f.rounds,

@@ -20,7 +20,11 @@ fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_COMMITTER_EMAIL", "t@example.org")
         .output()
         .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -31,6 +35,7 @@ fn linear(dir: &Path, n: u32, bug: u32) -> (PathBuf, String, String, String) {
     std::fs::create_dir_all(&repo).unwrap();
     git(&repo, &["init", "-q", "-b", "main"]);
     std::fs::write(repo.join("state.txt"), "BUG=0\n").unwrap();
+    std::fs::write(repo.join("MAINTAINERS"), MAINTAINERS).unwrap();
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-q", "-m", "base"]);
     let first = git(&repo, &["rev-parse", "HEAD"]);
@@ -41,7 +46,12 @@ fn linear(dir: &Path, n: u32, bug: u32) -> (PathBuf, String, String, String) {
             std::fs::write(repo.join("state.txt"), "BUG=1\n").unwrap();
         }
         git(&repo, &["add", "."]);
-        git(&repo, &["commit", "-q", "-m", &format!("change {i}")]);
+        let msg = if i == bug {
+            format!("change {i}\n\nSigned-off-by: T <t@example.org>\nReviewed-by: Ann <Ann@Example.org>\nCc: Nobody <nobody@example.org>")
+        } else {
+            format!("change {i}")
+        };
+        git(&repo, &["commit", "-q", "-m", &msg]);
         if i == bug {
             culprit = git(&repo, &["rev-parse", "HEAD"]);
         }
@@ -58,6 +68,8 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+const MAINTAINERS: &str = "DEMO STATE\nM:\tDana Maintainer <dana@example.org>\nR:\tRory Reviewer <rory@example.org>\nL:\tdemo-list@example.org\nS:\tMaintained\nF:\tstate.txt\n\nTHE REST\nM:\tLinus Torvalds <torvalds@linux-foundation.org>\nL:\tlinux-kernel@vger.kernel.org\nS:\tBuried alive in reporters\nF:\t*\nF:\t*/\n";
+
 const BUILD: &str = "mkdir -p out && cp state.txt out/state";
 const TEST_ALWAYS: &str = "grep -q BUG=1 \"$CULPRIT_ARTIFACT\" && { echo 'BUG: unable to handle page fault for address: 0000000000000008'; echo 'RIP: 0010:demo_crash+0x5/0x10'; exit 1; }; exit 0";
 
@@ -69,7 +81,16 @@ fn deterministic_bug_is_found_with_json() {
     let o = culprit()
         .args(["bisect", "--repo"])
         .arg(&repo)
-        .args(["--bad", &bad, "--good", &good, "--build", BUILD, "--test", TEST_ALWAYS])
+        .args([
+            "--bad",
+            &bad,
+            "--good",
+            &good,
+            "--build",
+            BUILD,
+            "--test",
+            TEST_ALWAYS,
+        ])
         .args(["--artifact", "out/state", "--vms", "2", "--workdir"])
         .arg(t.path().join("w"))
         .arg("--json")
@@ -85,10 +106,21 @@ fn deterministic_bug_is_found_with_json() {
     assert!(v["counts"]["builds"].as_u64().unwrap() <= 12, "{v}");
     assert!(log.contains(&format!("bisecting cause commit starting from {bad}")));
     assert!(log.contains(&format!("testing commit {bad}")));
-    assert!(log.contains("run #0: crashed: "), "{log}");
+    assert!(
+        log.contains("run #0: crashed: ") || log.contains("all runs: crashed: "),
+        "{log}"
+    );
     assert!(log.contains(&format!("{want} is the first bad commit")));
     assert!(log.contains(&format!("first bad commit: {want} change 23")));
     assert!(log.contains("revisions tested: "));
+    // Author and signers To, MAINTAINERS maintainers and lists To,
+    // reviewers and THE REST's list Cc; Cc: trailers ignored.
+    assert!(log.contains(r#"recipients (to): ["ann@example.org" "dana@example.org" "demo-list@example.org" "t@example.org"]"#), "{log}");
+    assert!(
+        log.contains(r#"recipients (cc): ["linux-kernel@vger.kernel.org" "rory@example.org"]"#),
+        "{log}"
+    );
+    assert_eq!(v["recipients"]["cc"][1], "rory@example.org");
     // The workdir keeps the journal and the log.
     assert!(t.path().join("w/journal.jsonl").exists());
     assert!(t.path().join("w/bisect.log").exists());
@@ -107,7 +139,12 @@ fn flaky_bug_in_merge_history_is_found() {
         .args(["bisect", "--repo"])
         .arg(&demo.path)
         .args(["--bad", &demo.bad, "--good", &demo.good])
-        .args(["--build", "sh build.sh", "--test", "sh \"$CULPRIT_ARTIFACT\""])
+        .args([
+            "--build",
+            "sh build.sh",
+            "--test",
+            "sh \"$CULPRIT_ARTIFACT\"",
+        ])
         .args(["--artifact", "out/prog", "--vms", "4", "--workdir"])
         .arg(t.path().join("w"))
         .arg("--json")
@@ -154,7 +191,10 @@ fn killed_campaign_resumes_without_repeating_builds() {
     let start = std::time::Instant::now();
     while builds(&journal).len() < 3 {
         assert!(start.elapsed().as_secs() < 120, "campaign made no progress");
-        assert!(child.try_wait().unwrap().is_none(), "campaign ended too early");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "campaign ended too early"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     // Ctrl-C: children stop, the journal stays intact.
@@ -174,7 +214,11 @@ fn killed_campaign_resumes_without_repeating_builds() {
     let mut uniq = after.clone();
     uniq.sort();
     uniq.dedup();
-    assert_eq!(uniq.len(), after.len(), "a commit was built twice: {after:?}");
+    assert_eq!(
+        uniq.len(),
+        after.len(),
+        "a commit was built twice: {after:?}"
+    );
 
     // A third run replays everything and builds nothing.
     let mut third = culprit();
@@ -203,50 +247,115 @@ fn expect_error(args: &[&str], repo: &Path, needle: &str) {
 fn bad_input_gets_clear_errors() {
     let t = tempfile::tempdir().unwrap();
     let (repo, good, _, bad) = linear(t.path(), 5, 3);
-    let b = ["--build", BUILD, "--test", TEST_ALWAYS, "--artifact", "out/state"];
+    let b = [
+        "--build",
+        BUILD,
+        "--test",
+        TEST_ALWAYS,
+        "--artifact",
+        "out/state",
+    ];
     let with = |extra: &[&str]| -> Vec<String> {
-        extra.iter().chain(b.iter()).map(|s| s.to_string()).collect()
+        extra
+            .iter()
+            .chain(b.iter())
+            .map(|s| s.to_string())
+            .collect()
     };
     let run = |extra: &[&str], needle: &str| {
         let v = with(extra);
         let r: Vec<&str> = v.iter().map(String::as_str).collect();
         expect_error(&r, &repo, needle);
     };
-    run(&["--bad", "nosuchrev", "--good", &good], "unknown revision 'nosuchrev'");
+    run(
+        &["--bad", "nosuchrev", "--good", &good],
+        "unknown revision 'nosuchrev'",
+    );
     run(&["--bad", &bad, "--good", &bad], "same commit");
     run(&["--bad", &good, "--good", &bad], "Did you swap them?");
     run(&["--bad", &bad], "give at least one --good");
     expect_error(
-        &["--bad", "HEAD", "--good", "HEAD~1", "--build", "true", "--test", "true"],
+        &[
+            "--bad", "HEAD", "--good", "HEAD~1", "--build", "true", "--test", "true",
+        ],
         &t.path().join("nope"),
         "not a git repository",
     );
     // A build command that cannot run at the bad commit.
     expect_error(
-        &["--bad", &bad, "--good", &good, "--build", "no-such-build-tool", "--test", "true"],
+        &[
+            "--bad",
+            &bad,
+            "--good",
+            &good,
+            "--build",
+            "no-such-build-tool",
+            "--test",
+            "true",
+        ],
         &repo,
         "could not be started",
     );
     expect_error(
-        &["--bad", &bad, "--good", &good, "--build", BUILD, "--test", "no-such-test-tool"],
+        &[
+            "--bad",
+            &bad,
+            "--good",
+            &good,
+            "--build",
+            BUILD,
+            "--test",
+            "no-such-test-tool",
+        ],
         &repo,
         "test command could not be started",
     );
     // A build that fails at the bad commit.
     expect_error(
-        &["--bad", &bad, "--good", &good, "--build", "echo 'main.c:3: error: boom' >&2; exit 2", "--test", "true"],
+        &[
+            "--bad",
+            &bad,
+            "--good",
+            &good,
+            "--build",
+            "echo 'main.c:3: error: boom' >&2; exit 2",
+            "--test",
+            "true",
+        ],
         &repo,
         "does not build: main.c:3: error: boom",
     );
     // A test that never fails on bad.
     expect_error(
-        &["--bad", &bad, "--good", &good, "--build", BUILD, "--artifact", "out/state", "--test", "exit 0", "--verify-runs", "6"],
+        &[
+            "--bad",
+            &bad,
+            "--good",
+            &good,
+            "--build",
+            BUILD,
+            "--artifact",
+            "out/state",
+            "--test",
+            "exit 0",
+            "--verify-runs",
+            "6",
+        ],
         &repo,
         "did not reproduce on the bad commit",
     );
     // A test killed by a signal stops the campaign and shows the output.
     expect_error(
-        &["--bad", &bad, "--good", &good, "--build", BUILD, "--test", "echo dying; kill -9 $$"],
+        &[
+            "--bad",
+            &bad,
+            "--good",
+            &good,
+            "--build",
+            BUILD,
+            "--test",
+            "echo dying; kill -9 $$",
+        ],
         &repo,
         "dying",
     );
@@ -267,7 +376,16 @@ fn good_that_is_not_an_ancestor_uses_the_merge_base() {
     let o = culprit()
         .args(["bisect", "--repo"])
         .arg(&repo)
-        .args(["--bad", &bad, "--good", &side, "--build", BUILD, "--test", TEST_ALWAYS])
+        .args([
+            "--bad",
+            &bad,
+            "--good",
+            &side,
+            "--build",
+            BUILD,
+            "--test",
+            TEST_ALWAYS,
+        ])
         .args(["--artifact", "out/state", "--workdir"])
         .arg(t.path().join("w"))
         .arg("--json")
@@ -276,7 +394,10 @@ fn good_that_is_not_an_ancestor_uses_the_merge_base() {
         .unwrap();
     let log = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{log}\n{}", stderr(&o));
-    assert!(log.contains(&format!("using their merge base {base}")), "{log}");
+    assert!(
+        log.contains(&format!("using their merge base {base}")),
+        "{log}"
+    );
     assert_eq!(json(&out_json)["culprit"], want.as_str());
 }
 
@@ -307,7 +428,9 @@ fn target_option_ignores_other_crashes() {
     let o = culprit()
         .args(["bisect", "--repo"])
         .arg(&repo)
-        .args(["--bad", &bad, "--good", &good, "--build", BUILD, "--test", &test])
+        .args([
+            "--bad", &bad, "--good", &good, "--build", BUILD, "--test", &test,
+        ])
         .args(["--artifact", "out/state", "--workdir"])
         .arg(t.path().join("w"))
         .args(["--target", &title, "--json"])

@@ -15,7 +15,11 @@ fn make_repo(dir: &Path) -> (String, String) {
     if !dir.join("done").exists() {
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir).unwrap();
-        let ok = Command::new("git").args(["init", "-q", "--bare"]).arg(dir).status().unwrap();
+        let ok = Command::new("git")
+            .args(["init", "-q", "--bare"])
+            .arg(dir)
+            .status()
+            .unwrap();
         assert!(ok.success());
         let mut child = Command::new("git")
             .arg("-C")
@@ -27,21 +31,27 @@ fn make_repo(dir: &Path) -> (String, String) {
         let mut w = std::io::BufWriter::new(child.stdin.take().unwrap());
         let mut mark = 0u32;
         let mut mainline: Vec<u32> = Vec::new();
-        let mut commit = |w: &mut dyn Write, branch: &str, from: Option<u32>, merge: Option<u32>| {
-            mark += 1;
-            writeln!(w, "commit refs/heads/{branch}\nmark :{mark}").unwrap();
-            writeln!(w, "committer T <t@example.org> {} +0000", 1_600_000_000 + mark).unwrap();
-            let msg = format!("change {mark}");
-            writeln!(w, "data {}\n{msg}", msg.len()).unwrap();
-            if let Some(f) = from {
-                writeln!(w, "from :{f}").unwrap();
-            }
-            if let Some(m) = merge {
-                writeln!(w, "merge :{m}").unwrap();
-            }
-            writeln!(w).unwrap();
-            mark
-        };
+        let mut commit =
+            |w: &mut dyn Write, branch: &str, from: Option<u32>, merge: Option<u32>| {
+                mark += 1;
+                writeln!(w, "commit refs/heads/{branch}\nmark :{mark}").unwrap();
+                writeln!(
+                    w,
+                    "committer T <t@example.org> {} +0000",
+                    1_600_000_000 + mark
+                )
+                .unwrap();
+                let msg = format!("change {mark}");
+                writeln!(w, "data {}\n{msg}", msg.len()).unwrap();
+                if let Some(f) = from {
+                    writeln!(w, "from :{f}").unwrap();
+                }
+                if let Some(m) = merge {
+                    writeln!(w, "merge :{m}").unwrap();
+                }
+                writeln!(w).unwrap();
+                mark
+            };
         let root = commit(&mut w, "main", None, None);
         mainline.push(root);
         let mut n = 1;
@@ -69,7 +79,11 @@ fn make_repo(dir: &Path) -> (String, String) {
     }
     let repo = Repo::open(dir).unwrap();
     let bad = repo.resolve("main").unwrap();
-    let good = repo.git(&["rev-list", "--max-parents=0", "main"]).unwrap().trim().to_string();
+    let good = repo
+        .git(&["rev-list", "--max-parents=0", "main"])
+        .unwrap()
+        .trim()
+        .to_string();
     (bad, good)
 }
 
@@ -77,7 +91,11 @@ fn bench(c: &mut Criterion) {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("range-100k.git");
     let (bad, good) = make_repo(&dir);
     let repo = Repo::open(&dir).unwrap();
-    let n = repo.range(&bad, std::slice::from_ref(&good)).unwrap().commits.len();
+    let n = repo
+        .range(&bad, std::slice::from_ref(&good))
+        .unwrap()
+        .commits
+        .len();
     println!("range of {n} commits (incl. the good end)");
     let mut g = c.benchmark_group("range");
     g.sample_size(10).measurement_time(Duration::from_secs(20));

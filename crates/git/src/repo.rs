@@ -10,7 +10,9 @@ pub enum GitError {
     Spawn(#[source] std::io::Error),
     #[error("{path} is not a git repository (give --repo the top of a git checkout)")]
     NotARepo { path: PathBuf },
-    #[error("unknown revision '{rev}' in {repo}: {detail} (check the name with `git rev-parse {rev}`)")]
+    #[error(
+        "unknown revision '{rev}' in {repo}: {detail} (check the name with `git rev-parse {rev}`)"
+    )]
     UnknownRevision {
         rev: String,
         repo: PathBuf,
@@ -73,7 +75,13 @@ impl Repo {
     /// The full hash of the commit `rev` names.
     pub fn resolve(&self, rev: &str) -> Result<String, GitError> {
         let spec = format!("{rev}^{{commit}}");
-        let out = self.raw(&["rev-parse", "--verify", "--quiet", "--end-of-options", &spec])?;
+        let out = self.raw(&[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            &spec,
+        ])?;
         if !out.status.success() {
             let detail = if rev.trim().is_empty() {
                 "empty revision".to_string()
@@ -106,7 +114,9 @@ impl Repo {
     pub fn merge_base(&self, a: &str, b: &str) -> Result<Option<String>, GitError> {
         let out = self.raw(&["merge-base", a, b])?;
         if out.status.success() {
-            Ok(Some(String::from_utf8_lossy(&out.stdout).trim().to_string()))
+            Ok(Some(
+                String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            ))
         } else {
             Ok(None)
         }
@@ -173,6 +183,17 @@ impl Repo {
             sha,
             "--",
         ])
+    }
+
+    /// The commit as `git format-patch` writes it (headers, message, patch).
+    pub fn format_patch(&self, sha: &str) -> Result<String, GitError> {
+        self.git(&["format-patch", "-1", "--stdout", "--no-color", sha])
+    }
+
+    /// Every directory of the tree at `sha`, relative to its top.
+    pub fn dirs_at(&self, sha: &str) -> Result<Vec<String>, GitError> {
+        let out = self.git(&["ls-tree", "-r", "-d", "--name-only", sha])?;
+        Ok(out.lines().map(str::to_string).collect())
     }
 
     /// Tags pointing at a commit.

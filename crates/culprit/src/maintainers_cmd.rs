@@ -1,0 +1,225 @@
+//! `culprit maintainers`: who to mail about files or a commit, from the
+//! tree's MAINTAINERS file, printed like `scripts/get_maintainer.pl
+//! --nogit --nogit-fallback` (one "Name <addr> (role)" per line) or as
+//! JSON. For a commit, the recipients of a bisection result (trailers plus
+//! MAINTAINERS) follow.
+//!
+//! File arguments need no git: a plain source tree works. `--commit` asks
+//! the git CLI for the commit's patch, author and message; it never
+//! changes the repository.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use culprit_git::maintainers::{Maintainers, Recipient};
+use culprit_git::trailers::{self, Recipients};
+
+/// Arguments of `culprit maintainers`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MaintainersArgs {
+    /// Files or directories, relative to the top of the tree (or absolute).
+    #[arg(value_name = "FILE", required_unless_present = "commit")]
+    pub files: Vec<PathBuf>,
+    /// Look up the files and keywords of this commit, and add its trailers.
+    #[arg(long, value_name = "REV", conflicts_with = "files")]
+    pub commit: Option<String>,
+    /// Top of the kernel tree (a git repository for --commit).
+    #[arg(long, value_name = "PATH", default_value = ".")]
+    pub repo: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Output {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    commit: Option<String>,
+    files: Vec<String>,
+    maintainers: Vec<Recipient>,
+    recipients: Recipients,
+}
+
+/// Runs the subcommand and prints its result on stdout.
+pub fn run(args: &MaintainersArgs) -> Result<()> {
+    print!("{}", render(args)?);
+    Ok(())
+}
+
+fn render(args: &MaintainersArgs) -> Result<String> {
+    let tree = &args.repo;
+    let m = Maintainers::load(tree)
+        .with_context(|| format!("reading {}", tree.join("MAINTAINERS").display()))?
+        .with_context(|| {
+            format!(
+                "no MAINTAINERS file in {}: run from the top of a kernel tree or pass --repo",
+                tree.display()
+            )
+        })?;
+    let out = match &args.commit {
+        Some(rev) => commit_output(&m, tree, rev)?,
+        None => {
+            for f in &args.files {
+                let full = if f.is_absolute() {
+                    f.clone()
+                } else {
+                    tree.join(f)
+                };
+                if !full.exists() {
+                    eprintln!(
+                        "warning: {} does not exist in the tree; matching by name only",
+                        f.display()
+                    );
+                }
+            }
+            let maintainers = m.lookup_paths(tree, &args.files)?;
+            Output {
+                commit: None,
+                files: args.files.iter().map(|f| f.display().to_string()).collect(),
+                recipients: trailers::recipients("", "", &maintainers),
+                maintainers,
+            }
+        }
+    };
+    if args.json {
+        return Ok(serde_json::to_string_pretty(&out)? + "\n");
+    }
+    let mut text: String = out.maintainers.iter().map(|r| format!("{r}\n")).collect();
+    if out.commit.is_some() {
+        text.push('\n');
+        text.push_str(&trailers::format_lines(&out.recipients));
+    }
+    Ok(text)
+}
+
+fn git(repo: &Path, args: &[&str]) -> Result<Vec<u8>> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(args)
+        .output()
+        .context("running git")?;
+    if !out.status.success() {
+        bail!(
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(out.stdout)
+}
+
+fn commit_output(m: &Maintainers, repo: &Path, rev: &str) -> Result<Output> {
+    let spec = format!("{rev}^{{commit}}");
+    let hash = String::from_utf8(git(repo, &["rev-parse", "--verify", "--quiet", &spec])?)?
+        .trim()
+        .to_string();
+    let meta = git(repo, &["show", "-s", "--format=%an <%ae>%x00%B", &hash])?;
+    let meta = String::from_utf8_lossy(&meta);
+    let (author, message) = meta
+        .split_once('\0')
+        .context("unexpected git show output")?;
+    // The patch is what get_maintainer.pl reads: files and K: keywords.
+    // A merge has no format-patch output; use its diff to the first parent.
+    let mut patch = git(
+        repo,
+        &["format-patch", "-1", "--stdout", "--no-signature", &hash],
+    )?;
+    if patch.is_empty() {
+        patch = git(repo, &["diff", "--no-color", &format!("{hash}^1"), &hash])?;
+    }
+    let maintainers = m.lookup(&[culprit_git::maintainers::Input::Patch(&patch)])?;
+    let files = culprit_git::maintainers::patch_files(&patch);
+    let recipients = trailers::recipients(author, message, &maintainers);
+    Ok(Output {
+        commit: Some(hash),
+        files,
+        maintainers,
+        recipients,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAINTAINERS: &str = "Header\n\nIO_URING\nM:\tJens Axboe <axboe@kernel.dk>\nR:\tPavel Begunkov <asml.silence@gmail.com>\nL:\tio-uring@vger.kernel.org\nS:\tMaintained\nF:\tio_uring/\n\nTHE REST\nM:\tLinus Torvalds <torvalds@linux-foundation.org>\nL:\tlinux-kernel@vger.kernel.org\nS:\tBuried alive in reporters\nF:\t*\nF:\t*/\n";
+
+    fn sh(dir: &Path, args: &[&str]) {
+        let st = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(st.success(), "git {args:?}");
+    }
+
+    fn args(repo: &Path, files: &[&str], commit: Option<&str>, json: bool) -> MaintainersArgs {
+        MaintainersArgs {
+            files: files.iter().map(PathBuf::from).collect(),
+            commit: commit.map(str::to_string),
+            repo: repo.to_path_buf(),
+            json,
+        }
+    }
+
+    #[test]
+    fn files_in_a_plain_tree_need_no_git() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("MAINTAINERS"), MAINTAINERS).unwrap();
+        std::fs::create_dir(dir.path().join("io_uring")).unwrap();
+        std::fs::write(dir.path().join("io_uring/rw.c"), "int x;\n").unwrap();
+        let text = render(&args(dir.path(), &["io_uring/rw.c"], None, false)).unwrap();
+        assert_eq!(
+            text,
+            "Jens Axboe <axboe@kernel.dk> (maintainer:IO_URING)\n\
+             Pavel Begunkov <asml.silence@gmail.com> (reviewer:IO_URING)\n\
+             io-uring@vger.kernel.org (open list:IO_URING)\n\
+             linux-kernel@vger.kernel.org (open list)\n"
+        );
+        let json: serde_json::Value = serde_json::from_str(
+            &render(&args(dir.path(), &["io_uring/rw.c"], None, true)).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(json["maintainers"][1]["kind"], "reviewer");
+        assert_eq!(json["recipients"]["cc"][1], "linux-kernel@vger.kernel.org");
+        let err = render(&args(&dir.path().join("io_uring"), &["rw.c"], None, false)).unwrap_err();
+        assert!(format!("{err:#}").contains("no MAINTAINERS"), "{err:#}");
+    }
+
+    #[test]
+    fn commit_combines_trailers_and_maintainers() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        sh(d, &["init", "-q"]);
+        std::fs::write(d.join("MAINTAINERS"), MAINTAINERS).unwrap();
+        std::fs::create_dir(d.join("io_uring")).unwrap();
+        std::fs::write(d.join("io_uring/rw.c"), "int x;\n").unwrap();
+        let id = [
+            "-c",
+            "user.name=Jens Axboe",
+            "-c",
+            "user.email=axboe@kernel.dk",
+        ];
+        sh(d, &[&id[..], &["add", "."]].concat());
+        sh(d, &[&id[..], &["commit", "-q", "-m", "init"]].concat());
+        std::fs::write(d.join("io_uring/rw.c"), "int y;\n").unwrap();
+        let msg = "io_uring: fix\n\nBody.\n\nTested-by: Johannes Lundberg <johalun0@gmail.com>\nCc: nobody@example.org\nSigned-off-by: Jens Axboe <axboe@kernel.dk>\n";
+        sh(d, &[&id[..], &["commit", "-q", "-a", "-m", msg]].concat());
+        let text = render(&args(d, &[], Some("HEAD"), false)).unwrap();
+        assert!(
+            text.starts_with("Jens Axboe <axboe@kernel.dk> (maintainer:IO_URING)\n"),
+            "{text}"
+        );
+        assert!(text.ends_with(
+            "recipients (to): [\"axboe@kernel.dk\" \"io-uring@vger.kernel.org\" \"johalun0@gmail.com\"]\n\
+             recipients (cc): [\"asml.silence@gmail.com\" \"linux-kernel@vger.kernel.org\"]\n"
+        ), "{text}");
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&args(d, &[], Some("HEAD"), true)).unwrap()).unwrap();
+        assert_eq!(json["files"], serde_json::json!(["io_uring/rw.c"]));
+        assert!(render(&args(d, &[], Some("no-such-rev"), false)).is_err());
+    }
+}
