@@ -46,11 +46,10 @@ chmod +x out/prog
 "#;
 
 fn prog_head(crash_byte: u8) -> String {
-    format!(
-        r#"#!/bin/sh
+    r#"#!/bin/sh
 # A stand-in for a booted kernel running a reproducer.
-r() {{ od -An -N1 -tu1 /dev/urandom | tr -d ' '; }}
-[ "$(r)" -lt 13 ] && {{ echo "boot failed: no init found"; exit 125; }}
+r() { od -An -N1 -tu1 /dev/urandom | tr -d ' '; }
+[ "$(r)" -lt 13 ] && { echo "boot failed: no init found"; exit 125; }
 if [ "$(r)" -lt 8 ]; then
   echo "WARNING: CPU: 0 PID: 1 at lib/demo_unrelated.c:42 unrelated_warn+0x1c/0x30"
   echo "Call Trace:"
@@ -61,8 +60,9 @@ fi
 BUG_ENABLED=0
 # --- sources follow ---
 "#
-    ) + &format!(
-        r#"crash() {{
+    .to_string()
+        + &format!(
+            r#"crash() {{
   if [ "$BUG_ENABLED" = 1 ] && [ "$(r)" -lt {crash_byte} ]; then
     echo "BUG: KASAN: use-after-free in demo_release+0x1a/0x40"
     echo "Read of size 8 at addr ffff888012345678 by task repro/1234"
@@ -75,7 +75,7 @@ BUG_ENABLED=0
 }}
 trap crash EXIT
 "#
-    )
+        )
 }
 
 fn git(dir: &Path, args: &[&str]) -> Result<String> {

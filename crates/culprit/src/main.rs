@@ -27,7 +27,7 @@ enum Cmd {
     /// Example:
     ///   culprit bisect --repo . --bad HEAD --good v1.0 \
     ///       --build 'make' --artifact prog --test './test.sh "$CULPRIT_ARTIFACT"'
-    Bisect(bisect_cmd::BisectArgs),
+    Bisect(Box<bisect_cmd::BisectArgs>),
     /// Find crash reports in a console log and describe them.
     Report(report_cmd::ReportArgs),
     /// Who to mail about files or a commit: MAINTAINERS (as

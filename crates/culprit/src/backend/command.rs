@@ -66,7 +66,11 @@ impl CommandBackend {
 
 /// First line that looks like an error, else the last non-empty line.
 pub fn first_error(output: &str) -> Option<String> {
-    let lines: Vec<&str> = output.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = output
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     lines
         .iter()
         .find(|l| {
@@ -207,7 +211,11 @@ pub fn classify(exit: Exit, output: &[u8]) -> Result<RunStatus> {
         },
         Exit::Code(c @ (126 | 127)) => bail!(
             "the test command could not be started (exit status {c}: {})",
-            if c == 127 { "command not found" } else { "not executable" }
+            if c == 127 {
+                "command not found"
+            } else {
+                "not executable"
+            }
         ),
         Exit::Code(c) if (1..128).contains(&c) => {
             let title = culprit_report::parse(output)
