@@ -85,6 +85,11 @@ impl Dag {
         self.good[n as usize]
     }
 
+    /// The good flag of every node, by index.
+    pub fn good_flags(&self) -> &[bool] {
+        &self.good
+    }
+
     /// Nodes that may be the culprit (every node that is not good).
     pub fn candidates(&self) -> usize {
         self.good.iter().filter(|g| !**g).count()

@@ -1,171 +1,85 @@
-//! The engine's public face: configuration, observations, decisions.
-//!
-//! PLACEHOLDER IMPLEMENTATION: the types are the contract; the internals are
-//! a naive stand-in until the real posterior/probe selection lands.
+//! The engine: bookkeeping of builds, runs and test units, and the decision
+//! loop that turns the posterior into the next step.
 
+use crate::bits::{ancestors, Bits, Children};
 use crate::dag::{Dag, NodeId};
+use crate::plan::{best_build, best_round, Costs};
+use crate::posterior::{Model, Posterior, TestedUnit};
+use crate::types::{
+    BuildOutcome, Config, Evidence, Hypothesis, Outcome, RunOutcome, Signature, Status, Step,
+    StopReason, Verdict,
+};
 use crate::Identity;
-use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
-/// Signature of a build product: equal signatures mean the same binary.
-pub type Signature = [u8; 32];
+/// Likelihood factor for a hypothesis under which one binary (one test unit)
+/// would be both buggy and clean.
+const PENALTY: f64 = 1e-6;
+/// The engine stops when the top hypothesis leaves at most this fraction of
+/// the allowed error (1 - confidence) to the others.
+const STOP_MARGIN: f64 = 0.5;
+/// Below this many bits a step is not worth taking.
+const MIN_VALUE: f64 = 1e-4;
+/// Cost of one run, as a fraction of a round's wall time.
+const RUN_CHARGE: f64 = 0.5;
+/// Build cost in run durations before anything was measured.
+const DEFAULT_BUILD_RUNS: f64 = 10.0;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Config {
-    /// Stop when one hypothesis holds this posterior mass.
-    pub confidence: f64,
-    /// Runs that can execute at once (one test round).
-    pub vms: u32,
-    /// Probability that a run on a commit without the bug shows the target.
-    pub false_target_rate: f64,
-    /// Beta prior (alpha, beta) on the reproduction rate q.
-    pub q_prior: (f64, f64),
-    /// Prior mass on "the bug is older than every good commit".
-    pub older_prior: f64,
-    pub max_builds: Option<u32>,
-    pub max_runs: Option<u32>,
-    /// Runs on the bad commit without any failure before giving up.
-    pub verify_runs: u32,
-    /// The target identity, if the user fixed it; otherwise the most frequent
-    /// failure identity on the bad commit.
-    pub target: Option<Identity>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            confidence: 0.99,
-            vms: 1,
-            false_target_rate: 0.005,
-            q_prior: (1.0, 1.0),
-            older_prior: 0.01,
-            max_builds: None,
-            max_runs: None,
-            verify_runs: 20,
-            target: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum RunOutcome {
-    /// The test passed.
-    Clean,
-    /// The test failed with this identity (target or other crash).
-    Failure(Identity),
-    /// The run could not test anything (boot failure, infrastructure, timeout).
-    Untestable,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum BuildOutcome {
-    Ok { signature: Option<Signature> },
-    Failed,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Step {
-    /// Build this commit next.
-    Build(NodeId),
-    /// Run these (built) commits this many times each, all in one round.
-    Run(Vec<(NodeId, u32)>),
-    /// Nothing more to do.
-    Done(Outcome),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Hypothesis {
-    /// This commit introduced the bug.
-    Commit(NodeId),
-    /// The bug is older than every good commit.
-    Older,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum StopReason {
-    /// One hypothesis reached the configured confidence.
-    Confident,
-    /// The build budget ran out.
-    MaxBuilds,
-    /// The run budget ran out.
-    MaxRuns,
-    /// No commit left whose testing could change what we know (for example
-    /// everything near the answer fails to build).
-    Exhausted,
-    /// The bad commit never showed a failure in `verify_runs` runs.
-    NotReproduced,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub enum Verdict {
-    Culprit(NodeId),
-    Older,
-    /// No hypothesis reached the confidence; see the credible set.
-    Inconclusive,
-    /// The bug did not reproduce on the bad commit.
-    NotReproduced,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
-    pub verdict: Verdict,
-    pub reason: StopReason,
-    pub status: Status,
-}
-
-/// What the engine knows now.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Status {
-    /// The smallest set of hypotheses holding `confidence` mass, most likely
-    /// first, with their masses.
-    pub credible: Vec<(Hypothesis, f64)>,
-    /// Posterior mean of the reproduction rate.
-    pub q_estimate: f64,
-    /// The target identity, once known.
-    pub target: Option<Identity>,
-    pub builds: u32,
-    pub runs: u32,
-}
-
-/// Everything observed on one commit.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Evidence {
-    /// None: not built; Some(true): built; Some(false): build failed.
-    pub built: Option<bool>,
-    pub signature: Option<Signature>,
-    /// Node whose evidence this node shares because their signatures are equal.
-    pub same_as: Option<NodeId>,
-    pub target: u32,
-    pub other: u32,
-    pub clean: u32,
-    pub untestable: u32,
+/// Runs physically made on one node, by outcome (identities kept, so that
+/// they can be re-classified when the target changes).
+#[derive(Debug, Clone, Default)]
+struct NodeRuns {
+    failures: Vec<(Identity, u32)>,
+    clean: u32,
+    untestable: u32,
 }
 
 /// The engine. See the crate docs.
 #[derive(Debug, Clone)]
 pub struct Engine {
-    dag: Dag,
-    bad: NodeId,
-    config: Config,
-    evidence: Vec<Evidence>,
-    failures_on_bad: Vec<(Identity, u32)>,
-    available: Vec<bool>,
-    build_secs: Vec<f64>,
-    run_secs: Vec<f64>,
+    pub(crate) dag: Dag,
+    pub(crate) children: Children,
+    pub(crate) bad: NodeId,
+    pub(crate) config: Config,
+    pub(crate) evidence: Vec<Evidence>,
+    runs_of: Vec<NodeRuns>,
+    pub(crate) available: Vec<bool>,
+    /// First node of the test unit of each built node.
+    pub(crate) unit_of: Vec<Option<NodeId>>,
+    pub(crate) members: BTreeMap<NodeId, Vec<NodeId>>,
+    pub(crate) by_signature: BTreeMap<Signature, NodeId>,
+    /// Candidate ancestors of every built (or failed) node.
+    pub(crate) anc: BTreeMap<NodeId, Bits>,
+    pub(crate) bad_failures: Vec<(Identity, u32)>,
+    pub(crate) target: Option<Identity>,
+    pub(crate) builds: u32,
+    pub(crate) runs: u32,
+    pub(crate) build_secs: (f64, u32),
+    pub(crate) run_secs: (f64, u32),
 }
 
 impl Engine {
     pub fn new(dag: Dag, bad: NodeId, config: Config) -> Engine {
         let n = dag.len();
+        let target = config.target;
         Engine {
+            children: Children::new(&dag),
             dag,
             bad,
             config,
             evidence: vec![Evidence::default(); n],
-            failures_on_bad: Vec::new(),
+            runs_of: vec![NodeRuns::default(); n],
             available: vec![false; n],
-            build_secs: Vec::new(),
-            run_secs: Vec::new(),
+            unit_of: vec![None; n],
+            members: BTreeMap::new(),
+            by_signature: BTreeMap::new(),
+            anc: BTreeMap::new(),
+            bad_failures: Vec::new(),
+            target,
+            builds: 0,
+            runs: 0,
+            build_secs: (0.0, 0),
+            run_secs: (0.0, 0),
         }
     }
 
@@ -181,6 +95,7 @@ impl Engine {
         &self.config
     }
 
+    /// Evidence of `n`. Nodes of one test unit share their counts.
     pub fn evidence(&self, n: NodeId) -> &Evidence {
         &self.evidence[n as usize]
     }
@@ -188,28 +103,19 @@ impl Engine {
     /// The target identity: fixed by the config, or the most frequent failure
     /// on the bad commit (earliest seen wins ties).
     pub fn target(&self) -> Option<Identity> {
-        self.config.target.or_else(|| {
-            let mut best: Option<(Identity, u32)> = None;
-            for &(id, c) in &self.failures_on_bad {
-                if best.is_none_or(|(_, bc)| c > bc) {
-                    best = Some((id, c));
-                }
-            }
-            best.map(|(id, _)| id)
-        })
+        self.target
     }
 
-    pub fn record_build(&mut self, n: NodeId, outcome: BuildOutcome, secs: f64) {
-        self.build_secs.push(secs);
-        let e = &mut self.evidence[n as usize];
-        match outcome {
-            BuildOutcome::Ok { signature } => {
-                e.built = Some(true);
-                e.signature = signature;
-                self.available[n as usize] = true;
-            }
-            BuildOutcome::Failed => e.built = Some(false),
-        }
+    pub fn builds(&self) -> u32 {
+        self.builds
+    }
+
+    pub fn runs(&self) -> u32 {
+        self.runs
+    }
+
+    pub fn is_available(&self, n: NodeId) -> bool {
+        self.available[n as usize]
     }
 
     /// The build product of `n` is gone; running it again needs a rebuild.
@@ -217,158 +123,352 @@ impl Engine {
         self.available[n as usize] = false;
     }
 
-    pub fn is_available(&self, n: NodeId) -> bool {
-        self.available[n as usize]
+    pub fn record_build(&mut self, n: NodeId, outcome: BuildOutcome, secs: f64) {
+        self.builds += 1;
+        if secs > 0.0 {
+            self.build_secs.0 += secs;
+            self.build_secs.1 += 1;
+        }
+        let i = n as usize;
+        if !self.anc.contains_key(&n) {
+            self.anc.insert(n, ancestors(&self.dag, n));
+        }
+        match outcome {
+            BuildOutcome::Failed => {
+                self.evidence[i].built = Some(false);
+                self.available[i] = false;
+            }
+            BuildOutcome::Ok { signature } => {
+                self.evidence[i].built = Some(true);
+                if self.evidence[i].signature.is_none() {
+                    self.evidence[i].signature = signature;
+                }
+                self.available[i] = true;
+                let fresh = match self.unit_of[i] {
+                    None => true,
+                    // A node run before its build was recorded may still join.
+                    Some(r) => r == n && self.members[&n].len() == 1 && self.unit_runs(n) == 0,
+                };
+                if fresh {
+                    self.join_unit(n, signature);
+                }
+                self.refresh_unit(self.rep(n));
+            }
+        }
+    }
+
+    fn join_unit(&mut self, n: NodeId, signature: Option<Signature>) {
+        let first = signature
+            .and_then(|s| self.by_signature.get(&s).copied())
+            .filter(|&r| r != n);
+        match first {
+            Some(r) => {
+                self.members.remove(&n);
+                self.unit_of[n as usize] = Some(r);
+                self.members.entry(r).or_default().push(n);
+                self.evidence[n as usize].same_as = Some(r);
+            }
+            None => {
+                self.unit_of[n as usize] = Some(n);
+                self.members.insert(n, vec![n]);
+                if let Some(s) = signature {
+                    self.by_signature.entry(s).or_insert(n);
+                }
+            }
+        }
     }
 
     pub fn record_run(&mut self, n: NodeId, outcome: RunOutcome, secs: f64) {
-        self.run_secs.push(secs);
-        if n == self.bad {
-            if let RunOutcome::Failure(id) = outcome {
-                match self.failures_on_bad.iter_mut().find(|(i, _)| *i == id) {
-                    Some((_, c)) => *c += 1,
-                    None => self.failures_on_bad.push((id, 1)),
-                }
+        self.runs += 1;
+        if secs > 0.0 {
+            self.run_secs.0 += secs;
+            self.run_secs.1 += 1;
+        }
+        if self.unit_of[n as usize].is_none() {
+            // Runs without a recorded build: the node is its own unit.
+            self.unit_of[n as usize] = Some(n);
+            self.members.insert(n, vec![n]);
+            if !self.anc.contains_key(&n) {
+                self.anc.insert(n, ancestors(&self.dag, n));
             }
         }
-        let target = self.target();
-        let e = &mut self.evidence[n as usize];
+        let rep = self.rep(n);
+        let r = &mut self.runs_of[n as usize];
         match outcome {
-            RunOutcome::Clean => e.clean += 1,
-            RunOutcome::Untestable => e.untestable += 1,
-            RunOutcome::Failure(id) if Some(id) == target => e.target += 1,
-            RunOutcome::Failure(_) => e.other += 1,
+            RunOutcome::Clean => r.clean += 1,
+            RunOutcome::Untestable => r.untestable += 1,
+            RunOutcome::Failure(id) => {
+                bump(&mut r.failures, id);
+                if rep == self.rep(self.bad) {
+                    bump(&mut self.bad_failures, id);
+                }
+            }
         }
-    }
-
-    pub fn builds(&self) -> u32 {
-        self.build_secs.len() as u32
-    }
-
-    pub fn runs(&self) -> u32 {
-        self.run_secs.len() as u32
-    }
-
-    /// Naive stand-in: state of a commit decided by one run.
-    fn present(&self, n: NodeId) -> Option<bool> {
-        let e = &self.evidence[n as usize];
-        if e.target > 0 {
-            Some(true)
-        } else if e.clean > 0 {
-            Some(false)
+        let target = self.config.target.or_else(|| {
+            let mut best: Option<(Identity, u32)> = None;
+            for &(id, c) in &self.bad_failures {
+                if best.is_none_or(|(_, bc)| c > bc) {
+                    best = Some((id, c));
+                }
+            }
+            best.map(|(id, _)| id)
+        });
+        if target != self.target {
+            self.target = target;
+            let reps: Vec<NodeId> = self.members.keys().copied().collect();
+            for r in reps {
+                self.refresh_unit(r);
+            }
         } else {
-            None
+            self.refresh_unit(rep);
         }
     }
 
-    fn ancestors(&self, n: NodeId) -> Vec<bool> {
-        let mut seen = vec![false; self.dag.len()];
-        let mut stack = vec![n];
-        seen[n as usize] = true;
-        while let Some(x) = stack.pop() {
-            for &p in self.dag.parents(x) {
-                if !seen[p as usize] {
-                    seen[p as usize] = true;
-                    stack.push(p);
-                }
-            }
-        }
-        seen
+    pub(crate) fn rep(&self, n: NodeId) -> NodeId {
+        self.unit_of[n as usize].unwrap_or(n)
     }
 
-    fn consistent(&self) -> Vec<Hypothesis> {
-        let n = self.dag.len();
-        let mut alive: Vec<bool> = (0..n).map(|i| !self.dag.is_good(i as NodeId)).collect();
-        let mut older = true;
-        for x in 0..n as NodeId {
-            let Some(p) = self.present(x) else { continue };
-            if self.dag.is_good(x) {
-                older &= p;
-                continue;
-            }
-            older &= p;
-            let anc = self.ancestors(x);
-            for h in 0..n {
-                if alive[h] && anc[h] != p {
-                    alive[h] = false;
+    pub(crate) fn unit_members(&self, rep: NodeId) -> &[NodeId] {
+        self.members.get(&rep).map_or(&[][..], |v| v.as_slice())
+    }
+
+    pub(crate) fn unit_runs(&self, rep: NodeId) -> u32 {
+        let e = &self.evidence[rep as usize];
+        e.target + e.other + e.clean + e.untestable
+    }
+
+    /// Re-derives the shared counts of a unit from its members' runs.
+    fn refresh_unit(&mut self, rep: NodeId) {
+        let (mut t, mut o, mut c, mut u) = (0, 0, 0, 0);
+        for &m in self.unit_members(rep) {
+            let r = &self.runs_of[m as usize];
+            for &(id, k) in &r.failures {
+                if Some(id) == self.target {
+                    t += k;
+                } else {
+                    o += k;
                 }
             }
+            c += r.clean;
+            u += r.untestable;
         }
-        let mut v: Vec<Hypothesis> = (0..n)
-            .filter(|&h| alive[h])
-            .map(|h| Hypothesis::Commit(h as NodeId))
+        for m in self.members.get(&rep).cloned().unwrap_or_default() {
+            let e = &mut self.evidence[m as usize];
+            (e.target, e.other, e.clean, e.untestable) = (t, o, c, u);
+        }
+    }
+
+    pub(crate) fn model(&self) -> Model {
+        Model {
+            a: self.config.q_prior.0,
+            b: self.config.q_prior.1,
+            f: self.config.false_target_rate,
+            older_prior: self.config.older_prior,
+            ln_penalty: PENALTY.ln(),
+        }
+    }
+
+    pub(crate) fn posterior(&self) -> Posterior {
+        let units: Vec<TestedUnit> = self
+            .members
+            .iter()
+            .filter_map(|(&rep, mem)| {
+                let e = &self.evidence[rep as usize];
+                (e.target + e.clean > 0 || mem.len() > 1).then(|| TestedUnit {
+                    members: mem.iter().map(|m| &self.anc[m]).collect(),
+                    k: e.target,
+                    m: e.clean,
+                })
+            })
             .collect();
-        if older {
-            v.push(Hypothesis::Older);
-        }
-        v
+        Posterior::compute(self.dag.good_flags(), &units, &self.model())
     }
 
+    /// What the engine knows now.
     pub fn status(&self) -> Status {
-        let alive = self.consistent();
-        let m = 1.0 / alive.len().max(1) as f64;
+        self.status_of(&self.posterior())
+    }
+
+    fn status_of(&self, post: &Posterior) -> Status {
+        let n = self.dag.len();
+        let mut all: Vec<(f64, usize)> = (0..n)
+            .filter(|&i| !self.dag.is_good(i as NodeId) && post.w[i] > 0.0)
+            .map(|i| (post.w[i], i))
+            .collect();
+        if post.older > 0.0 {
+            all.push((post.older, n));
+        }
+        all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut credible = Vec::new();
+        let mut cum = 0.0;
+        for (w, i) in all {
+            let h = if i == n {
+                Hypothesis::Older
+            } else {
+                Hypothesis::Commit(i as NodeId)
+            };
+            credible.push((h, w));
+            cum += w;
+            if cum >= self.config.confidence {
+                break;
+            }
+        }
         Status {
-            credible: alive.into_iter().map(|h| (h, m)).collect(),
-            q_estimate: 1.0,
-            target: self.target(),
-            builds: self.builds(),
-            runs: self.runs(),
+            credible,
+            q_estimate: post.q_mean,
+            target: self.target,
+            builds: self.builds,
+            runs: self.runs,
         }
     }
 
+    /// Mean measured costs, with defaults in run durations before any.
+    fn costs(&self) -> Costs {
+        let mean = |(s, c): (f64, u32)| (c > 0).then(|| s / c as f64);
+        let (round, build) = match (mean(self.run_secs), mean(self.build_secs)) {
+            (Some(r), Some(b)) => (r, b),
+            (Some(r), None) => (r, r * DEFAULT_BUILD_RUNS),
+            (None, Some(b)) => (b / DEFAULT_BUILD_RUNS, b),
+            (None, None) => (1.0, DEFAULT_BUILD_RUNS),
+        };
+        Costs {
+            build,
+            round,
+            run: round * RUN_CHARGE,
+        }
+    }
+
+    /// Decides the next step.
     pub fn next(&self) -> Step {
-        let status = self.status();
+        if let Some(step) = self.verify_step() {
+            return step;
+        }
+        let post = self.posterior();
         let done = |verdict, reason| {
             Step::Done(Outcome {
                 verdict,
                 reason,
-                status: status.clone(),
+                status: self.status_of(&post),
             })
         };
-        let bad = &self.evidence[self.bad as usize];
-        if bad.target == 0 {
-            if bad.clean + bad.other + bad.untestable >= self.config.verify_runs {
-                return done(Verdict::NotReproduced, StopReason::NotReproduced);
+        let n = self.dag.len();
+        let mut best = (post.older, n);
+        for (i, &w) in post.w.iter().enumerate() {
+            if w > best.0 || (w == best.0 && i < best.1) {
+                best = (w, i);
             }
-            return if self.available[self.bad as usize] {
-                Step::Run(vec![(self.bad, 1)])
-            } else {
-                Step::Build(self.bad)
-            };
         }
-        if status.credible.len() == 1 {
-            let v = match status.credible[0].0 {
-                Hypothesis::Commit(c) => Verdict::Culprit(c),
-                Hypothesis::Older => Verdict::Older,
+        // Stopping the moment the posterior crosses the line favours runs of
+        // luck when the true q is far from the prior's; a margin keeps
+        // confident answers right at the stated rate.
+        let stop_at = 1.0 - (1.0 - self.config.confidence) * STOP_MARGIN;
+        if best.0 >= stop_at {
+            let v = if best.1 == n {
+                Verdict::Older
+            } else {
+                Verdict::Culprit(best.1 as NodeId)
             };
             return done(v, StopReason::Confident);
         }
-        // Midpoint among untested, buildable nodes.
-        let total = status.credible.len() as f64;
-        let mut best: Option<(f64, NodeId)> = None;
-        for x in 0..self.dag.len() as NodeId {
-            let e = &self.evidence[x as usize];
-            if e.built == Some(false) || self.present(x).is_some() {
-                continue;
-            }
-            let anc = self.ancestors(x);
-            let below = status
-                .credible
-                .iter()
-                .filter(|(h, _)| match h {
-                    Hypothesis::Commit(c) => anc[*c as usize],
-                    Hypothesis::Older => true,
-                })
-                .count() as f64;
-            let score = (below / total - 0.5).abs();
-            if below > 0.0 && below < total && best.is_none_or(|(s, _)| score < s) {
-                best = Some((score, x));
-            }
+        let runs_left = self
+            .config
+            .max_runs
+            .map_or(u32::MAX, |m| m.saturating_sub(self.runs));
+        if runs_left == 0 {
+            return done(Verdict::Inconclusive, StopReason::MaxRuns);
         }
-        match best {
-            None => done(Verdict::Inconclusive, StopReason::Exhausted),
-            Some((_, x)) if self.available[x as usize] => Step::Run(vec![(x, 1)]),
-            Some((_, x)) => Step::Build(x),
+        let can_build = self.config.max_builds.is_none_or(|m| self.builds < m);
+        let (run_opts, build_opts, stuck) = self.options(&post, best.1);
+        if stuck {
+            return done(Verdict::Inconclusive, StopReason::Exhausted);
         }
+        let costs = self.costs();
+        let round = best_round(&run_opts, costs, self.config.vms.max(1).min(runs_left));
+        let build = best_build(&build_opts, costs);
+        let round = round.filter(|r| r.value >= MIN_VALUE);
+        let build = build.filter(|b| b.value >= MIN_VALUE);
+        match (round, build) {
+            (Some(r), Some(b)) if can_build && b.rate > r.rate => Step::Build(b.node),
+            (Some(r), _) => Step::Run(r.alloc),
+            (None, Some(b)) if can_build => Step::Build(b.node),
+            (None, Some(_)) => done(Verdict::Inconclusive, StopReason::MaxBuilds),
+            (None, None) => done(Verdict::Inconclusive, StopReason::Exhausted),
+        }
+    }
+
+    /// Steps that verify the bad commit shows the failure before anything else.
+    fn verify_step(&self) -> Option<Step> {
+        let e = &self.evidence[self.bad as usize];
+        let tried = e.target + e.other + e.clean + e.untestable;
+        // The target is the most frequent failure on bad: one failure could
+        // be an unrelated crash, so a derived target needs two, and a clear
+        // lead over any other identity (an unrelated crash taken for the
+        // target would look present everywhere, "older than good").
+        let needed = if self.config.target.is_some() { 1 } else { 2 };
+        let runner_up = self
+            .bad_failures
+            .iter()
+            .filter(|(id, _)| Some(*id) != self.target)
+            .map(|&(_, c)| c)
+            .max()
+            .unwrap_or(0);
+        let clear = self.config.target.is_some() || e.target > 2 * runner_up;
+        // Once the bug showed, an unclear target is worth a few more rounds.
+        let limit = if e.target == 0 {
+            self.config.verify_runs
+        } else {
+            self.config.verify_runs.saturating_mul(3)
+        };
+        if (e.target >= needed && clear) || (e.target > 0 && tried >= limit) {
+            return None;
+        }
+        let done = |verdict, reason| {
+            Some(Step::Done(Outcome {
+                verdict,
+                reason,
+                status: self.status(),
+            }))
+        };
+        if tried >= limit {
+            return done(Verdict::NotReproduced, StopReason::NotReproduced);
+        }
+        if e.built == Some(false) {
+            return done(Verdict::Inconclusive, StopReason::Exhausted);
+        }
+        let runs_left = self
+            .config
+            .max_runs
+            .map_or(u32::MAX, |m| m.saturating_sub(self.runs));
+        if runs_left == 0 {
+            return done(Verdict::Inconclusive, StopReason::MaxRuns);
+        }
+        let rep = self.rep(self.bad);
+        let node = std::iter::once(self.bad)
+            .chain(self.unit_members(rep).iter().copied())
+            .find(|&m| self.available[m as usize]);
+        match node {
+            Some(x) => {
+                // Few runs first (a reliable reproducer needs no more), then
+                // doubling rounds.
+                let k = (2 * tried)
+                    .max(needed)
+                    .min(self.config.vms.max(1))
+                    .min(limit - tried)
+                    .min(runs_left)
+                    .max(1);
+                Some(Step::Run(vec![(x, k)]))
+            }
+            None if self.config.max_builds.is_some_and(|m| self.builds >= m) => {
+                done(Verdict::Inconclusive, StopReason::MaxBuilds)
+            }
+            None => Some(Step::Build(self.bad)),
+        }
+    }
+}
+
+fn bump(list: &mut Vec<(Identity, u32)>, id: Identity) {
+    match list.iter_mut().find(|(i, _)| *i == id) {
+        Some((_, c)) => *c += 1,
+        None => list.push((id, 1)),
     }
 }

@@ -10,14 +10,39 @@
 //! hash-order iteration. Given the same sequence of calls it gives the same
 //! answers, which is what makes campaigns resumable from a journal and
 //! simulatable in the bench.
+//!
+//! The model: hypotheses are "culprit is c" for every non-good commit c
+//! (the bug is present exactly at c's descendants-or-self) plus "older than
+//! every good commit" (present everywhere). A run on a commit where the bug
+//! is present shows the target with an unknown rate q ~ Beta, shared by all
+//! commits and integrated out in closed form; where it is absent, with a
+//! small rate f. Other crashes and untestable runs are no evidence. Commits
+//! with one build signature are one test unit. The next step maximises the
+//! expected information (about the culprit, q included) per unit of cost,
+//! over a round of runs on built commits or a new build; broken builds make
+//! their neighbours less attractive.
+//!
+//! Code map: `types` (the vocabulary), `engine` (bookkeeping of builds, runs
+//! and test units, and the decision loop), `posterior` (the model), `probe`
+//! (which commits to evaluate and what a test of one is worth), `select`
+//! (the engine's evaluation of those commits), `plan` (run
+//! round or build, by information per cost), `bits`/`math` (helpers).
 
+mod bits;
 mod dag;
 mod engine;
+mod math;
+mod plan;
+mod posterior;
+mod probe;
+mod select;
+mod types;
 
 pub use dag::{Dag, DagError, NodeId};
-pub use engine::{
-    BuildOutcome, Config, Engine, Evidence, Hypothesis, Outcome, RunOutcome, Signature, Status,
-    Step, StopReason, Verdict,
+pub use engine::Engine;
+pub use types::{
+    BuildOutcome, Config, Evidence, Hypothesis, Outcome, RunOutcome, Signature, Status, Step,
+    StopReason, Verdict,
 };
 
 /// Identity of a failure (a crash title interned by the caller).

@@ -1,0 +1,105 @@
+//! Small numeric helpers: log-gamma, log-beta, entropies of count
+//! distributions. Written here so the engine needs no math crate.
+
+/// Lanczos coefficients for g = 7, n = 9 (about 15 significant digits).
+const LANCZOS: [f64; 9] = [
+    0.999_999_999_999_809_9,
+    676.520_368_121_885_1,
+    -1_259.139_216_722_402_8,
+    771.323_428_777_653_1,
+    -176.615_029_162_140_6,
+    12.507_343_278_686_905,
+    -0.138_571_095_265_720_12,
+    9.984_369_578_019_572e-6,
+    1.505_632_735_149_311_6e-7,
+];
+
+/// Natural log of the gamma function for x > 0.
+pub fn ln_gamma(x: f64) -> f64 {
+    if x < 0.5 {
+        // Reflection keeps the series in its accurate range.
+        let pi = std::f64::consts::PI;
+        return (pi / (pi * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let mut a = LANCZOS[0];
+    for (i, c) in LANCZOS.iter().enumerate().skip(1) {
+        a += c / (x + i as f64);
+    }
+    let t = x + 7.5;
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
+}
+
+/// ln B(a, b).
+pub fn ln_beta(a: f64, b: f64) -> f64 {
+    ln_gamma(a) + ln_gamma(b) - ln_gamma(a + b)
+}
+
+/// ln of the binomial coefficient C(n, k).
+pub fn ln_choose(n: u32, k: u32) -> f64 {
+    ln_gamma(n as f64 + 1.0) - ln_gamma(k as f64 + 1.0) - ln_gamma((n - k) as f64 + 1.0)
+}
+
+/// Beta-binomial pmf of k successes in r trials, success rate ~ Beta(a, b).
+pub fn beta_binomial(r: u32, a: f64, b: f64) -> Vec<f64> {
+    let base = ln_beta(a, b);
+    (0..=r)
+        .map(|k| (ln_choose(r, k) + ln_beta(a + k as f64, b + (r - k) as f64) - base).exp())
+        .collect()
+}
+
+/// Binomial pmf of k successes in r trials with rate p.
+pub fn binomial(r: u32, p: f64) -> Vec<f64> {
+    let (lp, lq) = (p.ln(), (1.0 - p).ln());
+    (0..=r)
+        .map(|k| {
+            let v = ln_choose(r, k) + k as f64 * lp + (r - k) as f64 * lq;
+            if v.is_finite() {
+                v.exp()
+            } else if (k == 0 && p == 0.0) || (k == r && p == 1.0) {
+                1.0
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// Shannon entropy in bits.
+pub fn entropy(pmf: &[f64]) -> f64 {
+    pmf.iter()
+        .filter(|&&p| p > 0.0)
+        .map(|&p| -p * p.log2())
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gamma_matches_factorials() {
+        let mut f = 1.0f64;
+        for n in 1..30u32 {
+            // ln Γ(n) = ln (n-1)!
+            assert!((ln_gamma(n as f64) - f.ln()).abs() < 1e-10 * f.ln().abs().max(1.0));
+            f *= n as f64;
+        }
+        // Γ(1/2) = sqrt(pi)
+        let half = std::f64::consts::PI.sqrt().ln();
+        assert!((ln_gamma(0.5) - half).abs() < 1e-12);
+        assert!((ln_gamma(0.1) - 2.252_712_651_734_206).abs() < 1e-10);
+    }
+
+    #[test]
+    fn pmfs_sum_to_one() {
+        for r in 0..12 {
+            let s: f64 = beta_binomial(r, 2.5, 0.7).iter().sum();
+            assert!((s - 1.0).abs() < 1e-9, "{s}");
+            let s: f64 = binomial(r, 0.3).iter().sum();
+            assert!((s - 1.0).abs() < 1e-9, "{s}");
+        }
+        assert_eq!(binomial(3, 0.0), vec![1.0, 0.0, 0.0, 0.0]);
+        assert!((entropy(&[0.5, 0.5]) - 1.0).abs() < 1e-12);
+    }
+}

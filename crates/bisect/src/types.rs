@@ -1,0 +1,142 @@
+//! The engine's vocabulary: configuration, observations, decisions, status.
+
+use crate::dag::NodeId;
+use crate::Identity;
+use serde::{Deserialize, Serialize};
+
+/// Signature of a build product: equal signatures mean the same binary.
+pub type Signature = [u8; 32];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    /// Stop when one hypothesis holds this posterior mass.
+    pub confidence: f64,
+    /// Runs that can execute at once (one test round).
+    pub vms: u32,
+    /// Probability that a run on a commit without the bug shows the target.
+    pub false_target_rate: f64,
+    /// Beta prior (alpha, beta) on the reproduction rate q. The default is
+    /// Jeffreys' (0.5, 0.5): it keeps mass near 1 (reliable reproducers
+    /// decide with few runs) and near 0 (flaky ones do not make a few clean
+    /// runs look conclusive).
+    pub q_prior: (f64, f64),
+    /// Prior mass on "the bug is older than every good commit".
+    pub older_prior: f64,
+    pub max_builds: Option<u32>,
+    pub max_runs: Option<u32>,
+    /// Runs on the bad commit without any failure before giving up.
+    pub verify_runs: u32,
+    /// The target identity, if the user fixed it; otherwise the most frequent
+    /// failure identity on the bad commit.
+    pub target: Option<Identity>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            confidence: 0.99,
+            vms: 1,
+            false_target_rate: 0.005,
+            q_prior: (0.5, 0.5),
+            older_prior: 0.01,
+            max_builds: None,
+            max_runs: None,
+            verify_runs: 40,
+            target: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RunOutcome {
+    /// The test passed.
+    Clean,
+    /// The test failed with this identity (target or other crash).
+    Failure(Identity),
+    /// The run could not test anything (boot failure, infrastructure, timeout).
+    Untestable,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BuildOutcome {
+    Ok { signature: Option<Signature> },
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Build this commit next.
+    Build(NodeId),
+    /// Run these (built) commits this many times each, all in one round.
+    Run(Vec<(NodeId, u32)>),
+    /// Nothing more to do.
+    Done(Outcome),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Hypothesis {
+    /// This commit introduced the bug.
+    Commit(NodeId),
+    /// The bug is older than every good commit.
+    Older,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StopReason {
+    /// One hypothesis reached the configured confidence.
+    Confident,
+    /// The build budget ran out.
+    MaxBuilds,
+    /// The run budget ran out.
+    MaxRuns,
+    /// No commit left whose testing could change what we know (for example
+    /// everything near the answer fails to build).
+    Exhausted,
+    /// The bad commit never showed a failure in `verify_runs` runs.
+    NotReproduced,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Verdict {
+    Culprit(NodeId),
+    Older,
+    /// No hypothesis reached the confidence; see the credible set.
+    Inconclusive,
+    /// The bug did not reproduce on the bad commit.
+    NotReproduced,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub verdict: Verdict,
+    pub reason: StopReason,
+    pub status: Status,
+}
+
+/// What the engine knows now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// The smallest set of hypotheses holding `confidence` mass, most likely
+    /// first, with their masses.
+    pub credible: Vec<(Hypothesis, f64)>,
+    /// Posterior mean of the reproduction rate.
+    pub q_estimate: f64,
+    /// The target identity, once known.
+    pub target: Option<Identity>,
+    pub builds: u32,
+    pub runs: u32,
+}
+
+/// Everything observed on one commit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// None: not built; Some(true): built; Some(false): build failed.
+    pub built: Option<bool>,
+    pub signature: Option<Signature>,
+    /// Node whose evidence this node shares because their signatures are equal.
+    pub same_as: Option<NodeId>,
+    pub target: u32,
+    pub other: u32,
+    pub clean: u32,
+    pub untestable: u32,
+}
