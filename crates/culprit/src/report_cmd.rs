@@ -40,10 +40,7 @@ pub fn run(args: &ReportArgs) -> Result<i32> {
         let v = if args.all {
             serde_json::to_value(&reports)?
         } else {
-            match reports.first() {
-                Some(r) => serde_json::to_value(r)?,
-                None => serde_json::json!({"title": null, "type": null, "corrupted": false}),
-            }
+            culprit_report::score_json(reports.first())
         };
         println!("{}", serde_json::to_string(&v)?);
         return Ok(0);

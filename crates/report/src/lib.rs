@@ -6,9 +6,31 @@
 //! flag with its reason, the report text and the guilty source file.
 //!
 //! It never does I/O beyond the bytes it is given, and never panics on any
-//! input.
+//! input. Scanning is streaming: memory is bounded by one report window,
+//! not by the size of the log.
 //!
-//! PLACEHOLDER: a minimal matcher until the real parser lands.
+//! Layout: `scan` finds report starts (Aho-Corasick prefilter over the raw
+//! bytes, then the `formats` table of header regexes written from the
+//! kernel's printk formats); `lines` strips console decorations and caller
+//! ids; `frames`/`stack`/`skiplist`/`hang`/`demangle` pick the frame that
+//! names the bug; `classes` sub-classes WARNING/BUG reports; `corrupt`
+//! decides corruption; `title` normalises titles and maps them to types;
+//! `guilty` finds the guilty source file; `analyze` puts it together.
+
+mod analyze;
+mod classes;
+mod corrupt;
+mod demangle;
+mod formats;
+mod frames;
+mod guilty;
+mod hang;
+pub mod lines;
+mod scan;
+mod skiplist;
+pub mod stack;
+mod suppress;
+pub mod title;
 
 use serde::Serialize;
 
@@ -39,37 +61,41 @@ pub struct Report {
 
 /// Every crash report in the log, in order.
 pub fn reports(log: &[u8]) -> impl Iterator<Item = Report> + '_ {
-    let text = String::from_utf8_lossy(log).into_owned();
-    let mut found = Vec::new();
-    let mut pos = 0;
-    for line in text.split_inclusive('\n') {
-        let l = line.trim_end();
-        for pat in ["BUG: ", "WARNING: ", "general protection fault", "Kernel panic"] {
-            if let Some(i) = l.find(pat) {
-                let t = l[i..].to_string();
-                found.push(Report {
-                    title: t.clone(),
-                    alt_titles: vec![],
-                    kind: "UNKNOWN".into(),
-                    frame: None,
-                    corrupted: false,
-                    corrupted_reason: None,
-                    suppressed: false,
-                    panicked: false,
-                    start: pos,
-                    end: pos + line.len(),
-                    report: line.to_string(),
-                    guilty_file: None,
-                });
-                break;
-            }
-        }
-        pos += line.len();
-    }
-    found.into_iter()
+    scan::Reports::new(log)
 }
 
 /// The first crash report in the log.
 pub fn parse(log: &[u8]) -> Option<Report> {
     reports(log).next()
+}
+
+/// The JSON object of the corpus scoring contract for one (or no) report:
+/// title (null when none), type, corrupted, alt_titles, frame, suppressed,
+/// panicked, report, guilty_file.
+pub fn score_json(report: Option<&Report>) -> serde_json::Value {
+    match report {
+        Some(r) => serde_json::json!({
+            "title": r.title,
+            "type": r.kind,
+            "corrupted": r.corrupted,
+            "corrupted_reason": r.corrupted_reason,
+            "alt_titles": r.alt_titles,
+            "frame": r.frame,
+            "suppressed": r.suppressed,
+            "panicked": r.panicked,
+            "report": r.report,
+            "guilty_file": r.guilty_file,
+        }),
+        None => serde_json::json!({
+            "title": null,
+            "type": null,
+            "corrupted": false,
+            "alt_titles": [],
+            "frame": null,
+            "suppressed": false,
+            "panicked": false,
+            "report": null,
+            "guilty_file": null,
+        }),
+    }
 }

@@ -1,0 +1,75 @@
+//! Corruption detection: reports that are truncated, interleaved with
+//! other output or missing the parts their format always has.
+
+use crate::formats::{Format, FrameRule};
+use crate::lines::Line;
+use crate::stack::Frame;
+
+/// Why the report looks corrupted, if it does.
+pub fn check(lines: &[Line], fmt: &Format, frames: &[Frame]) -> Option<String> {
+    if fmt.always_corrupted {
+        return Some("the report lacks lines its kind always has".to_string());
+    }
+    if fmt.needs_stack && matches!(fmt.frame, FrameRule::LockAt | FrameRule::IrqSafe) {
+        // lockdep always ends with "stack backtrace:" and the task's stack.
+        let Some(bt) = lines
+            .iter()
+            .position(|l| l.text.trim_start().starts_with("stack backtrace:"))
+        else {
+            let trace = lines
+                .iter()
+                .position(|l| l.text.trim_start().eq_ignore_ascii_case("call trace:"));
+            // A bare call trace is the lockdep stack unless another oops
+            // printed inside the report owns it.
+            if let Some(tr) = trace {
+                // With caller ids every kept line is the same task's.
+                let same_task = lines[0].ctx.is_some();
+                if same_task
+                    || !lines
+                        .get(1..tr)
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|l| crate::scan::is_header(&l.text))
+                {
+                    return None;
+                }
+            }
+            return Some("lockdep report without its stack backtrace".to_string());
+        };
+        if lines
+            .get(1..bt)
+            .unwrap_or_default()
+            .iter()
+            .any(|l| l.text.trim_start().starts_with("Call Trace:"))
+        {
+            return Some("another stack dump inside the lockdep report".to_string());
+        }
+    }
+    if fmt.needs_stack && !frames.iter().any(|f| !f.unreliable && !f.from_ip) {
+        return Some("no stack trace in the report".to_string());
+    }
+    None
+}
+
+/// For `WARNING: CPU: n PID: m` reports: is the stack someone else's?
+/// The task's own stack follows its `CPU: n PID: m Comm:` line; a
+/// different PID there means interleaved output.
+pub fn warning_stack_foreign(lines: &[Line]) -> Option<&'static str> {
+    let header = &lines.first()?.text;
+    let pid = header
+        .split_once(" PID: ")
+        .map(|(_, r)| r.split(' ').next().unwrap_or(""))
+        .filter(|p| !p.is_empty())?;
+    for l in &lines[1..] {
+        let t = l.text.trim_start();
+        if let Some(rest) = t.strip_prefix("CPU: ") {
+            if let Some((_, r)) = rest.split_once(" PID: ") {
+                if r.split(' ').next() != Some(pid) {
+                    return Some("the stack belongs to another task");
+                }
+                return None;
+            }
+        }
+    }
+    None
+}

@@ -1,0 +1,238 @@
+//! Picking the stack of a report and the frame that names the bug.
+
+use crate::classes::Class;
+use crate::formats::{Format, FrameRule};
+use crate::lines::Line;
+use crate::stack::{self, func_name, parse_frame, Frame};
+use regex::{Captures, Regex};
+use std::sync::OnceLock;
+
+struct Pats {
+    ip: Regex,
+    lock_at: Regex,
+    last_fn: Regex,
+    neutral: Regex,
+    end: Regex,
+}
+
+fn pats() -> &'static Pats {
+    static P: OnceLock<Pats> = OnceLock::new();
+    P.get_or_init(|| Pats {
+        ip: Regex::new(r"^\s*(?:RIP: [0-9a-f]{4}:|pc\s*: |PC is at |epc\s*: |NIP \[[0-9a-f]+\] |IP: |EIP: [0-9a-f]{4}:)(.*)$").unwrap(),
+        lock_at: Regex::new(r"(?:, at:|\) at:)(.*)$").unwrap(),
+        last_fn: Regex::new(r"last function: ([^\s+]+)").unwrap(),
+        neutral: Regex::new(concat!(
+            r"^\s*(?:$|(?:[0-9a-f]{8,16}\s*)+$|[A-Z0-9]{2,3}: |[a-z0-9]{2,3}\s*: |(?:R|E)?FLAGS|Call [Tt]race:|<(?:/?IRQ|/?NMI|/?TASK|EOI|/?SOFTIRQ)>|Code: |Modules linked in|",
+            r"Kernel panic|CPU: |Hardware name|Workqueue: |Comm: |Stack:|Exception stack|Backtrace:|Process |PC is at|LR is at|pc :|lr :|sp :|",
+            r"x\d+ *: |psr|Flags:|Control:|Table:|DAC:|---\[ end Kernel panic|Dumping ftrace|Kernel Offset|Rebooting in|ORIG_|CR2: |",
+            r"irq event stamp|hardirqs |softirqs |Showing|NMI backtrace|Sending NMI|INFO: NMI handler|\(ftrace buffer empty\)|",
+            r"[A-Z]S:  ?[0-9a-f]+|DR[0-7]: |PKRU: |Tainted|BUG: |WARNING: |general protection|Oops|ODEBUG|.*\] [a-z]+: )"
+        ))
+        .unwrap(),
+        end: Regex::new(r"^\s*(?:Allocated by task|Freed by task|The buggy address|Memory state around|Last potentially related|other info that might help|Uninit was (?:created|stored)|Local variable|Bytes \d+-\d+ of \d+|Byte \d+ of \d+|The buggy|Showing all locks|\d+ locks? held by|---\[ end trace|Reported by Kernel Concurrency|value changed:|read to|write to|Object |kfence-#|Dumping ftrace|Kernel Offset|Rebooting in|NMI backtrace for cpu|Sending NMI from)").unwrap(),
+    })
+}
+
+/// Consecutive foreign lines tolerated inside a stack trace.
+const MAX_JUNK: usize = 8;
+
+/// Frame of an instruction-pointer line (`RIP: 0010:func+0x1/0x2`, `pc : ...`).
+pub fn ip_frame(text: &str) -> Option<Frame> {
+    let c = pats().ip.captures(text)?;
+    parse_frame(&c[1])
+}
+
+/// Frames of the first stack of the report, starting at `from`, in text
+/// order, until the stack section ends.
+pub fn stack_from(lines: &[Line], from: usize) -> Vec<Frame> {
+    let p = pats();
+    let mut out = Vec::new();
+    let mut in_trace = false;
+    let mut junk = 0;
+    let mut prev = "";
+    for l in lines.iter().skip(from) {
+        let t = l.text.as_str();
+        let last = prev;
+        prev = t;
+        if let Some(f) = parse_frame(t) {
+            if side_note(t, last) {
+                continue;
+            }
+            in_trace = true;
+            junk = 0;
+            out.push(f);
+            continue;
+        }
+        if let Some(mut f) = ip_frame(t) {
+            f.from_ip = true;
+            out.push(f);
+            continue;
+        }
+        if p.end.is_match(t) {
+            if in_trace {
+                break;
+            }
+            continue;
+        }
+        if in_trace && !p.neutral.is_match(t) {
+            // Tolerate a few lines interleaved from other CPUs or programs.
+            junk += 1;
+            if junk > MAX_JUNK {
+                break;
+            }
+            continue;
+        }
+        junk = 0;
+    }
+    out
+}
+
+/// Index of the first line at or after `from` matching `pred`.
+fn find(lines: &[Line], from: usize, pred: impl Fn(&str) -> bool) -> Option<usize> {
+    lines
+        .iter()
+        .enumerate()
+        .skip(from)
+        .find(|(_, l)| pred(&l.text))
+        .map(|(i, _)| i)
+}
+
+/// The frames relevant to the format's rule.
+pub fn collect(lines: &[Line], fmt: &Format, _caps: &Captures) -> Vec<Frame> {
+    match fmt.frame {
+        FrameRule::LockAt => {
+            let from =
+                find(lines, 1, |t| t.trim_start().starts_with("stack backtrace:")).unwrap_or(1);
+            stack_from(lines, from)
+        }
+        FrameRule::IrqSafe => {
+            let from = find(lines, 1, |t| t.trim_end().ends_with("-irq-safe at:"))
+                .or_else(|| find(lines, 1, |t| t.trim_start().starts_with("stack backtrace:")))
+                .unwrap_or(1);
+            stack_from(lines, from)
+        }
+        FrameRule::Hung => {
+            let from =
+                find(lines, 1, |t| t.trim().eq_ignore_ascii_case("call trace:")).unwrap_or(1);
+            stack_from(lines, from)
+        }
+        FrameRule::Leak => {
+            let from = find(lines, 1, |t| t.trim() == "backtrace:").unwrap_or(1);
+            stack_from(lines, from)
+        }
+        _ if fmt.title.starts_with("WARNING in") => {
+            stack_from(lines, own_cpu_line(lines).unwrap_or(1))
+        }
+        _ => stack_from(lines, 1),
+    }
+}
+
+/// Index of the `CPU: n PID: m` line of the WARNING header's task: its
+/// stack follows; frames printed before it belong to someone else.
+fn own_cpu_line(lines: &[Line]) -> Option<usize> {
+    let (_, rest) = lines.first()?.text.split_once(" PID: ")?;
+    let pid = rest.split(' ').next()?;
+    lines.iter().enumerate().skip(1).find_map(|(i, l)| {
+        let t = l.text.trim_start().strip_prefix("CPU: ")?;
+        let (_, r) = t.split_once(" PID: ")?;
+        (r.split(' ').next() == Some(pid)).then_some(i)
+    })
+}
+
+/// Reliable frames only.
+fn reliable(frames: &[Frame]) -> impl Iterator<Item = &Frame> {
+    frames.iter().filter(|f| !f.unreliable)
+}
+
+/// The frame (function name) for the title, if any.
+pub fn title_frame(
+    lines: &[Line],
+    fmt: &Format,
+    caps: &Captures,
+    frames: &[Frame],
+    class: Option<Class>,
+) -> Option<String> {
+    let skip = |f: &str| stack::is_infra(f) || class.is_some_and(|c| c.skips(f));
+    let header = caps
+        .name("func")
+        .map(|m| func_name(m.as_str()).to_string())
+        .filter(|f| !f.is_empty() && !f.bytes().all(|b| b.is_ascii_hexdigit()));
+    match fmt.frame {
+        FrameRule::None => None,
+        FrameRule::Stack => header
+            .filter(|f| !skip(f) && !CALLER_HELPERS.contains(&f.as_str()))
+            .or_else(|| first_good(frames, skip)),
+        FrameRule::StackOnly | FrameRule::IrqSafe => first_good(frames, skip),
+        FrameRule::LockAt => {
+            for (i, l) in lines.iter().enumerate().skip(1).take(60) {
+                let t = l.text.trim_start();
+                if (t.starts_with('#') && !lines[0].text.contains("returning to user space"))
+                    || t.starts_with("other info that might help")
+                    || t.starts_with("stack backtrace:")
+                    || t.ends_with("state was registered at:")
+                {
+                    break;
+                }
+                if let Some(c) = pats().lock_at.captures(&l.text) {
+                    let on_line = c[1].trim().to_string();
+                    let text = if on_line.is_empty() {
+                        lines.get(i + 1).map_or(String::new(), |n| n.text.clone())
+                    } else {
+                        on_line
+                    };
+                    if let Some(f) = parse_frame(&text) {
+                        let name = f.func().to_string();
+                        if !skip(&name) && !LOCK_AT_GENERIC.contains(&name.as_str()) {
+                            return Some(name);
+                        }
+                    }
+                }
+            }
+            first_good(frames, skip)
+        }
+        FrameRule::LastFunction => lines
+            .iter()
+            .take(5)
+            .find_map(|l| pats().last_fn.captures(&l.text))
+            .map(|c| func_name(&c[1]).to_string()),
+        FrameRule::Hung => first_good(frames, |f| skip(f) || crate::hang::is_sched_infra(f)),
+        FrameRule::Leak => first_good(frames, |f| skip(f) || crate::hang::is_alloc_infra(f)),
+        FrameRule::Stall => crate::hang::stall_frame(lines),
+    }
+}
+
+/// First reliable frame not rejected by `rejected`, with the usb-style
+/// "caller/helper" titles for helpers that only warn about their callers.
+pub fn first_good(frames: &[Frame], rejected: impl Fn(&str) -> bool) -> Option<String> {
+    let mut it = reliable(frames).filter(|f| !rejected(f.func()));
+    let first = it.next()?.func().to_string();
+    if CALLER_HELPERS.contains(&first.as_str()) {
+        if let Some(caller) = it.next() {
+            return Some(format!("{}/{}", caller.func(), first));
+        }
+    }
+    Some(first)
+}
+
+/// Lock sites that are generic plumbing (workqueue flush maps, console
+/// semaphore, printk): the lockdep report is named after the other lock.
+const LOCK_AT_GENERIC: &[&str] = &[
+    "flush_workqueue",
+    "__flush_workqueue",
+    "down_trylock",
+    "vprintk_emit",
+    "console_lock",
+    "console_unlock",
+];
+
+/// Helpers whose warnings are about the caller, titled "caller/helper".
+const CALLER_HELPERS: &[&str] = &["usb_submit_urb"];
+
+/// Frames quoted in side notes ("Preemption disabled at:", "hardirqs last
+/// enabled at (N): func", lockdep "at: func") are not part of the stack.
+fn side_note(t: &str, prev: &str) -> bool {
+    prev.trim_end().ends_with(" at:")
+        || t.contains(" at (")
+        || t.contains(", at: ")
+        || t.contains("last function:")
+}
