@@ -6,6 +6,7 @@
 //! `log` and `result` write what people and scripts read.
 
 pub mod backend;
+pub mod bench;
 pub mod bisect_cmd;
 pub mod campaign;
 pub mod demo;

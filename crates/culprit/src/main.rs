@@ -20,13 +20,24 @@ struct Cli {
     verbose: u8,
 }
 
+const BISECT_EXAMPLES: &str = "Examples:
+  # Any project: a build command, a test command (exit codes as git bisect run).
+  culprit bisect --repo . --bad HEAD --good v1.0 \\
+      --build 'make prog' --artifact prog --test './prog --selftest'
+
+  # A Linux kernel, booted in QEMU with a reproducer (runs only inside the VM).
+  culprit bisect --kernel --repo ~/linux --bad v6.2 --good v6.1 \\
+      --kernel-config my.config --repro repro.c --vms 4
+
+  # The same from a campaign file (options on the command line win).
+  culprit bisect campaign.toml
+
+Rerunning the same command resumes from the journal in the workdir.";
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Bisect a range of commits: build, test, and find the first bad commit.
-    ///
-    /// Example:
-    ///   culprit bisect --repo . --bad HEAD --good v1.0 \
-    ///       --build 'make' --artifact prog --test './test.sh "$CULPRIT_ARTIFACT"'
+    #[command(after_long_help = BISECT_EXAMPLES)]
     Bisect(Box<bisect_cmd::BisectArgs>),
     /// Find crash reports in a console log and describe them.
     Report(report_cmd::ReportArgs),
@@ -34,6 +45,9 @@ enum Cmd {
     /// scripts/get_maintainer.pl --nogit --nogit-fallback) plus, for a
     /// commit, its trailers.
     Maintainers(maintainers_cmd::MaintainersArgs),
+    /// Compare culprit's engine with syzbot's rules and git bisect on
+    /// simulated campaigns over real and synthetic histories.
+    Bench(culprit::bench::BenchArgs),
     /// Run the built-in example end to end: make a small git history with a
     /// flaky bug, bisect it, and print the log.
     Demo(demo::DemoArgs),
@@ -58,6 +72,7 @@ fn main() {
         Cmd::Bisect(a) => bisect_cmd::run(a),
         Cmd::Report(a) => report_cmd::run(a),
         Cmd::Demo(a) => demo::run(a),
+        Cmd::Bench(a) => culprit::bench::run(a).map(|_| 0),
         Cmd::Maintainers(a) => maintainers_cmd::run(a).map(|()| 0),
     };
     match res {

@@ -136,7 +136,7 @@ async fn one(s: &Spawn<'_>) -> Result<Exit> {
         r = wait => r,
         _ = cancelled => {
             kill_group(pid);
-            bail!("interrupted");
+            bail!("interrupted by a signal (Ctrl-C)");
         }
     };
     match res {
@@ -162,7 +162,7 @@ async fn one(s: &Spawn<'_>) -> Result<Exit> {
 /// Runs all commands at once and waits for all of them.
 pub fn run_all(spawns: &[Spawn<'_>]) -> Result<Vec<Exit>> {
     if interrupted() {
-        bail!("interrupted");
+        bail!("interrupted by a signal (Ctrl-C)");
     }
     runtime()
         .block_on(async { futures::future::join_all(spawns.iter().map(one)).await })

@@ -443,3 +443,32 @@ fn target_option_ignores_other_crashes() {
     assert_eq!(v["culprit"], want.as_str(), "{log}");
     assert_eq!(v["target"], title.as_str());
 }
+
+#[test]
+fn campaign_file_gives_the_options() {
+    let t = tempfile::tempdir().unwrap();
+    let (_, good, want, bad) = linear(t.path(), 16, 5);
+    let file = t.path().join("campaign.toml");
+    let toml = format!(
+        "repo = \"repo\"\nbad = \"{bad}\"\ngood = [\"{good}\"]\nbuild = {:?}\ntest = {:?}\nartifact = \"out/state\"\nvms = 3\nworkdir = \"w\"\n",
+        BUILD, TEST_ALWAYS
+    );
+    std::fs::write(&file, toml).unwrap();
+    let out_json = t.path().join("r.json");
+    let o = culprit()
+        .arg("bisect")
+        .arg(&file)
+        .arg("--json")
+        .arg(&out_json)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(json(&out_json)["culprit"], want.as_str());
+    // Relative paths in the file are relative to the file.
+    assert!(t.path().join("w/journal.jsonl").exists());
+    // A key the file does not know is an error that names it.
+    std::fs::write(&file, "repo = \"repo\"\nbuidl = \"make\"\n").unwrap();
+    let o = culprit().arg("bisect").arg(&file).output().unwrap();
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("buidl"), "{}", stderr(&o));
+}

@@ -1,0 +1,293 @@
+//! `culprit bench`: accuracy and cost of culprit against syzbot's rules and
+//! plain git bisect, on simulated campaigns over real and synthetic history.
+//!
+//! Each trial is one (scenario, seed): a history, a culprit drawn from the
+//! seed, and a noise model (`world`). Three strategies face the same world,
+//! and a run numbered i on commit c shows the same thing to each of them:
+//! 1. `culprit`: the real campaign code and engine (`crate::campaign::run`)
+//!    over a simulated backend (`sim::SimBackend`): no processes, no clock.
+//! 2. `syzbot`: syzbot's rules from the brief (`syzbot`).
+//! 3. `git`: git bisect with one run per commit, any crash = bad (`gitbisect`).
+//!
+//! Results depend only on the scenarios and seeds, never on the number of
+//! threads or the order trials finish in.
+//!
+//! Scenarios file (`--scenarios FILE`), TOML:
+//!
+//! ```toml
+//! [[scenario]]
+//! name = "git q=0.2"        # label in the tables
+//! history = "git"           # git | tsv:PATH | repo:PATH:BAD:GOOD[,GOOD] | linear:N | kernel:N
+//! q = 0.2                   # reproduction rate on commits with the bug (default 1)
+//! unrelated = 0.02          # per run: a crash that is not the bug (default 0)
+//! untestable = 0.05         # per run: boot failure (default 0)
+//! build_fail = 0.05         # fraction of commits failing to build, in clusters (default 0)
+//! false_target = 0.0        # per run on a clean commit: the target crash (default 0)
+//! build_min = 6.5           # minutes per build (default: the reference log's)
+//! round_min = 8.7           # minutes per test round (default: the reference log's)
+//! vms = 10                  # runs per round (default 10)
+//! merge_culprits = false    # may a merge be the culprit (default false)
+//! ```
+//!
+//! The bench must never touch a real repository beyond reading one with git,
+//! and never measure anything with a clock: all times are modelled.
+
+pub mod gitbisect;
+pub mod graph;
+pub mod history;
+pub mod report;
+pub mod rng;
+pub mod scenario;
+pub mod sim;
+pub mod synth;
+pub mod syzbot;
+pub mod world;
+
+use anyhow::Context;
+use report::Trial;
+use scenario::{HistorySpec, Scenario};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use world::World;
+
+/// Arguments of `culprit bench`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Scenarios file (TOML, see the module docs); default: the built-in set.
+    #[arg(long, value_name = "FILE")]
+    pub scenarios: Option<PathBuf>,
+    /// Seeds per scenario (0..N).
+    #[arg(long, default_value_t = 20)]
+    pub seeds: u32,
+    /// Also write the rows, target checks and every trial as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Strategies to compare.
+    #[arg(long, value_delimiter = ',', default_value = "culprit,syzbot,git")]
+    pub strategies: Vec<Strategy>,
+    /// Use this DAG file as every scenario's history.
+    #[arg(long, value_name = "FILE", conflicts_with = "repo")]
+    pub dag: Option<PathBuf>,
+    /// Use this repository's range BAD --not GOOD... as every scenario's history.
+    #[arg(long, value_name = "PATH", requires_all = ["bad", "good"])]
+    pub repo: Option<PathBuf>,
+    #[arg(long, value_name = "REV")]
+    pub bad: Option<String>,
+    #[arg(long, value_name = "REV")]
+    pub good: Vec<String>,
+    /// Worker threads (default: available cores). Does not change results.
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// culprit's campaign and engine.
+    Culprit,
+    /// syzbot's rules.
+    Syzbot,
+    /// git bisect, one run per commit.
+    Git,
+}
+
+impl Strategy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Culprit => "culprit",
+            Strategy::Syzbot => "syzbot",
+            Strategy::Git => "git",
+        }
+    }
+}
+
+/// What one strategy did on one trial.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Tally {
+    /// The single culprit reported (published), if any.
+    pub answer: Option<u32>,
+    /// The strategy's own confidence in its answer, if it states one.
+    pub confidence: Option<f64>,
+    /// How it ended: culprit, inconclusive, not-reproduced, unpublished, ...
+    pub outcome: &'static str,
+    pub builds: u32,
+    pub runs: u32,
+    pub rounds: u32,
+    pub build_secs: f64,
+    pub test_secs: f64,
+}
+
+impl Tally {
+    pub fn new(outcome: &'static str) -> Tally {
+        Tally {
+            answer: None,
+            confidence: None,
+            outcome,
+            builds: 0,
+            runs: 0,
+            rounds: 0,
+            build_secs: 0.0,
+            test_secs: 0.0,
+        }
+    }
+
+    /// Modelled wall time: builds, then per round its longest run.
+    pub fn hours(&self) -> f64 {
+        (self.build_secs + self.test_secs) / 3600.0
+    }
+}
+
+/// Everything a bench run produced.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub scenarios: Vec<Scenario>,
+    pub rows: Vec<report::Row>,
+    pub checks: Vec<report::Check>,
+    pub trials: Vec<Trial>,
+}
+
+/// Run one trial: every strategy on one seed of one history.
+pub fn trial(
+    sc: &Scenario,
+    hist: &history::History,
+    seed: u64,
+    strategies: &[Strategy],
+) -> anyhow::Result<Trial> {
+    if world::culprit_pool(hist, sc.merge_culprits).is_empty() {
+        anyhow::bail!(
+            "scenario {}: history {} has no commit that changes the binary to be the culprit",
+            sc.name,
+            hist.name
+        );
+    }
+    let w = World::new(hist, seed, sc.noise(), sc.costs(), sc.merge_culprits);
+    let mut results = Vec::new();
+    for &st in strategies {
+        let t = match st {
+            Strategy::Culprit => sim::culprit(&w)
+                .with_context(|| format!("scenario {} seed {seed}: culprit campaign", sc.name))?,
+            Strategy::Syzbot => syzbot::syzbot(&w),
+            Strategy::Git => gitbisect::plain(&w),
+        };
+        results.push((st, t));
+    }
+    Ok(Trial {
+        scenario: sc.name.clone(),
+        seed,
+        truth: w.culprit,
+        truth_sha: hist.shas[w.culprit as usize].clone(),
+        candidates: hist.candidates(),
+        results,
+    })
+}
+
+/// Run every scenario for seeds 0..seeds on `threads` workers.
+pub fn evaluate(
+    scenarios: &[Scenario],
+    seeds: u32,
+    strategies: &[Strategy],
+    threads: usize,
+) -> anyhow::Result<Report> {
+    // Fixed histories are loaded once and shared by all their seeds.
+    let mut fixed: BTreeMap<String, Arc<history::History>> = BTreeMap::new();
+    let mut specs = Vec::new();
+    for sc in scenarios {
+        sc.validate()?;
+        let spec = HistorySpec::parse(&sc.history)?;
+        if !spec.per_seed() && !fixed.contains_key(&sc.history) {
+            let h = spec
+                .load(0)
+                .with_context(|| format!("loading history {}", sc.history))?;
+            fixed.insert(sc.history.clone(), h);
+        }
+        specs.push(spec);
+    }
+    let jobs: Vec<(usize, u64)> = (0..scenarios.len())
+        .flat_map(|i| (0..seeds as u64).map(move |s| (i, s)))
+        .collect();
+    let slots: Mutex<Vec<Option<anyhow::Result<Trial>>>> =
+        Mutex::new((0..jobs.len()).map(|_| None).collect());
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let progress = std::io::stderr().is_terminal();
+    std::thread::scope(|scope| {
+        for _ in 0..threads.max(1) {
+            scope.spawn(|| loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&(i, seed)) = jobs.get(k) else { break };
+                let sc = &scenarios[i];
+                let r = match fixed.get(&sc.history) {
+                    Some(h) => trial(sc, h, seed, strategies),
+                    None => specs[i]
+                        .load(seed)
+                        .and_then(|h| trial(sc, &h, seed, strategies)),
+                };
+                slots.lock().unwrap()[k] = Some(r);
+                let d = done.fetch_add(1, Ordering::Relaxed) + 1;
+                if progress {
+                    eprint!("\rbench: {d}/{} trials", jobs.len());
+                }
+            });
+        }
+    });
+    if progress {
+        eprintln!();
+    }
+    let trials = slots
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.expect("every job ran"))
+        .collect::<anyhow::Result<Vec<Trial>>>()?;
+    let rows = report::rows(scenarios, &trials, strategies);
+    let checks = report::checks(scenarios, &rows, &trials);
+    Ok(Report {
+        scenarios: scenarios.to_vec(),
+        rows,
+        checks,
+        trials,
+    })
+}
+
+/// `culprit bench`.
+pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    let mut scenarios = match &args.scenarios {
+        Some(p) => scenario::load(p)?,
+        None => scenario::builtin(),
+    };
+    let history = if let Some(d) = &args.dag {
+        Some(format!("tsv:{}", d.display()))
+    } else if let Some(r) = &args.repo {
+        let bad = args.bad.as_deref().context("--repo needs --bad")?;
+        Some(format!(
+            "repo:{}:{bad}:{}",
+            r.display(),
+            args.good.join(",")
+        ))
+    } else {
+        None
+    };
+    if let Some(h) = history {
+        for s in &mut scenarios {
+            s.history = h.clone();
+        }
+    }
+    let mut strategies = args.strategies.clone();
+    strategies.sort();
+    strategies.dedup();
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let rep = evaluate(&scenarios, args.seeds, &strategies, threads)?;
+    print!("{}", report::table(&scenarios, &rep.trials, &rep.rows));
+    print!("{}", report::checks_text(&rep.checks));
+    if let Some(p) = &args.json {
+        let text = serde_json::to_string_pretty(&rep).context("encoding the JSON report")?;
+        std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(())
+}
