@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::backend::command::{CommandBackend, CommandSettings};
+use crate::backend::kernel::{KernelBackend, KernelSettings};
 use crate::backend::Backend;
 use crate::campaign::{self, Commit, Events, Plan};
 use crate::journal::Journal;
@@ -103,6 +104,48 @@ pub struct BisectArgs {
     #[arg(long, value_name = "N")]
     pub verify_runs: Option<u32>,
 
+    /// Bisect a Linux kernel: build each commit reproducibly and boot it in
+    /// QEMU with the reproducer (no --build/--test needed). A campaign file
+    /// with a [kernel] section implies it.
+    #[arg(long)]
+    #[serde(skip)]
+    pub kernel: bool,
+
+    /// Kernel mode: the kernel config, completed with `make olddefconfig`
+    /// on every commit. Default: tinyconfig plus what the VM needs.
+    #[arg(long, value_name = "FILE")]
+    pub kernel_config: Option<PathBuf>,
+
+    /// Kernel mode: the reproducer, run only inside the VM: C source
+    /// (compiled statically on the host), a static binary or a shell script.
+    #[arg(long, value_name = "FILE")]
+    pub repro: Option<PathBuf>,
+
+    /// Kernel mode: seconds the reproducer runs in each VM.
+    #[arg(long, value_name = "SECS")]
+    pub repro_time: Option<f64>,
+
+    /// Kernel mode: extra kernel command line.
+    #[arg(long, value_name = "ARGS")]
+    pub cmdline: Option<String>,
+
+    /// Kernel mode: memory per VM in MiB.
+    #[arg(long, value_name = "MIB")]
+    pub memory: Option<u32>,
+
+    /// Kernel mode: CPUs per VM.
+    #[arg(long, value_name = "N")]
+    pub cpus: Option<u32>,
+
+    /// Kernel mode: seconds until the VM's init must have started.
+    #[arg(long, value_name = "SECS")]
+    pub boot_timeout: Option<f64>,
+
+    /// The [kernel] section of a campaign file.
+    #[arg(skip)]
+    #[serde(rename = "kernel")]
+    pub kernel_section: Option<KernelSettings>,
+
     /// Print only the result, not the bisection log.
     #[arg(long, short)]
     #[serde(default)]
@@ -141,6 +184,21 @@ impl BisectArgs {
             json: a.json.or(rel(file.json)),
             verify_runs: a.verify_runs.or(file.verify_runs),
             quiet: a.quiet || file.quiet,
+            kernel: a.kernel || file.kernel_section.is_some(),
+            kernel_config: a.kernel_config,
+            repro: a.repro,
+            repro_time: a.repro_time,
+            cmdline: a.cmdline,
+            memory: a.memory,
+            cpus: a.cpus,
+            boot_timeout: a.boot_timeout,
+            kernel_section: file.kernel_section.map(|mut k| {
+                k.config = rel(k.config);
+                if !k.reproducer.as_os_str().is_empty() {
+                    k.reproducer = rel(Some(k.reproducer)).unwrap_or_default();
+                }
+                k
+            }),
         })
     }
 }
@@ -238,6 +296,9 @@ pub fn run(args: &BisectArgs) -> Result<i32> {
         .bad
         .as_deref()
         .context("give --bad REV (a commit where the bug shows)")?;
+    if a.kernel {
+        return run_kernel(&a, repo_path, bad);
+    }
     let build = a
         .build
         .clone()
@@ -246,14 +307,7 @@ pub fn run(args: &BisectArgs) -> Result<i32> {
         .test
         .clone()
         .context("give --test 'CMD' (how to run the test once)")?;
-    let confidence = a.confidence.unwrap_or(0.99);
-    if !(0.5..1.0).contains(&confidence) {
-        bail!("--confidence must be at least 0.5 and below 1 (got {confidence})");
-    }
     let vms = a.vms.unwrap_or(2);
-    if vms == 0 {
-        bail!("--vms must be at least 1");
-    }
 
     let s = setup(&repo_path, bad, &a.good)?;
     let key = format!(
@@ -263,19 +317,8 @@ pub fn run(args: &BisectArgs) -> Result<i32> {
         a.artifact,
         a.target
     );
-    let workdir = a.workdir.clone().unwrap_or_else(|| default_workdir(&key));
-    std::fs::create_dir_all(&workdir)
-        .with_context(|| format!("creating the workdir {}", workdir.display()))?;
-    let workdir = workdir.canonicalize()?;
-
-    let config = Config {
-        confidence,
-        vms,
-        max_builds: a.max_builds,
-        max_runs: a.max_runs,
-        verify_runs: a.verify_runs.unwrap_or(Config::default().verify_runs),
-        ..Config::default()
-    };
+    let workdir = make_workdir(&a, &key)?;
+    let config = engine_config(&a, vms)?;
     let settings = CommandSettings {
         build,
         test,
@@ -286,6 +329,93 @@ pub fn run(args: &BisectArgs) -> Result<i32> {
     };
     let mut backend = CommandBackend::new(&s.repo, &s.bad, &workdir, settings)?;
     execute(&a, s, key, config, &workdir, &mut backend, "build")
+}
+
+fn make_workdir(a: &BisectArgs, key: &str) -> Result<PathBuf> {
+    let workdir = a.workdir.clone().unwrap_or_else(|| default_workdir(key));
+    std::fs::create_dir_all(&workdir)
+        .with_context(|| format!("creating the workdir {}", workdir.display()))?;
+    Ok(workdir.canonicalize()?)
+}
+
+fn engine_config(a: &BisectArgs, vms: u32) -> Result<Config> {
+    let confidence = a.confidence.unwrap_or(0.99);
+    if !(0.5..1.0).contains(&confidence) {
+        bail!("--confidence must be at least 0.5 and below 1 (got {confidence})");
+    }
+    if vms == 0 {
+        bail!("--vms must be at least 1");
+    }
+    Ok(Config {
+        confidence,
+        vms,
+        max_builds: a.max_builds,
+        max_runs: a.max_runs,
+        verify_runs: a.verify_runs.unwrap_or(Config::default().verify_runs),
+        ..Config::default()
+    })
+}
+
+/// Hash of a file's contents, so a changed config or reproducer is a new
+/// campaign rather than a resumed one.
+fn content_id(p: Option<&Path>) -> Result<String> {
+    match p {
+        None => Ok("none".into()),
+        Some(p) => {
+            let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+            Ok(hex::encode(&Sha256::digest(&bytes)[..8]))
+        }
+    }
+}
+
+fn run_kernel(a: &BisectArgs, repo_path: PathBuf, bad: &str) -> Result<i32> {
+    let mut ks = a.kernel_section.clone().unwrap_or_default();
+    if let Some(c) = &a.kernel_config {
+        ks.config = Some(c.clone());
+    }
+    if let Some(r) = &a.repro {
+        ks.reproducer = r.clone();
+    }
+    if ks.reproducer.as_os_str().is_empty() {
+        bail!("kernel mode needs a reproducer: give --repro FILE (C source, static binary or shell script)");
+    }
+    if let Some(v) = a.vms {
+        ks.vms = v;
+    }
+    let set = |v: Option<f64>, d: &mut f64| {
+        if let Some(v) = v {
+            *d = v;
+        }
+    };
+    set(a.run_timeout, &mut ks.run_timeout);
+    set(a.build_timeout, &mut ks.build_timeout);
+    set(a.boot_timeout, &mut ks.boot_timeout);
+    set(a.repro_time, &mut ks.repro_time);
+    if let Some(m) = a.memory {
+        ks.memory = m;
+    }
+    if let Some(c) = a.cpus {
+        ks.cpus = c;
+    }
+    if let Some(c) = &a.cmdline {
+        ks.cmdline = c.clone();
+    }
+    let s = setup(&repo_path, bad, &a.good)?;
+    let key = format!(
+        "kernel\nbad={}\ngoods={}\nconfig={}\nrepro={}\ncmdline={}\ncompiler={}\ntarget={:?}",
+        s.bad,
+        s.goods.join(","),
+        content_id(ks.config.as_deref())?,
+        content_id(Some(&ks.reproducer))?,
+        ks.cmdline,
+        ks.compiler,
+        a.target
+    );
+    let workdir = make_workdir(a, &key)?;
+    let config = engine_config(a, ks.vms)?;
+    let mut backend = KernelBackend::new(&s.repo, &s.bad, &workdir, ks)
+        .context("preparing the kernel backend")?;
+    execute(a, s, key, config, &workdir, &mut backend, "kernel")
 }
 
 /// Runs a prepared campaign with any backend and reports its result.
@@ -323,7 +453,7 @@ pub fn execute(
     let finish = campaign::run(&plan, backend, &mut journal, &past, &mut log).map_err(|e| {
         if crate::procs::interrupted() {
             e.context(format!(
-                "interrupted; the journal in {} is intact: rerun the same command to resume",
+                "campaign stopped; the journal in {} is intact: rerun the same command to resume",
                 workdir.display()
             ))
         } else {

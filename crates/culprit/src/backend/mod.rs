@@ -7,6 +7,7 @@
 //! campaign, so a simulated campaign is the real campaign code.
 
 pub mod command;
+pub mod kernel;
 
 use std::path::PathBuf;
 

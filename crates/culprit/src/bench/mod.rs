@@ -57,7 +57,7 @@ use world::World;
 /// Arguments of `culprit bench`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
-    /// Scenarios file (TOML, see the module docs); default: the built-in set.
+    /// Scenarios file (TOML; keys in the README); default: the built-in set.
     #[arg(long, value_name = "FILE")]
     pub scenarios: Option<PathBuf>,
     /// Seeds per scenario (0..N).

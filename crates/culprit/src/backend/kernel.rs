@@ -1,0 +1,451 @@
+//! The kernel backend: build a Linux commit reproducibly, boot it in QEMU
+//! with culprit's initramfs, run the reproducer, classify the console.
+//!
+//! Layout under the workdir:
+//! - `tree/`: culprit's worktree (the user's checkout is never touched);
+//! - `build/`: one build directory reused across commits (plus ccache), so a
+//!   commit that changes one file rebuilds in seconds;
+//! - `kernels/<sha>/`: bzImage, effective .config, build log, signature and
+//!   compiler identity of each commit built, so later runs need no rebuild;
+//! - `runs/<sha>/<run>.log`: the serial console of every run;
+//! - `initramfs.cpio`: busybox, init and the reproducer (built once).
+//!
+//! Every QEMU and make process is killed on timeout, on error and on Ctrl-C.
+
+use anyhow::{bail, Context, Result};
+use culprit_git::{Repo, Worktree};
+use culprit_kernel::build::{Builder, Compiler};
+use culprit_kernel::classify::{classify, Verdict};
+use culprit_kernel::initramfs::{self, Repro};
+use culprit_kernel::qemu::Machine;
+use culprit_kernel::{accel, config, process, signature, toolchain};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::{Backend, BuildResult, RunJob, RunResult, RunStatus, Untestable};
+
+/// The `[kernel]` section of a campaign file (and the `--kernel` options).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct KernelSettings {
+    /// Kernel config file; completed with `make olddefconfig` on every
+    /// commit. Default: tinyconfig plus what the VM needs.
+    pub config: Option<PathBuf>,
+    /// The reproducer: C source (compiled with `gcc -static`), a static
+    /// binary, or a shell script.
+    pub reproducer: PathBuf,
+    /// Compiler; ccache is put in front of it when installed.
+    pub compiler: String,
+    /// Use ccache (default: when installed).
+    pub ccache: Option<bool>,
+    /// VMs booted in parallel.
+    pub vms: u32,
+    /// Memory per VM, MiB.
+    pub memory: u32,
+    /// CPUs per VM.
+    pub cpus: u32,
+    /// Seconds until init must have started.
+    pub boot_timeout: f64,
+    /// Seconds the VM may run after init started.
+    pub run_timeout: f64,
+    /// Seconds the reproducer runs before it is stopped (counted OK if the
+    /// kernel survived).
+    pub repro_time: f64,
+    /// Seconds a build may take.
+    pub build_timeout: f64,
+    /// Extra kernel command line.
+    pub cmdline: String,
+    /// "auto" (KVM when it really works, else TCG), "kvm" or "tcg".
+    pub accel: String,
+    pub qemu: String,
+    /// A static busybox.
+    pub busybox: PathBuf,
+    /// Parallel make jobs (default: number of CPUs).
+    pub jobs: Option<usize>,
+}
+
+impl Default for KernelSettings {
+    fn default() -> Self {
+        KernelSettings {
+            config: None,
+            reproducer: PathBuf::new(),
+            compiler: "gcc".into(),
+            ccache: None,
+            vms: 2,
+            memory: 512,
+            cpus: 1,
+            boot_timeout: 120.0,
+            run_timeout: 300.0,
+            repro_time: 60.0,
+            build_timeout: 3600.0,
+            cmdline: String::new(),
+            accel: "auto".into(),
+            qemu: "qemu-system-x86_64".into(),
+            busybox: "/bin/busybox".into(),
+            jobs: None,
+        }
+    }
+}
+
+/// Checks that the tools exist and says which Debian package to install.
+pub fn preflight(s: &KernelSettings) -> Result<()> {
+    let mut missing = Vec::new();
+    let tools = [
+        (s.qemu.as_str(), "qemu-system-x86"),
+        (s.compiler.as_str(), "gcc"),
+        ("make", "make"),
+        ("flex", "flex"),
+        ("bison", "bison"),
+        ("bc", "bc"),
+        ("git", "git"),
+    ];
+    for (tool, pkg) in tools {
+        if let Err(e) = culprit_kernel::require_tool(tool, pkg) {
+            missing.push(e.to_string());
+        }
+    }
+    if !s.busybox.is_file() {
+        missing.push(format!(
+            "{} not found: install the Debian package `busybox-static`",
+            s.busybox.display()
+        ));
+    }
+    if !missing.is_empty() {
+        bail!("missing tools:\n  {}", missing.join("\n  "));
+    }
+    Ok(())
+}
+
+struct Prepared {
+    /// The base config: the user's file or tinyconfig + VM options.
+    base: Option<String>,
+}
+
+pub struct KernelBackend {
+    s: KernelSettings,
+    tree: Worktree,
+    workdir: PathBuf,
+    builder: Builder,
+    initrd: PathBuf,
+    accel: accel::Accel,
+    /// Said once, with the first build.
+    notes: Vec<String>,
+    prepared: Prepared,
+}
+
+impl KernelBackend {
+    /// Checks tools and input, builds the initramfs (compiling the
+    /// reproducer) and creates the worktree at `bad`.
+    pub fn new(repo: &Repo, bad: &str, workdir: &Path, s: KernelSettings) -> Result<Self> {
+        preflight(&s)?;
+        if s.vms == 0 {
+            bail!("vms must be at least 1");
+        }
+        let workdir = std::path::absolute(workdir).context("workdir path")?;
+        std::fs::create_dir_all(&workdir)
+            .with_context(|| format!("creating {}", workdir.display()))?;
+        let base = match &s.config {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading the kernel config {}", p.display()))?;
+                // Catch a config that cannot boot before any build; options
+                // that olddefconfig drops are caught per commit.
+                config::check(&text)
+                    .with_context(|| format!("the kernel config {}", p.display()))?;
+                Some(text)
+            }
+            None => None,
+        };
+        let repro = Repro::detect(&s.reproducer).context("the reproducer")?;
+        let initrd = workdir.join("initramfs.cpio");
+        let tmp = workdir.join("repro-build");
+        std::fs::create_dir_all(&tmp)?;
+        initramfs::build(
+            &s.busybox,
+            &repro,
+            s.repro_time.ceil() as u64,
+            &tmp,
+            &initrd,
+        )
+        .context("building the initramfs")?;
+        let (accel, why) = accel::choose(&s.accel).map_err(anyhow::Error::msg)?;
+        let tree = Worktree::ensure(repo, &workdir.join("tree"), bad)
+            .context("creating culprit's worktree")?;
+        let compiler = Compiler {
+            cc: s.compiler.clone(),
+            ccache: s
+                .ccache
+                .unwrap_or_else(|| culprit_kernel::have_tool("ccache")),
+        };
+        let mut builder = Builder::new(tree.dir(), &workdir.join("build"), compiler)?;
+        builder.timeout = Duration::from_secs_f64(s.build_timeout);
+        if let Some(j) = s.jobs {
+            builder.jobs = j.max(1);
+        }
+        Ok(KernelBackend {
+            s,
+            tree,
+            workdir,
+            builder,
+            initrd,
+            accel,
+            notes: vec![why],
+            prepared: Prepared { base },
+        })
+    }
+
+    fn kernel_dir(&self, commit: &str) -> PathBuf {
+        self.workdir.join("kernels").join(commit)
+    }
+
+    fn cached(&self, commit: &str) -> Option<BuildResult> {
+        let dir = self.kernel_dir(commit);
+        let meta = std::fs::read_to_string(dir.join("build.txt")).ok()?;
+        if !dir.join("bzImage").is_file() {
+            return None;
+        }
+        let get = |k: &str| {
+            meta.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}: ")))
+                .map(str::to_string)
+        };
+        let sig = hex::decode(get("signature")?).ok()?.try_into().ok()?;
+        Some(BuildResult {
+            ok: true,
+            signature: Some(sig),
+            secs: 0.0,
+            first_error: None,
+            log: Some(dir.join("build.log")),
+            info: vec![format!("compiler: {}", get("compiler")?)],
+        })
+    }
+
+    fn base_config(&mut self, log: &Path) -> Result<String> {
+        if let Some(b) = &self.prepared.base {
+            return Ok(b.clone());
+        }
+        let saved = self.workdir.join("base.config");
+        let text = match std::fs::read_to_string(&saved) {
+            Ok(t) => t,
+            Err(_) => {
+                let t = config::tiny_vm_config(&self.builder, log)
+                    .context("making tinyconfig + VM options")?;
+                std::fs::write(&saved, &t)?;
+                t
+            }
+        };
+        self.prepared.base = Some(text.clone());
+        Ok(text)
+    }
+
+    fn build_now(&mut self, commit: &str) -> Result<BuildResult> {
+        let start = Instant::now();
+        let dir = self.kernel_dir(commit);
+        std::fs::create_dir_all(&dir)?;
+        let log = dir.join("build.log");
+        self.tree
+            .checkout(commit)
+            .with_context(|| format!("checking out {commit}"))?;
+        let failed = |first_error: String, log: &Path| BuildResult {
+            ok: false,
+            signature: None,
+            secs: start.elapsed().as_secs_f64(),
+            first_error: Some(first_error),
+            log: Some(log.to_path_buf()),
+            info: vec![],
+        };
+        let cfg_log = dir.join("config.log");
+        let base = self.base_config(&cfg_log)?;
+        let effective = match config::prepare(&self.builder, &base, &cfg_log) {
+            Ok(t) => t,
+            Err(culprit_kernel::Error::Cancelled) => bail!("interrupted"),
+            Err(e @ culprit_kernel::Error::Io { .. }) => return Err(e.into()),
+            Err(e) => return Ok(failed(e.to_string(), &cfg_log)),
+        };
+        std::fs::write(dir.join("config"), &effective)?;
+        let out = match self.builder.make(&["bzImage"], &log) {
+            Ok(o) => o,
+            Err(culprit_kernel::Error::Cancelled) => bail!("interrupted"),
+            Err(e) => return Err(e.into()),
+        };
+        if !out.ok {
+            return Ok(failed(
+                out.first_error.unwrap_or_else(|| "make failed".into()),
+                &log,
+            ));
+        }
+        let build = &self.builder.build_dir;
+        let sig = signature::of_file(&build.join("vmlinux")).context("signing vmlinux")?;
+        let compiler = toolchain::identity(build, &self.builder.compiler.cc);
+        std::fs::copy(build.join("arch/x86/boot/bzImage"), dir.join("bzImage"))
+            .context("keeping bzImage")?;
+        std::fs::write(
+            dir.join("build.txt"),
+            format!(
+                "signature: {}\ncompiler: {compiler}\nseconds: {:.1}\n",
+                hex::encode(sig),
+                out.secs
+            ),
+        )?;
+        Ok(BuildResult {
+            ok: true,
+            signature: Some(sig),
+            secs: start.elapsed().as_secs_f64(),
+            first_error: None,
+            log: Some(log),
+            info: vec![format!("compiler: {compiler}")],
+        })
+    }
+
+    fn machine(&self, commit: &str) -> Machine {
+        Machine {
+            qemu: self.s.qemu.clone(),
+            kernel: self.kernel_dir(commit).join("bzImage"),
+            initrd: self.initrd.clone(),
+            memory_mb: self.s.memory,
+            cpus: self.s.cpus,
+            accel: self.accel,
+            cmdline: self.s.cmdline.clone(),
+            boot_timeout: Duration::from_secs_f64(self.s.boot_timeout),
+            // The reproducer's own limit plus the smoke test and shutdown.
+            run_timeout: Duration::from_secs_f64(self.s.run_timeout.max(self.s.repro_time + 30.0)),
+        }
+    }
+
+    fn run_one(&self, job: &RunJob) -> Result<RunResult> {
+        let dir = self.workdir.join("runs").join(&job.commit);
+        std::fs::create_dir_all(&dir)?;
+        let console = dir.join(format!("{}.log", job.run));
+        let out = match self.machine(&job.commit).boot(&console) {
+            Ok(o) => o,
+            Err(culprit_kernel::Error::Cancelled) => bail!("interrupted"),
+            Err(e) => return Err(e.into()),
+        };
+        let status = match classify(&out) {
+            Verdict::Ok => RunStatus::Ok,
+            Verdict::Crashed(title) => RunStatus::Crashed { title },
+            Verdict::BootFailed(reason) => untestable(Untestable::Boot, reason),
+            Verdict::SmokeFailed(reason) => untestable(Untestable::SmokeTest, reason),
+            Verdict::Timeout(reason) => untestable(Untestable::Timeout, reason),
+            Verdict::Infra(reason) => untestable(Untestable::Infra, reason),
+        };
+        Ok(RunResult {
+            status,
+            secs: out.secs,
+            output: Some(console),
+        })
+    }
+}
+
+fn untestable(why: Untestable, reason: String) -> RunStatus {
+    RunStatus::Untestable { why, reason }
+}
+
+/// Runs `f` while a watcher turns culprit's Ctrl-C into killing every child
+/// of this crate's process groups.
+fn with_interrupts<T>(f: impl FnOnce() -> T) -> T {
+    let done = AtomicBool::new(false);
+    std::thread::scope(|sc| {
+        sc.spawn(|| {
+            while !done.load(Ordering::SeqCst) {
+                if crate::procs::interrupted() {
+                    process::cancel_all();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let r = f();
+        done.store(true, Ordering::SeqCst);
+        r
+    })
+}
+
+impl Backend for KernelBackend {
+    fn build(&mut self, commit: &str) -> Result<BuildResult> {
+        let mut r = match self.cached(commit) {
+            Some(r) => r,
+            None => with_interrupts(|| self.build_now(commit))?,
+        };
+        if r.ok && !self.notes.is_empty() {
+            r.info.append(&mut self.notes);
+        }
+        Ok(r)
+    }
+
+    fn run(&mut self, jobs: &[RunJob]) -> Result<Vec<RunResult>> {
+        for j in jobs {
+            if !self.is_available(&j.commit) {
+                bail!("commit {} has no kernel built", j.commit);
+            }
+        }
+        let next = AtomicUsize::new(0);
+        let results: Mutex<Vec<Option<Result<RunResult>>>> =
+            Mutex::new((0..jobs.len()).map(|_| None).collect());
+        let workers = (self.s.vms as usize).min(jobs.len()).max(1);
+        let this = &*self;
+        with_interrupts(|| {
+            std::thread::scope(|sc| {
+                for _ in 0..workers {
+                    sc.spawn(|| loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        if i >= jobs.len() || process::cancelled() {
+                            break;
+                        }
+                        let r = this.run_one(&jobs[i]);
+                        results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
+                    });
+                }
+            })
+        });
+        if process::cancelled() || crate::procs::interrupted() {
+            bail!("interrupted");
+        }
+        results
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .into_iter()
+            .zip(jobs)
+            .map(|(r, j)| {
+                r.unwrap_or_else(|| Err(anyhow::anyhow!("run #{} was not executed", j.run)))
+                    .with_context(|| format!("run #{} on {}", j.run, j.commit))
+            })
+            .collect()
+    }
+
+    fn is_available(&self, commit: &str) -> bool {
+        self.kernel_dir(commit).join("bzImage").is_file()
+            && self.kernel_dir(commit).join("build.txt").is_file()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_from_toml_with_defaults() {
+        let s: KernelSettings = toml::from_str(
+            "reproducer = \"repro.c\"\nconfig = \"k.config\"\nvms = 4\ncmdline = \"quiet\"\n",
+        )
+        .unwrap();
+        assert_eq!(s.vms, 4);
+        assert_eq!(s.reproducer, PathBuf::from("repro.c"));
+        assert_eq!(s.compiler, "gcc");
+        assert_eq!(s.accel, "auto");
+        assert!(toml::from_str::<KernelSettings>("vmz = 3\n").is_err());
+    }
+
+    #[test]
+    fn preflight_names_the_package() {
+        let s = KernelSettings {
+            qemu: "qemu-system-x86_64-not-installed".into(),
+            ..KernelSettings::default()
+        };
+        let e = preflight(&s).unwrap_err().to_string();
+        assert!(e.contains("qemu-system-x86"), "{e}");
+    }
+}

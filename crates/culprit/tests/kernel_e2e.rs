@@ -1,0 +1,333 @@
+//! End to end with real kernels: a synthetic history on Debian's
+//! linux-source-6.1 with an injected bug that crashes about half of the runs
+//! and an unrelated change that fails about one boot in ten; real builds,
+//! real QEMU (TCG here), real console parsing.
+//!
+//! The demo history is cached (see `culprit_kernel::demo::default_dir`), so
+//! reruns skip its ~2 minutes; builds use ccache. When the kernel source or
+//! QEMU is not installed the tests fail and say what to install, unless
+//! CULPRIT_SKIP_KERNEL=1 (then they skip loudly); `.ci/run` installs them.
+
+use culprit::backend::kernel::{KernelBackend, KernelSettings};
+use culprit::backend::{Backend, RunJob, RunStatus, Untestable};
+use culprit_kernel::demo::{self, Demo};
+use std::path::Path;
+use std::process::Command;
+use std::sync::Mutex;
+
+const TARBALL: &str = "/usr/src/linux-source-6.1.tar.xz";
+
+/// The kernel tests share the machine's two cores: run them one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn demo_or_skip() -> Option<Demo> {
+    for (what, ok) in [
+        ("linux-source-6.1", Path::new(TARBALL).exists()),
+        (
+            "qemu-system-x86",
+            culprit_kernel::have_tool("qemu-system-x86_64"),
+        ),
+        ("busybox-static", Path::new("/bin/busybox").exists()),
+    ] {
+        if !ok {
+            // CI installs everything (.ci/run); elsewhere, say so loudly.
+            if std::env::var_os("CULPRIT_SKIP_KERNEL").is_some() {
+                eprintln!("SKIPPED: {what} is not installed and CULPRIT_SKIP_KERNEL is set");
+                return None;
+            }
+            panic!("{what} is not installed: apt-get install {what} (or set CULPRIT_SKIP_KERNEL=1 to skip the kernel tests)");
+        }
+    }
+    let d = demo::create(TARBALL.as_ref(), &demo::default_dir(), &mut |l| {
+        eprintln!("demo: {l}")
+    })
+    .expect("creating the demo history");
+    Some(d)
+}
+
+/// A workdir that keeps only culprit's worktree and build directory from
+/// earlier runs (so builds are incremental) and nothing else: no kernels,
+/// runs or journal, so every test really builds and tests. Deleting a
+/// kernel tree is slow on some disks, which is why it is kept.
+fn fresh_workdir(name: &str) -> std::path::PathBuf {
+    let dir = demo::default_dir().join(name);
+    if let Ok(rd) = std::fs::read_dir(&dir) {
+        for e in rd.flatten() {
+            let keep = e.file_name() == "tree" || e.file_name() == "build";
+            if !keep {
+                let p = e.path();
+                let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
+            }
+        }
+    }
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn settings(d: &Demo) -> KernelSettings {
+    KernelSettings {
+        config: Some(d.config.clone()),
+        reproducer: d.repro.clone(),
+        vms: 2,
+        memory: 256,
+        boot_timeout: 60.0,
+        run_timeout: 60.0,
+        repro_time: 20.0,
+        ..KernelSettings::default()
+    }
+}
+
+fn runs(commit: &str, n: u32) -> Vec<RunJob> {
+    (0..n)
+        .map(|run| RunJob {
+            commit: commit.to_string(),
+            run,
+        })
+        .collect()
+}
+
+#[test]
+fn backend_builds_boots_and_classifies_the_demo() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(d) = demo_or_skip() else { return };
+    let work = fresh_workdir("work-backend");
+    let repo = culprit_git::Repo::open(&d.repo).unwrap();
+    let mut b = KernelBackend::new(&repo, &d.bad, &work, settings(&d)).unwrap();
+
+    let t = std::time::Instant::now();
+    let bad = b.build(&d.bad).unwrap();
+    eprintln!("build of bad: {:.1} s", t.elapsed().as_secs_f64());
+    assert!(bad.ok, "bad commit failed to build: {:?}", bad.first_error);
+    assert!(
+        bad.info.iter().any(|l| l.starts_with("compiler: gcc")),
+        "{:?}",
+        bad.info
+    );
+    assert!(b.is_available(&d.bad));
+    assert!(work.join("kernels").join(&d.bad).join("config").exists());
+
+    // Asking again gives the kept kernel, same signature.
+    assert_eq!(b.build(&d.bad).unwrap().signature, bad.signature);
+
+    // The injected commit and its parent are one file apart: an incremental
+    // rebuild, and different kernels.
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(&d.repo)
+        .args(["rev-parse", &format!("{}^", d.injected)])
+        .output()
+        .unwrap();
+    let parent = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let injected = b.build(&d.injected).unwrap();
+    let t = std::time::Instant::now();
+    let before = b.build(&parent).unwrap();
+    eprintln!(
+        "rebuild after a one-file checkout: {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    assert!(injected.ok && before.ok);
+    assert_ne!(injected.signature, before.signature);
+
+    // p(crash) ~ 0.5 * 0.9 per run: 12 runs without a crash is ~0.08%.
+    let t = std::time::Instant::now();
+    let res = b.run(&runs(&d.bad, 12)).unwrap();
+    eprintln!("12 runs on 2 VMs: {:.1} s", t.elapsed().as_secs_f64());
+    let crashes: Vec<&String> = res
+        .iter()
+        .filter_map(|r| match &r.status {
+            RunStatus::Crashed { title } => Some(title),
+            _ => None,
+        })
+        .collect();
+    assert!(!crashes.is_empty(), "no crash in 12 runs: {res:?}");
+    for r in &res {
+        assert!(r.output.as_ref().unwrap().exists());
+        if let RunStatus::Untestable { why, reason } = &r.status {
+            // The only noise the demo injects is the flaky boot.
+            assert_eq!(*why, Untestable::Boot, "{reason}");
+        }
+    }
+
+    // A commit that does not compile: a failed build with its first error.
+    let broken = broken_commit(&d);
+    let r = b.build(&broken).unwrap();
+    assert!(!r.ok);
+    let err = r.first_error.unwrap();
+    assert!(
+        err.contains("kernel/sys.c") && err.contains("error"),
+        "{err}"
+    );
+    assert!(!b.is_available(&broken));
+
+    let t = std::time::Instant::now();
+    let good = b.build(&d.good).unwrap();
+    eprintln!(
+        "build of good after bad: {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    assert!(good.ok, "{:?}", good.first_error);
+    assert_ne!(good.signature, bad.signature);
+    let res = b.run(&runs(&d.good, 4)).unwrap();
+    for r in &res {
+        assert_eq!(r.status, RunStatus::Ok, "{:?}", r.output);
+    }
+}
+
+/// A child of bad whose kernel/sys.c does not compile (a branch in the
+/// cached demo repository; same content, same hash on every run).
+fn broken_commit(d: &Demo) -> String {
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&d.repo)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}");
+        out.stdout
+    };
+    let sys = git(&["show", &format!("{}:kernel/sys.c", d.bad)]);
+    let mut text = String::from_utf8(sys).unwrap();
+    text.push_str("\nint culprit_broken_build = ;\n");
+    let stream = format!(
+        "commit refs/heads/culprit-broken-build\n\
+         committer Test <test@example.org> 1700000000 +0000\n\
+         data 13\nbroken build\nfrom {}\n\
+         M 100644 inline kernel/sys.c\ndata {}\n{text}\n\n",
+        d.bad,
+        text.len()
+    );
+    let mut child = Command::new("git")
+        .arg("-C")
+        .arg(&d.repo)
+        .args(["fast-import", "--quiet", "--force"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stream.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let sha = git(&["rev-parse", "culprit-broken-build"]);
+    String::from_utf8(sha).unwrap().trim().to_string()
+}
+
+/// Bad input is refused at the start, before any build, with what to fix.
+#[test]
+fn bad_input_is_refused_with_a_clear_error() {
+    if !culprit_kernel::have_tool("qemu-system-x86_64") || !Path::new("/bin/busybox").exists() {
+        assert!(
+            std::env::var_os("CULPRIT_SKIP_KERNEL").is_some(),
+            "qemu-system-x86 or busybox-static is not installed (or set CULPRIT_SKIP_KERNEL=1)"
+        );
+        eprintln!("SKIPPED: qemu-system-x86 or busybox-static is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let repo_dir = dir.path().join("repo");
+    std::fs::create_dir(&repo_dir).unwrap();
+    let sh = |cmd: &str| {
+        let st = Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .current_dir(&repo_dir)
+            .status()
+            .unwrap();
+        assert!(st.success(), "{cmd}");
+    };
+    sh("git init -q && echo x > f && git add f && \
+        git -c user.name=T -c user.email=t@e commit -q -m base");
+    let repo = culprit_git::Repo::open(&repo_dir).unwrap();
+    let head = repo.resolve("HEAD").unwrap();
+    let repro = dir.path().join("repro.c");
+    std::fs::write(&repro, "int main(void) { return 0; }\n").unwrap();
+    let config = dir.path().join("k.config");
+    let full: String = culprit_kernel::config::REQUIRED
+        .iter()
+        .map(|(o, _)| format!("CONFIG_{o}=y\n"))
+        .collect();
+    let try_new = |cfg: &str, repro_path: &Path| {
+        std::fs::write(&config, cfg).unwrap();
+        let s = KernelSettings {
+            config: Some(config.clone()),
+            reproducer: repro_path.to_path_buf(),
+            ..KernelSettings::default()
+        };
+        let work = dir.path().join("work");
+        KernelBackend::new(&repo, &head, &work, s).map(|_| ())
+    };
+    let no_console = full.replace("CONFIG_SERIAL_8250_CONSOLE=y\n", "");
+    let err = format!("{:#}", try_new(&no_console, &repro).unwrap_err());
+    assert!(err.contains("CONFIG_SERIAL_8250_CONSOLE=y"), "{err}");
+
+    let bad_repro = dir.path().join("bad.c");
+    std::fs::write(&bad_repro, "int main(void) { return undefined_thing; }\n").unwrap();
+    let err = format!("{:#}", try_new(&full, &bad_repro).unwrap_err());
+    assert!(
+        err.contains("does not compile") && err.contains("undefined_thing"),
+        "{err}"
+    );
+
+    let err = format!(
+        "{:#}",
+        try_new(&full, &dir.path().join("missing.c")).unwrap_err()
+    );
+    assert!(err.contains("missing.c"), "{err}");
+
+    assert!(try_new(&full, &repro).is_ok());
+}
+
+/// The README's demo: `culprit bisect --kernel` on the demo history names
+/// the injected commit.
+#[test]
+fn bisect_kernel_names_the_injected_commit() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(d) = demo_or_skip() else { return };
+    let work = fresh_workdir("work-bisect");
+    let json = work.join("result.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_culprit"))
+        .arg("bisect")
+        .arg("--kernel")
+        .arg("--repo")
+        .arg(&d.repo)
+        .args(["--bad", &d.bad, "--good", &d.good])
+        .arg("--kernel-config")
+        .arg(&d.config)
+        .arg("--repro")
+        .arg(&d.repro)
+        .args(["--vms", "2"])
+        .arg("--workdir")
+        .arg(&work)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "culprit failed:\n{stdout}\n{stderr}");
+    for line in [
+        "testing commit ",
+        "compiler: gcc",
+        "kernel signature: ",
+        "run #",
+        "crashed: ",
+        "first bad commit",
+    ] {
+        assert!(stdout.contains(line), "log lacks {line:?}:\n{stdout}");
+    }
+    let first_bad = stdout
+        .lines()
+        .find(|l| l.contains("first bad commit"))
+        .unwrap();
+    assert!(
+        first_bad.contains(&d.injected),
+        "wrong culprit (want {}): {first_bad}\n{stdout}",
+        d.injected
+    );
+    let result = std::fs::read_to_string(&json).unwrap();
+    assert!(result.contains(&d.injected), "{result}");
+}

@@ -1,0 +1,249 @@
+//! Reproducible `make` in one reused build directory.
+//!
+//! The same build directory is used for every commit: after a checkout only
+//! what changed is recompiled (seconds instead of minutes), and ccache covers
+//! the rest. The environment pins everything that would otherwise leak the
+//! build machine or the clock into the binary, so two builds of the same
+//! source give the same kernel signature.
+//!
+//! It never runs `make` without `O=` (that would write into the source tree)
+//! and never switches compiler on a build directory without saying so.
+
+use crate::process::{self, Wait};
+use crate::{io_ctx, Error, Result};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Which compiler to build with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compiler {
+    /// The compiler proper, e.g. "gcc" or "clang".
+    pub cc: String,
+    /// Prefix it with ccache.
+    pub ccache: bool,
+}
+
+impl Compiler {
+    /// `cc`, with ccache when it is installed.
+    pub fn detect(cc: &str) -> Compiler {
+        Compiler {
+            cc: cc.to_string(),
+            ccache: crate::have_tool("ccache"),
+        }
+    }
+
+    /// The `CC=` value for make.
+    pub fn make_cc(&self) -> String {
+        if self.ccache {
+            format!("ccache {}", self.cc)
+        } else {
+            self.cc.clone()
+        }
+    }
+}
+
+/// A kernel source tree, its build directory and how to run make there.
+#[derive(Debug, Clone)]
+pub struct Builder {
+    pub src: PathBuf,
+    /// Absolute: `make O=relative` silently builds in the source tree.
+    pub build_dir: PathBuf,
+    pub compiler: Compiler,
+    pub jobs: usize,
+    pub timeout: Duration,
+    /// Cache directory for ccache; `None` keeps the user's default.
+    pub ccache_dir: Option<PathBuf>,
+}
+
+/// What one make invocation did.
+#[derive(Debug, Clone)]
+pub struct MakeOutcome {
+    pub ok: bool,
+    pub timed_out: bool,
+    pub secs: f64,
+    /// First compiler/linker error of a failed build.
+    pub first_error: Option<String>,
+}
+
+impl Builder {
+    pub fn new(src: &Path, build_dir: &Path, compiler: Compiler) -> Result<Builder> {
+        let abs = |p: &Path| -> Result<PathBuf> {
+            if p.is_absolute() {
+                Ok(p.to_path_buf())
+            } else {
+                Ok(io_ctx(std::env::current_dir(), || "current dir".into())?.join(p))
+            }
+        };
+        let jobs = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        Ok(Builder {
+            src: abs(src)?,
+            build_dir: abs(build_dir)?,
+            compiler,
+            jobs,
+            timeout: Duration::from_secs(3600),
+            ccache_dir: None,
+        })
+    }
+
+    /// The `make` command with the reproducible environment.
+    pub fn command(&self, targets: &[&str]) -> Command {
+        let mut c = Command::new("make");
+        c.arg("-C")
+            .arg(&self.src)
+            .arg(format!("O={}", self.build_dir.display()))
+            .arg("ARCH=x86_64")
+            .arg(format!("CC={}", self.compiler.make_cc()))
+            .arg(format!("HOSTCC={}", self.compiler.make_cc()))
+            .arg(format!("-j{}", self.jobs))
+            .args(targets);
+        c.env("KBUILD_BUILD_USER", "culprit")
+            .env("KBUILD_BUILD_HOST", "culprit")
+            .env("KBUILD_BUILD_TIMESTAMP", "Thu Jan  1 00:00:00 UTC 1970")
+            .env("KBUILD_BUILD_VERSION", "1")
+            // Set but empty: setlocalversion then appends no "+" for a
+            // tree that is not at a tag.
+            .env("LOCALVERSION", "")
+            .env("LC_ALL", "C")
+            .env("CCACHE_DEPEND", "1")
+            .env("CCACHE_NOHASHDIR", "1")
+            .env(
+                "CCACHE_BASEDIR",
+                self.build_dir.parent().unwrap_or(&self.build_dir),
+            );
+        if let Some(d) = &self.ccache_dir {
+            c.env("CCACHE_DIR", d);
+        }
+        c
+    }
+
+    /// Runs make for `targets`, output (stdout and stderr) to `log`.
+    pub fn make(&self, targets: &[&str], log: &Path) -> Result<MakeOutcome> {
+        crate::require_tool("make", "make")?;
+        io_ctx(std::fs::create_dir_all(&self.build_dir), || {
+            format!("create {}", self.build_dir.display())
+        })?;
+        let out = io_ctx(std::fs::File::create(log), || {
+            format!("create {}", log.display())
+        })?;
+        let err = io_ctx(out.try_clone(), || "dup log".into())?;
+        let mut cmd = self.command(targets);
+        cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+        let start = Instant::now();
+        let mut child = io_ctx(process::spawn(&mut cmd, libc::SIGTERM), || {
+            "start make".into()
+        })?;
+        let wait = io_ctx(child.wait_until(start + self.timeout, |_| {}), || {
+            "wait for make".into()
+        })?;
+        let secs = start.elapsed().as_secs_f64();
+        let text = String::from_utf8_lossy(&crate::read(log)?).into_owned();
+        match wait {
+            Wait::Cancelled => Err(Error::Cancelled),
+            Wait::TimedOut => Ok(MakeOutcome {
+                ok: false,
+                timed_out: true,
+                secs,
+                first_error: Some(format!(
+                    "build timed out after {} s",
+                    self.timeout.as_secs()
+                )),
+            }),
+            Wait::Exited(status) => Ok(MakeOutcome {
+                ok: status.success(),
+                timed_out: false,
+                secs,
+                first_error: if status.success() {
+                    None
+                } else {
+                    let e = first_error(&text).unwrap_or_else(|| format!("make: {status}"));
+                    // Paths relative to the tree, as a developer reads them.
+                    let prefix = format!("{}/", self.src.display());
+                    Some(e.replace(&prefix, ""))
+                },
+            }),
+        }
+    }
+}
+
+/// The first line of build output that reports an error: a compiler
+/// diagnostic, a linker error, else make's own failure line.
+pub fn first_error(log: &str) -> Option<String> {
+    let compiler = log.lines().find(|l| {
+        l.contains(": error: ")
+            || l.contains(": fatal error: ")
+            || l.contains("undefined reference to")
+            || l.contains(": Error: ")
+            || l.starts_with("ERROR: ")
+    });
+    let make = || {
+        log.lines()
+            .find(|l| l.contains("*** ") && l.starts_with("make"))
+    };
+    compiler
+        .or_else(make)
+        .or_else(|| log.lines().rev().find(|l| !l.trim().is_empty()))
+        .map(|l| l.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_error_prefers_the_compiler_diagnostic() {
+        let log = "  CC      kernel/sys.o\n\
+            kernel/sys.c: In function 'f':\n\
+            kernel/sys.c:10:5: warning: unused variable 'x'\n\
+            kernel/sys.c:12:9: error: 'y' undeclared (first use in this function)\n\
+            kernel/sys.c:13:9: error: expected ';' before '}' token\n\
+            make[3]: *** [scripts/Makefile.build:250: kernel/sys.o] Error 1\n";
+        assert_eq!(
+            first_error(log).unwrap(),
+            "kernel/sys.c:12:9: error: 'y' undeclared (first use in this function)"
+        );
+    }
+
+    #[test]
+    fn first_error_falls_back_to_make_then_last_line() {
+        let log = "something\nmake[1]: *** No rule to make target 'x'.  Stop.\n";
+        assert!(first_error(log).unwrap().contains("No rule to make target"));
+        assert_eq!(first_error("a\nb\n\n").unwrap(), "b");
+        assert_eq!(first_error(""), None);
+    }
+
+    #[test]
+    fn reproducible_environment_and_absolute_o() {
+        let b = Builder::new(
+            Path::new("src"),
+            Path::new("out"),
+            Compiler {
+                cc: "gcc".into(),
+                ccache: true,
+            },
+        )
+        .unwrap();
+        assert!(b.build_dir.is_absolute());
+        let c = b.command(&["bzImage"]);
+        let args: Vec<String> = c
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert!(args.contains(&format!("O={}", b.build_dir.display())));
+        assert!(args.contains(&"CC=ccache gcc".to_string()));
+        let envs: Vec<(String, String)> = c
+            .get_envs()
+            .filter_map(|(k, v)| Some((k.to_str()?.into(), v?.to_str()?.into())))
+            .collect();
+        for k in [
+            "KBUILD_BUILD_USER",
+            "KBUILD_BUILD_HOST",
+            "KBUILD_BUILD_TIMESTAMP",
+            "KBUILD_BUILD_VERSION",
+        ] {
+            assert!(envs.iter().any(|(n, v)| n == k && !v.is_empty()), "{k}");
+        }
+    }
+}
