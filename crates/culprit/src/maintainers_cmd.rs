@@ -9,11 +9,11 @@
 //! changes the repository.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use culprit_git::maintainers::{Maintainers, Recipient};
 use culprit_git::trailers::{self, Recipients};
+use culprit_git::Repo;
 
 /// Arguments of `culprit maintainers`.
 #[derive(Debug, Clone, clap::Args)]
@@ -93,45 +93,16 @@ fn render(args: &MaintainersArgs) -> Result<String> {
     Ok(text)
 }
 
-fn git(repo: &Path, args: &[&str]) -> Result<Vec<u8>> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .output()
-        .context("running git")?;
-    if !out.status.success() {
-        bail!(
-            "git {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(out.stdout)
-}
-
 fn commit_output(m: &Maintainers, repo: &Path, rev: &str) -> Result<Output> {
-    let spec = format!("{rev}^{{commit}}");
-    let hash = String::from_utf8(git(repo, &["rev-parse", "--verify", "--quiet", &spec])?)?
-        .trim()
-        .to_string();
-    let meta = git(repo, &["show", "-s", "--format=%an <%ae>%x00%B", &hash])?;
-    let meta = String::from_utf8_lossy(&meta);
-    let (author, message) = meta
-        .split_once('\0')
-        .context("unexpected git show output")?;
-    // The patch is what get_maintainer.pl reads: files and K: keywords.
-    // A merge has no format-patch output; use its diff to the first parent.
-    let mut patch = git(
-        repo,
-        &["format-patch", "-1", "--stdout", "--no-signature", &hash],
-    )?;
-    if patch.is_empty() {
-        patch = git(repo, &["diff", "--no-color", &format!("{hash}^1"), &hash])?;
-    }
-    let maintainers = m.lookup(&[culprit_git::maintainers::Input::Patch(&patch)])?;
-    let files = culprit_git::maintainers::patch_files(&patch);
-    let recipients = trailers::recipients(author, message, &maintainers);
+    let r = Repo::open(repo)?;
+    let hash = r.resolve(rev)?;
+    let meta = r.commit(&hash)?;
+    let author = format!("{} <{}>", meta.author_name, meta.author_email);
+    let patch = r.format_patch(&hash)?;
+    let patch = patch.as_bytes();
+    let maintainers = m.lookup(&[culprit_git::maintainers::Input::Patch(patch)])?;
+    let files = culprit_git::maintainers::patch_files(patch);
+    let recipients = trailers::recipients(&author, &meta.message, &maintainers);
     Ok(Output {
         commit: Some(hash),
         files,
@@ -143,6 +114,7 @@ fn commit_output(m: &Maintainers, repo: &Path, rev: &str) -> Result<Output> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::process::Command;
 
     const MAINTAINERS: &str = "Header\n\nIO_URING\nM:\tJens Axboe <axboe@kernel.dk>\nR:\tPavel Begunkov <asml.silence@gmail.com>\nL:\tio-uring@vger.kernel.org\nS:\tMaintained\nF:\tio_uring/\n\nTHE REST\nM:\tLinus Torvalds <torvalds@linux-foundation.org>\nL:\tlinux-kernel@vger.kernel.org\nS:\tBuried alive in reporters\nF:\t*\nF:\t*/\n";
 

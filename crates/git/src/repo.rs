@@ -185,9 +185,22 @@ impl Repo {
         ])
     }
 
-    /// The commit as `git format-patch` writes it (headers, message, patch).
+    /// The commit as `git format-patch` writes it (headers, message, patch):
+    /// what get_maintainer.pl reads. A merge, which format-patch skips,
+    /// gives its diff against the first parent.
     pub fn format_patch(&self, sha: &str) -> Result<String, GitError> {
-        self.git(&["format-patch", "-1", "--stdout", "--no-color", sha])
+        let p = self.git(&[
+            "format-patch",
+            "-1",
+            "--stdout",
+            "--no-signature",
+            "--no-color",
+            sha,
+        ])?;
+        if !p.is_empty() {
+            return Ok(p);
+        }
+        self.git(&["diff", "--no-color", &format!("{sha}^1"), sha])
     }
 
     /// Every directory of the tree at `sha`, relative to its top.

@@ -18,7 +18,6 @@ use super::graph::{Ancestry, MAX_NODES};
 use anyhow::{bail, Context};
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 
 /// Top-level directories whose changes never reach the binary under test.
 pub const NON_BINARY_DIRS: &[&str] = &[
@@ -300,31 +299,13 @@ fn from_rows(
 
 /// Load the range `bad --not good...` of a local git repository.
 pub fn load_repo(path: &Path, bad: &str, goods: &[String]) -> anyhow::Result<History> {
-    let git = |args: &[&str]| -> anyhow::Result<String> {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(path)
-            .args(args)
-            .output()
-            .context("running git")?;
-        if !out.status.success() {
-            bail!(
-                "git {}: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    };
+    let repo = culprit_git::Repo::open(path)?;
+    let git = |args: &[&str]| repo.git(args);
     if goods.is_empty() {
         bail!("a repository range needs at least one good commit");
     }
-    let bad_sha = git(&["rev-parse", &format!("{bad}^{{commit}}")])?
-        .trim()
-        .to_string();
-    let good_sha = git(&["rev-parse", &format!("{}^{{commit}}", goods[0])])?
-        .trim()
-        .to_string();
+    let bad_sha = repo.resolve(bad)?;
+    let good_sha = repo.resolve(&goods[0])?;
     let mut args = vec![
         "log",
         "--topo-order",
@@ -377,6 +358,7 @@ pub fn load_repo(path: &Path, bad: &str, goods: &[String]) -> anyhow::Result<His
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::process::Command;
 
     #[test]
     fn doc_and_test_only_changes_do_not_touch_the_binary() {
