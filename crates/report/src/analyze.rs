@@ -45,9 +45,20 @@ pub fn build(
         }
     } else if foreign_dump {
         warn_reason = Some("a fault-injection stack dump is interleaved".to_string());
-        if matches!(fmt.frame, crate::formats::FrameRule::LockAt) {
+        // Lockdep and hung-task stacks are printed line by line by one
+        // task while the injector dumps its own: the frames mix.
+        if matches!(
+            fmt.frame,
+            crate::formats::FrameRule::LockAt | crate::formats::FrameRule::Hung
+        ) {
             frame = None;
         }
+    }
+    if fmt.frame == crate::formats::FrameRule::Stall
+        && crate::corrupt::stall_headers_interleaved(lines)
+    {
+        warn_reason.get_or_insert_with(|| "two stall reports interleaved".to_string());
+        frame = None;
     }
     let access = access_of(lines);
     let mut raw = String::new();
@@ -70,10 +81,15 @@ pub fn build(
         }
         _ => None,
     };
+    let mut frame_text = frame_text;
     if corrupted_reason.is_none() {
         corrupted_reason = crate::corrupt::check(lines, fmt, &frames);
+        if corrupted_reason.as_deref() == Some(crate::corrupt::DUMP_INSIDE_LOCKDEP) {
+            // Another task's dump is printed between the lockdep lines:
+            // the "at:" line may be either task's.
+            frame_text = frame_text.map(|_| CORRUPTED.to_string());
+        }
     }
-    let mut frame_text = frame_text;
     let mut raw = raw;
     if corrupted_reason.is_some() && fmt.frameless_if_corrupted {
         raw = raw.replace(" in {frame}", "");
@@ -116,7 +132,7 @@ pub fn build(
         .or_else(|| crate::guilty::guilty_file(&frames, None));
     let start = lines[0].start;
     let end = lines.last().map_or(start, |l| l.end);
-    let report = report_text(lines);
+    let report = context_before(log, &lines[0]) + &report_text(lines);
     Report {
         title,
         alt_titles,
@@ -207,6 +223,41 @@ fn report_text(lines: &[Line]) -> String {
             }
         }
         out.push_str(&l.text);
+        out.push('\n');
+    }
+    // Blank lines after the last line of the report are not part of it.
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
+
+/// Console lines printed right before a report often explain it (an I/O
+/// error, "cut here", the KASAN rule): up to this many go into its text.
+const CONTEXT_LINES: usize = 5;
+
+/// The kernel console lines right before `header`, oldest first, stopping
+/// at the first line that is not timestamped kernel output (program
+/// output interleaved in the console). Only for timestamped consoles,
+/// where kernel lines can be told apart.
+fn context_before(log: &[u8], header: &Line) -> String {
+    if !header.stamped {
+        return String::new();
+    }
+    let mut found = Vec::new();
+    let mut pos = header.start;
+    while found.len() < CONTEXT_LINES && pos > 0 {
+        let start = crate::lines::line_start(log, pos - 1);
+        let line = crate::lines::make_line(log, start, pos);
+        if !line.stamped || line.text.trim().is_empty() {
+            break;
+        }
+        found.push(line.text);
+        pos = start;
+    }
+    let mut out = String::new();
+    for t in found.iter().rev() {
+        out.push_str(t);
         out.push('\n');
     }
     out

@@ -5,6 +5,9 @@ use crate::formats::{Format, FrameRule};
 use crate::lines::Line;
 use crate::stack::Frame;
 
+/// A stack dump printed between a lockdep header and its backtrace.
+pub const DUMP_INSIDE_LOCKDEP: &str = "another stack dump inside the lockdep report";
+
 /// Why the report looks corrupted, if it does.
 pub fn check(lines: &[Line], fmt: &Format, frames: &[Frame]) -> Option<String> {
     if fmt.always_corrupted {
@@ -42,7 +45,7 @@ pub fn check(lines: &[Line], fmt: &Format, frames: &[Frame]) -> Option<String> {
             .iter()
             .any(|l| l.text.trim_start().starts_with("Call Trace:"))
         {
-            return Some("another stack dump inside the lockdep report".to_string());
+            return Some(DUMP_INSIDE_LOCKDEP.to_string());
         }
     }
     if fmt.needs_stack && !frames.iter().any(|f| !f.unreliable && !f.from_ip) {
@@ -72,4 +75,17 @@ pub fn warning_stack_foreign(lines: &[Line]) -> Option<&'static str> {
         }
     }
     None
+}
+
+/// For RCU stalls: a second stall header right after the first. One CPU
+/// prints either a self-detected or an other-CPU stall per grace period,
+/// so two headers in a row are two CPUs printing at once and the stack
+/// that follows cannot be attributed.
+pub fn stall_headers_interleaved(lines: &[Line]) -> bool {
+    lines
+        .iter()
+        .skip(1)
+        .filter(|l| !l.text.trim().is_empty())
+        .take(2)
+        .any(|l| l.text.contains("detected stall"))
 }

@@ -182,6 +182,9 @@ fn specs() -> Vec<Spec> {
         Spec("SYZFAIL:", r"SYZFAIL: (?P<msg>.*)", "SYZFAIL: $msg", None, 0),
         Spec("SYZFATAL:", r"SYZFATAL: (?P<msg>.*)", "SYZFATAL: $msg", None, 0),
         Spec("Booting the kernel", r"^Booting the kernel", "unexpected kernel reboot", None, 0),
+        // A report header cut right after its prefix (the console lost
+        // the rest of the line).
+        Spec("INFO:", r"^INFO:\s*$", "INFO: corrupted", None, C),
         // Any other "BUG: message": the message up to its first detail.
         Spec("BUG: ", r"^BUG: (?P<all>[^:(\[]*[A-Za-z])", "BUG: $all", None, 0),
     ]

@@ -123,8 +123,20 @@ pub fn collect(lines: &[Line], fmt: &Format, _caps: &Captures) -> Vec<Frame> {
         _ if fmt.title.starts_with("WARNING in") => {
             stack_from(lines, own_cpu_line(lines).unwrap_or(1))
         }
-        _ => stack_from(lines, 1),
+        _ => stack_from(lines, after_page_owner(lines).unwrap_or(1)),
     }
+}
+
+/// dump_page() may print the page_owner allocation/free stacks before the
+/// reporting task's own `Call Trace:`; those stacks are history, the
+/// reporting task's stack names the bug.
+fn after_page_owner(lines: &[Line]) -> Option<usize> {
+    let owner = find(lines, 1, |t| {
+        let t = t.trim_start();
+        t.starts_with("page_owner tracks the page") || t.starts_with("page last allocated via")
+    })?;
+    let trace = find(lines, 1, |t| t.trim().eq_ignore_ascii_case("call trace:"))?;
+    (trace > owner).then_some(trace)
 }
 
 /// Index of the `CPU: n PID: m` line of the WARNING header's task: its
@@ -164,6 +176,7 @@ pub fn title_frame(
             .or_else(|| first_good(frames, skip)),
         FrameRule::StackOnly | FrameRule::IrqSafe => first_good(frames, skip),
         FrameRule::LockAt => {
+            let mut generic = None;
             for (i, l) in lines.iter().enumerate().skip(1).take(60) {
                 let t = l.text.trim_start();
                 if (t.starts_with('#') && !lines[0].text.contains("returning to user space"))
@@ -185,10 +198,12 @@ pub fn title_frame(
                         if !skip(&name) && !LOCK_AT_GENERIC.contains(&name.as_str()) {
                             return Some(name);
                         }
+                        generic.get_or_insert(name);
                     }
                 }
             }
-            first_good(frames, skip)
+            // A generic or infrastructure lock site still beats no frame at all.
+            first_good(frames, skip).or(generic)
         }
         FrameRule::LastFunction => lines
             .iter()

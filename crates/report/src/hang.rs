@@ -48,7 +48,8 @@ fn sched_re() -> &'static Regex {
             r"(?:__)?down_.*",
             r"context_switch",
             r"call_rwsem_.*",
-            r"_*filemap_fdatawait.*",
+            // Waiting for writeback, including per-bdev callbacks of sync.
+            r"\w*fdatawait\w*",
             r"_*filemap_fdatawrite.*",
             r"filemap_write_and_wait.*",
             r"rcu_barrier.*",
@@ -126,6 +127,8 @@ fn alloc_re() -> &'static Regex {
             r"__xa_.*",
             r"radix_tree_.*",
             r"mempool_.*",
+            // bpf_map_ops.map_alloc constructors: map_create asked for it.
+            r"\w+_map_alloc",
             r"bpf_map_area_alloc",
             r"bpf_map_kmalloc_node",
             r"__bpf_map_area_alloc",
@@ -237,20 +240,37 @@ fn syscall_re() -> &'static Regex {
 }
 
 /// The representative frame of a stall report.
-pub fn stall_frame(lines: &[Line]) -> Option<String> {
-    let start = lines
+pub fn stall_frame(all: &[Line]) -> Option<String> {
+    let kept = without_gp_kthread_dumps(all);
+    let lines = kept.as_slice();
+    let boundary = lines
         .iter()
         .position(|l| ip_frame(&l.text).is_some())
         .or_else(|| {
             lines
                 .iter()
                 .position(|l| matches!(l.text.trim(), "</IRQ>" | "<EOI>"))
-        })
-        .unwrap_or(1);
-    let frames: Vec<Frame> = stack_from(lines, start)
+        });
+    let frames: Vec<Frame> = stack_from(lines, boundary.unwrap_or(1))
         .into_iter()
         .filter(|f| !f.unreliable)
         .collect();
+    let in_irq = lines.iter().any(|l| l.text.contains("<IRQ>"))
+        || frames.iter().any(|f| f.func().contains("interrupt"));
+    if boundary.is_none()
+        && !in_irq
+        && frames.first().is_some_and(|f| {
+            let name = f.func();
+            name.starts_with("sched_show_task") || name == "__schedule"
+        })
+    {
+        // Without registers or an interrupt the stack is a task dump, not
+        // a CPU caught running. sched_show_task() at its top means the
+        // detector dumped itself (expedited GP waiter); __schedule() means
+        // a preempted reader blocking the GP. Either way the stalled
+        // code's stack is not in the report.
+        return None;
+    }
     // A CPU spinning on an IPI to the others is the stall wherever it is.
     if let Some(f) = frames
         .iter()
@@ -282,4 +302,37 @@ pub fn stall_frame(lines: &[Line]) -> Option<String> {
         .map(|f| f.func())
         .find(|f| !is_stall_skip(f))
         .map(str::to_string)
+}
+
+/// The report's lines minus the grace-period kthread diagnostics
+/// (kernel/rcu/tree_stall.h prints them when the kthread is starved):
+/// "RCU grace-period kthread stack dump:" and "Stack dump where RCU GP
+/// kthread last ran:" show the kthread and its CPU, not the stalled code.
+fn without_gp_kthread_dumps(lines: &[Line]) -> Vec<Line> {
+    let mut out = Vec::with_capacity(lines.len());
+    let mut skipping = false;
+    for l in lines {
+        let t = l.text.trim();
+        if t.ends_with("RCU grace-period kthread stack dump:")
+            || t.ends_with("Stack dump where RCU GP kthread last ran:")
+        {
+            skipping = true;
+            continue;
+        }
+        if skipping {
+            if t.starts_with("NMI backtrace for cpu") || t.starts_with("Sending NMI") {
+                skipping = false;
+            } else {
+                let last = t == "</TASK>"
+                    || crate::stack::parse_frame(t)
+                        .is_some_and(|f| !f.unreliable && f.func().starts_with("ret_from_fork"));
+                if last {
+                    skipping = false;
+                }
+                continue;
+            }
+        }
+        out.push(l.clone());
+    }
+    out
 }

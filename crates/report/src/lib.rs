@@ -53,7 +53,9 @@ pub struct Report {
     /// Byte offsets of the report in the log.
     pub start: usize,
     pub end: usize,
-    /// The report text cut out of the log.
+    /// The report text cut out of the log, preceded by up to five kernel
+    /// console lines printed right before the header (context; `start`
+    /// still points at the header).
     pub report: String,
     /// First non-infrastructure source file in the stack, if the report has file:line.
     pub guilty_file: Option<String>,

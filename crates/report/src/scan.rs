@@ -129,7 +129,11 @@ impl Iterator for Reports<'_> {
     fn next(&mut self) -> Option<Report> {
         loop {
             let (ls, le, _) = self.next_start()?;
-            if let Some(rep) = self.build_at(ls) {
+            if let Some(mut rep) = self.build_at(ls) {
+                let log = self.log;
+                let near = rep.start.saturating_sub(suppress::AROUND)
+                    ..rep.end.saturating_add(suppress::AROUND).min(log.len());
+                rep.suppressed = suppress::log_suppressed(&log[near]);
                 self.found += 1;
                 self.pos = rep.end.max(le);
                 return Some(rep);
@@ -153,10 +157,20 @@ impl Reports<'_> {
             let group = header_group(&raw);
             let header_next = next_nonempty(&raw, group);
             let (fmt, caps) = match_line(&text0, header_next.as_deref(), false)?;
-            let raw_head: Vec<String> = raw
-                .iter()
+            // Read the head separately so the answer does not depend on
+            // how many lines this pass happened to read. Hung-task and
+            // lockdep titles come from deep in the stack, so for them a
+            // dump anywhere in a long stack counts ("? " frames are not
+            // counted); other titles come from its top.
+            let deep = matches!(
+                fmt.frame,
+                crate::formats::FrameRule::Hung | crate::formats::FrameRule::LockAt
+            );
+            let raw_head: Vec<String> = lines_from(window, ls, FOREIGN_AFTER * 4)
+                .into_iter()
+                .map(|l| l.text)
+                .filter(|t| !deep || !t.trim_start().starts_with("? "))
                 .take(FOREIGN_AFTER)
-                .map(|l| l.text.clone())
                 .collect();
             let mut lines = raw;
             if fmt.frame != crate::formats::FrameRule::Stall {
@@ -193,7 +207,6 @@ impl Reports<'_> {
             lines.truncate(cut);
             let foreign = foreign_dump_nearby(log, ls, &raw_head);
             let mut rep = analyze::build(log, &lines, fmt, &caps, panicked, foreign);
-            rep.suppressed = suppress::suppressed(&lines);
             if interleaved && !rep.corrupted {
                 rep.corrupted = true;
                 rep.corrupted_reason = Some("another report's header inside the stack".into());

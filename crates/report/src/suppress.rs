@@ -16,8 +16,40 @@ pub fn ignored_header(text: &str) -> bool {
     BENIGN.iter().any(|b| text.contains(b))
 }
 
-/// Reports that must not be reported.
-pub fn suppressed(lines: &[crate::lines::Line]) -> bool {
-    let _ = lines;
-    false
+/// Messages of the test machine's own userspace failing (glibc's stack
+/// protector in the fuzzer's processes, the Go runtime running out of
+/// memory, init crashing, the executor not starting). A log carrying them
+/// comes from a broken machine: its kernel reports are noise.
+const BROKEN_MACHINE: &[&str] = &[
+    "*** stack smashing detected ***",
+    "fatal error: runtime: out of memory",
+    "fatal error: runtime: cannot allocate memory",
+    "panic: failed to start executor binary",
+    "INIT: PANIC: segmentation violation",
+];
+
+/// Bytes around a report searched for [`BROKEN_MACHINE`] messages: the
+/// machine breaks around the time of the report, and a bounded window
+/// keeps scanning linear in the log size however many reports it has.
+pub const AROUND: usize = 64 << 10;
+
+/// Whether a report whose surroundings are `near` must not be reported.
+pub fn log_suppressed(near: &[u8]) -> bool {
+    BROKEN_MACHINE
+        .iter()
+        .any(|m| memchr::memmem::find(near, m.as_bytes()).is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broken_machine_logs_are_suppressed() {
+        let log = b"[ 1.0] ok\n*** stack smashing detected ***: terminated\nWARNING: CPU: 0 PID: 1 at a.c:1 f+0x1/0x2\n";
+        assert!(log_suppressed(log));
+        assert!(!log_suppressed(
+            b"[ 1.0] WARNING: CPU: 0 PID: 1 at a.c:1 f+0x1/0x2\n"
+        ));
+    }
 }
