@@ -447,7 +447,11 @@ fn run_round(
             .map(|(_, l)| l.as_str())
             .collect();
         let first = mine[0].split_once(": ").map(|x| x.1).unwrap_or("");
-        if mine.len() > 1
+        // "all runs" only when this round holds every run of the commit so
+        // far: a later round's summary would hide the earlier ones.
+        let whole = mine.len() as u32 == st.runs_on[n as usize];
+        if whole
+            && mine.len() > 1
             && mine
                 .iter()
                 .all(|l| l.split_once(": ").map(|x| x.1) == Some(first))
