@@ -68,6 +68,25 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Runs `culprit bisect --repo REPO ARGS --workdir T/w --json T/r.json`,
+/// asserts it succeeded, and returns its log (stdout) and JSON result.
+fn bisect(t: &Path, repo: &Path, args: &[&str]) -> (String, Value) {
+    let out_json = t.join("r.json");
+    let o = culprit()
+        .args(["bisect", "--repo"])
+        .arg(repo)
+        .args(args)
+        .arg("--workdir")
+        .arg(t.join("w"))
+        .arg("--json")
+        .arg(&out_json)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{log}\n{}", stderr(&o));
+    (log, json(&out_json))
+}
+
 const MAINTAINERS: &str = "DEMO STATE\nM:\tDana Maintainer <dana@example.org>\nR:\tRory Reviewer <rory@example.org>\nL:\tdemo-list@example.org\nS:\tMaintained\nF:\tstate.txt\n\nTHE REST\nM:\tLinus Torvalds <torvalds@linux-foundation.org>\nL:\tlinux-kernel@vger.kernel.org\nS:\tBuried alive in reporters\nF:\t*\nF:\t*/\n";
 
 const BUILD: &str = "mkdir -p out && cp state.txt out/state";
@@ -77,11 +96,10 @@ const TEST_ALWAYS: &str = "grep -q BUG=1 \"$CULPRIT_ARTIFACT\" && { echo 'BUG: u
 fn deterministic_bug_is_found_with_json() {
     let t = tempfile::tempdir().unwrap();
     let (repo, good, want, bad) = linear(t.path(), 40, 23);
-    let out_json = t.path().join("r.json");
-    let o = culprit()
-        .args(["bisect", "--repo"])
-        .arg(&repo)
-        .args([
+    let (log, v) = bisect(
+        t.path(),
+        &repo,
+        &[
             "--bad",
             &bad,
             "--good",
@@ -90,16 +108,12 @@ fn deterministic_bug_is_found_with_json() {
             BUILD,
             "--test",
             TEST_ALWAYS,
-        ])
-        .args(["--artifact", "out/state", "--vms", "2", "--workdir"])
-        .arg(t.path().join("w"))
-        .arg("--json")
-        .arg(&out_json)
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{}\n{}", log, stderr(&o));
-    let v = json(&out_json);
+            "--artifact",
+            "out/state",
+            "--vms",
+            "2",
+        ],
+    );
     assert_eq!(v["culprit"], want.as_str(), "{log}");
     assert_eq!(v["verdict"], "culprit");
     assert!(v["confidence"].as_f64().unwrap() >= 0.99);
@@ -134,26 +148,24 @@ fn flaky_bug_in_merge_history_is_found() {
     let demo = culprit::demo::make_repo(&t.path().join("repo"), 77).unwrap();
     let merges = git(&demo.path, &["rev-list", "--merges", "--count", "HEAD"]);
     assert!(merges.parse::<u32>().unwrap() >= 3);
-    let out_json = t.path().join("r.json");
-    let o = culprit()
-        .args(["bisect", "--repo"])
-        .arg(&demo.path)
-        .args(["--bad", &demo.bad, "--good", &demo.good])
-        .args([
+    let (log, v) = bisect(
+        t.path(),
+        &demo.path,
+        &[
+            "--bad",
+            &demo.bad,
+            "--good",
+            &demo.good,
             "--build",
             "sh build.sh",
             "--test",
             "sh \"$CULPRIT_ARTIFACT\"",
-        ])
-        .args(["--artifact", "out/prog", "--vms", "4", "--workdir"])
-        .arg(t.path().join("w"))
-        .arg("--json")
-        .arg(&out_json)
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{}\n{}", log, stderr(&o));
-    let v = json(&out_json);
+            "--artifact",
+            "out/prog",
+            "--vms",
+            "4",
+        ],
+    );
     assert_eq!(v["culprit"], demo.culprit.as_str(), "{log}");
     let target = v["target"].as_str().unwrap();
     assert!(target.contains("demo_release"), "target {target}");
@@ -372,11 +384,10 @@ fn good_that_is_not_an_ancestor_uses_the_merge_base() {
     git(&repo, &["commit", "-q", "-m", "side work"]);
     let side = git(&repo, &["rev-parse", "HEAD"]);
     git(&repo, &["checkout", "-q", "main"]);
-    let out_json = t.path().join("r.json");
-    let o = culprit()
-        .args(["bisect", "--repo"])
-        .arg(&repo)
-        .args([
+    let (log, v) = bisect(
+        t.path(),
+        &repo,
+        &[
             "--bad",
             &bad,
             "--good",
@@ -385,20 +396,15 @@ fn good_that_is_not_an_ancestor_uses_the_merge_base() {
             BUILD,
             "--test",
             TEST_ALWAYS,
-        ])
-        .args(["--artifact", "out/state", "--workdir"])
-        .arg(t.path().join("w"))
-        .arg("--json")
-        .arg(&out_json)
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{log}\n{}", stderr(&o));
+            "--artifact",
+            "out/state",
+        ],
+    );
     assert!(
         log.contains(&format!("using their merge base {base}")),
         "{log}"
     );
-    assert_eq!(json(&out_json)["culprit"], want.as_str());
+    assert_eq!(v["culprit"], want.as_str());
 }
 
 #[test]
@@ -424,22 +430,24 @@ fn target_option_ignores_other_crashes() {
     let rep = rep.wait_with_output().unwrap();
     let title: Value = serde_json::from_slice(&rep.stdout).unwrap();
     let title = title["title"].as_str().unwrap().to_string();
-    let out_json = t.path().join("r.json");
-    let o = culprit()
-        .args(["bisect", "--repo"])
-        .arg(&repo)
-        .args([
-            "--bad", &bad, "--good", &good, "--build", BUILD, "--test", &test,
-        ])
-        .args(["--artifact", "out/state", "--workdir"])
-        .arg(t.path().join("w"))
-        .args(["--target", &title, "--json"])
-        .arg(&out_json)
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{log}\n{}", stderr(&o));
-    let v = json(&out_json);
+    let (log, v) = bisect(
+        t.path(),
+        &repo,
+        &[
+            "--bad",
+            &bad,
+            "--good",
+            &good,
+            "--build",
+            BUILD,
+            "--test",
+            &test,
+            "--artifact",
+            "out/state",
+            "--target",
+            &title,
+        ],
+    );
     assert_eq!(v["culprit"], want.as_str(), "{log}");
     assert_eq!(v["target"], title.as_str());
 }
