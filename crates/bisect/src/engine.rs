@@ -114,6 +114,13 @@ impl Engine {
         self.runs
     }
 
+    /// Runs the budget still allows (`u32::MAX` without a budget).
+    fn runs_left(&self) -> u32 {
+        self.config
+            .max_runs
+            .map_or(u32::MAX, |m| m.saturating_sub(self.runs))
+    }
+
     pub fn is_available(&self, n: NodeId) -> bool {
         self.available[n as usize]
     }
@@ -370,10 +377,7 @@ impl Engine {
             };
             return done(v, StopReason::Confident);
         }
-        let runs_left = self
-            .config
-            .max_runs
-            .map_or(u32::MAX, |m| m.saturating_sub(self.runs));
+        let runs_left = self.runs_left();
         if runs_left == 0 {
             return done(Verdict::Inconclusive, StopReason::MaxRuns);
         }
@@ -435,10 +439,7 @@ impl Engine {
         if e.built == Some(false) {
             return done(Verdict::Inconclusive, StopReason::Exhausted);
         }
-        let runs_left = self
-            .config
-            .max_runs
-            .map_or(u32::MAX, |m| m.saturating_sub(self.runs));
+        let runs_left = self.runs_left();
         if runs_left == 0 {
             return done(Verdict::Inconclusive, StopReason::MaxRuns);
         }

@@ -185,18 +185,28 @@ pub fn run(
     past: &[Record],
     events: &mut dyn Events,
 ) -> Result<Finish> {
+    // A fixed target is the first identity, so the engine knows it from the
+    // start and replayed runs are classified against it.
     let mut config = plan.config.clone();
+    let identities: Vec<String> = plan.target_title.iter().cloned().collect();
+    if !identities.is_empty() {
+        config.target = Some(0);
+    }
     let mut st = State {
         plan,
-        engine: Engine::new(dag_of(plan)?, plan.bad, Config::default()),
+        engine: Engine::new(dag_of(plan)?, plan.bad, config),
         index: plan
             .commits
             .iter()
             .enumerate()
             .map(|(i, c)| (c.sha.as_str(), i as u32))
             .collect(),
-        identities: Vec::new(),
-        identity_of: HashMap::new(),
+        identity_of: identities
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.clone(), i as u32))
+            .collect(),
+        identities,
         runs_on: vec![0; plan.commits.len()],
         rounds: 0,
         build_secs: 0.0,
@@ -205,10 +215,6 @@ pub fn run(
         build_errors: HashMap::new(),
         last_shown: None,
     };
-    if let Some(t) = &plan.target_title {
-        config.target = Some(st.identity(t));
-    }
-    st.engine = Engine::new(dag_of(plan)?, plan.bad, config);
 
     replay(&mut st, backend, journal, past, events)?;
 
