@@ -9,8 +9,8 @@
 //! It never runs `make` without `O=` (that would write into the source tree)
 //! and never switches compiler on a build directory without saying so.
 
-use crate::process::{self, Wait};
 use crate::{io_ctx, Error, Result};
+use culprit_proc::{ParentDeath, Wait};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -132,12 +132,9 @@ impl Builder {
         let mut cmd = self.command(targets);
         cmd.stdin(Stdio::null()).stdout(out).stderr(err);
         let start = Instant::now();
-        let mut child = io_ctx(process::spawn(&mut cmd, libc::SIGTERM), || {
-            "start make".into()
-        })?;
-        let wait = io_ctx(child.wait_until(start + self.timeout, |_| {}), || {
-            "wait for make".into()
-        })?;
+        // SIGTERM on our death: make then stops its jobs.
+        let mut child = culprit_proc::spawn(&mut cmd, ParentDeath::Term)?;
+        let wait = child.wait_until(start + self.timeout, |_| {})?;
         let secs = start.elapsed().as_secs_f64();
         let text = String::from_utf8_lossy(&crate::read(log)?).into_owned();
         match wait {

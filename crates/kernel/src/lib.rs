@@ -14,8 +14,9 @@
 //! - [`classify`]: console text to a run outcome (crash, OK, boot failure...).
 //! - [`demo`]: a synthetic kernel history with an injected flaky bug, used by
 //!   the end-to-end test and the README demo.
-//! - [`process`]: child processes in their own process groups, killed on
-//!   timeout, on drop and on [`process::cancel_all`]; never left behind.
+//!
+//! make and QEMU run through `culprit-proc` (own process group, killed on
+//! timeout, on drop and on `culprit_proc::cancel`; never left behind).
 //!
 //! This crate never touches the user's checkout: builds happen in a worktree
 //! and a build directory the caller owns. It knows nothing of bisection.
@@ -26,7 +27,6 @@ pub mod classify;
 pub mod config;
 pub mod demo;
 pub mod initramfs;
-pub mod process;
 pub mod qemu;
 pub mod signature;
 pub mod toolchain;
@@ -56,6 +56,17 @@ pub enum Error {
     Elf(String),
     #[error("interrupted")]
     Cancelled,
+    #[error(transparent)]
+    Process(culprit_proc::Error),
+}
+
+impl From<culprit_proc::Error> for Error {
+    fn from(e: culprit_proc::Error) -> Self {
+        match e {
+            culprit_proc::Error::Cancelled => Error::Cancelled,
+            e => Error::Process(e),
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -7,8 +7,8 @@
 
 use crate::accel::Accel;
 use crate::initramfs::INIT_STARTED;
-use crate::process::{self, Wait};
 use crate::{io_ctx, Error, Result};
+use culprit_proc::{ParentDeath, Wait};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -95,36 +95,33 @@ impl Machine {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr);
-        let mut child = match process::spawn(&mut cmd, libc::SIGKILL) {
+        let mut child = match culprit_proc::spawn(&mut cmd, ParentDeath::Kill) {
             Ok(c) => c,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return Err(Error::Cancelled),
-            Err(e) => {
+            Err(culprit_proc::Error::Spawn { source, .. }) => {
                 return Ok(Outcome {
-                    exit: Exit::StartFailed(format!("cannot run {}: {e}", self.qemu)),
+                    exit: Exit::StartFailed(format!("cannot run {}: {source}", self.qemu)),
                     console: Vec::new(),
                     stderr: String::new(),
                     secs: start.elapsed().as_secs_f64(),
                 })
             }
+            Err(e) => return Err(e.into()),
         };
         let mut booted = false;
         let mut last_check = Instant::now();
         let run_timeout = self.run_timeout;
-        let wait = io_ctx(
-            child.wait_until(start + self.boot_timeout, |deadline| {
-                if booted || last_check.elapsed() < Duration::from_millis(200) {
-                    return;
+        let wait = child.wait_until(start + self.boot_timeout, |deadline| {
+            if booted || last_check.elapsed() < Duration::from_millis(200) {
+                return;
+            }
+            last_check = Instant::now();
+            if let Ok(text) = std::fs::read(console) {
+                if contains(&text, INIT_STARTED.as_bytes()) {
+                    booted = true;
+                    *deadline = Instant::now() + run_timeout;
                 }
-                last_check = Instant::now();
-                if let Ok(text) = std::fs::read(console) {
-                    if contains(&text, INIT_STARTED.as_bytes()) {
-                        booted = true;
-                        *deadline = Instant::now() + run_timeout;
-                    }
-                }
-            }),
-            || "wait for qemu".into(),
-        )?;
+            }
+        })?;
         drop(child);
         let console_bytes = crate::read(console)?;
         let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();

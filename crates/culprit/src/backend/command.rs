@@ -1,14 +1,20 @@
 //! The generic backend: the user's shell commands build a commit in a
 //! worktree culprit owns and test it, with `git bisect run`'s exit codes.
+//!
+//! Each command runs through crates/proc: its own process group, killed with
+//! everything it started on timeout, when it exits and on Ctrl-C.
 
 use anyhow::{bail, Context, Result};
 use culprit_git::{Repo, Worktree};
+use culprit_proc::{ParentDeath, Wait};
 use std::collections::HashSet;
+use std::fmt;
+use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::{Backend, BuildResult, RunJob, RunResult, RunStatus, Untestable};
-use crate::procs::{self, Exit, Spawn};
 
 /// Settings of the command backend.
 #[derive(Debug, Clone)]
@@ -97,7 +103,7 @@ impl Backend for CommandBackend {
             output: &log,
             timeout: self.settings.build_timeout,
         };
-        let exit = procs::run_all(std::slice::from_ref(&spawn))?
+        let exit = run_all(std::slice::from_ref(&spawn))?
             .pop()
             .context("no build result")?;
         let text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -175,7 +181,7 @@ impl Backend for CommandBackend {
         let mut results = Vec::new();
         for chunk in spawns.chunks(self.settings.vms.max(1) as usize) {
             let start = Instant::now();
-            let exits = procs::run_all(chunk)?;
+            let exits = run_all(chunk)?;
             let secs = start.elapsed().as_secs_f64();
             for (s, exit) in chunk.iter().zip(exits) {
                 let text = std::fs::read(s.output).unwrap_or_default();
@@ -199,6 +205,87 @@ impl Backend for CommandBackend {
     fn is_available(&self, commit: &str) -> bool {
         self.kept.contains(commit)
     }
+}
+
+/// How a command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(i32),
+    Timeout,
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Exit::Code(c) => write!(f, "exit status {c}"),
+            Exit::Signal(s) => write!(f, "killed by signal {s}"),
+            Exit::Timeout => write!(f, "timed out"),
+        }
+    }
+}
+
+/// One shell command to run.
+pub struct Spawn<'a> {
+    pub script: &'a str,
+    pub cwd: &'a Path,
+    pub env: Vec<(String, String)>,
+    /// Standard output and error both go here.
+    pub output: &'a Path,
+    pub timeout: Option<Duration>,
+}
+
+const INTERRUPTED: &str = "interrupted by a signal (Ctrl-C)";
+
+fn run_one(s: &Spawn<'_>) -> Result<Exit> {
+    let out = File::create(s.output).with_context(|| format!("creating {}", s.output.display()))?;
+    let err = out.try_clone()?;
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(s.script)
+        .current_dir(s.cwd)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .envs(s.env.iter().map(|(k, v)| (k, v)));
+    let mut child = match culprit_proc::spawn(&mut cmd, ParentDeath::Kill) {
+        Err(culprit_proc::Error::Cancelled) => bail!(INTERRUPTED),
+        r => r.with_context(|| format!("cannot start `{}` in {}", s.script, s.cwd.display()))?,
+    };
+    let wait = match s.timeout {
+        Some(t) => child.wait_until(Instant::now() + t, |_| {}),
+        None => child.wait(),
+    }
+    .context("waiting for a child process")?;
+    use std::os::unix::process::ExitStatusExt;
+    Ok(match wait {
+        Wait::Cancelled => bail!(INTERRUPTED),
+        Wait::TimedOut => Exit::Timeout,
+        Wait::Exited(status) => match (status.code(), status.signal()) {
+            (Some(c), _) => Exit::Code(c),
+            (None, Some(sig)) => Exit::Signal(sig),
+            _ => Exit::Code(-1),
+        },
+    })
+}
+
+/// Runs all commands at once (one thread each) and waits for all of them.
+pub fn run_all(spawns: &[Spawn<'_>]) -> Result<Vec<Exit>> {
+    if culprit_proc::cancelled() {
+        bail!(INTERRUPTED);
+    }
+    std::thread::scope(|sc| {
+        // Each thread spawns and waits for its own child: the parent-death
+        // signal is tied to the spawning thread.
+        let handles: Vec<_> = spawns
+            .iter()
+            .map(|s| sc.spawn(move || run_one(s)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }
 
 /// Maps a test's exit to a run status with `git bisect run`'s conventions.
@@ -236,4 +323,114 @@ fn tail(bytes: &[u8], n: usize) -> String {
     let text = String::from_utf8_lossy(bytes);
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spawn<'a>(script: &'a str, dir: &'a Path, out: &'a Path, t: Option<f64>) -> Spawn<'a> {
+        Spawn {
+            script,
+            cwd: dir,
+            env: vec![("CULPRIT_RUN".into(), "7".into())],
+            output: out,
+            timeout: t.map(Duration::from_secs_f64),
+        }
+    }
+
+    #[test]
+    fn exits_output_and_env_of_parallel_commands() {
+        let d = tempfile::tempdir().unwrap();
+        let outs: Vec<PathBuf> = (0..5).map(|i| d.path().join(format!("{i}.log"))).collect();
+        let scripts = [
+            "echo out $CULPRIT_RUN; echo err >&2; exit 0",
+            "exit 125",
+            "exit 3",
+            "exit 200",
+            "echo dying; kill -9 $$",
+        ];
+        let spawns: Vec<Spawn> = scripts
+            .iter()
+            .zip(&outs)
+            .map(|(s, o)| spawn(s, d.path(), o, Some(30.0)))
+            .collect();
+        let exits = run_all(&spawns).unwrap();
+        assert_eq!(
+            exits,
+            vec![
+                Exit::Code(0),
+                Exit::Code(125),
+                Exit::Code(3),
+                Exit::Code(200),
+                Exit::Signal(9)
+            ]
+        );
+        assert_eq!(std::fs::read_to_string(&outs[0]).unwrap(), "out 7\nerr\n");
+        assert_eq!(std::fs::read_to_string(&outs[4]).unwrap(), "dying\n");
+        // git bisect run's conventions.
+        assert!(matches!(classify(exits[0], b""), Ok(RunStatus::Ok)));
+        assert!(matches!(
+            classify(exits[1], b""),
+            Ok(RunStatus::Untestable {
+                why: Untestable::Infra,
+                ..
+            })
+        ));
+        assert!(
+            matches!(classify(exits[2], b""), Ok(RunStatus::Crashed { title }) if title == "exit status 3")
+        );
+        assert!(classify(exits[3], b"").is_err());
+        assert!(classify(exits[4], b"").is_err());
+        assert!(classify(Exit::Code(127), b"").is_err());
+    }
+
+    #[test]
+    fn timeout_kills_the_command_and_what_it_started() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("t.log");
+        let pidfile = d.path().join("pid");
+        let script = format!(
+            "trap '' TERM; sleep 60 & echo $! > {}; wait",
+            pidfile.display()
+        );
+        let start = Instant::now();
+        let exits = run_all(&[spawn(&script, d.path(), &out, Some(0.5))]).unwrap();
+        assert_eq!(exits, vec![Exit::Timeout]);
+        assert!(start.elapsed() < Duration::from_secs(30));
+        assert!(matches!(
+            classify(exits[0], b""),
+            Ok(RunStatus::Untestable {
+                why: Untestable::Timeout,
+                ..
+            })
+        ));
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let mut gone = false;
+        for _ in 0..40 {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"));
+            if stat.map(|s| s.contains(") Z ")).unwrap_or(true) {
+                gone = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(gone, "the timed-out command's child {pid} survived");
+    }
+
+    #[test]
+    fn a_missing_directory_is_an_error_not_an_exit() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("x.log");
+        let missing = d.path().join("missing");
+        let err = run_all(&[spawn("true", &missing, &out, None)]).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("cannot start `true`"),
+            "{err:#}"
+        );
+    }
 }

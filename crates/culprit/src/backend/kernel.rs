@@ -18,10 +18,10 @@ use culprit_kernel::build::{Builder, Compiler};
 use culprit_kernel::classify::{classify, Verdict};
 use culprit_kernel::initramfs::{self, Repro};
 use culprit_kernel::qemu::Machine;
-use culprit_kernel::{accel, config, process, signature, toolchain};
+use culprit_kernel::{accel, config, signature, toolchain};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -262,7 +262,9 @@ impl KernelBackend {
         let effective = match config::prepare(&self.builder, &base, &cfg_log) {
             Ok(t) => t,
             Err(culprit_kernel::Error::Cancelled) => bail!("interrupted"),
-            Err(e @ culprit_kernel::Error::Io { .. }) => return Err(e.into()),
+            Err(e @ (culprit_kernel::Error::Io { .. } | culprit_kernel::Error::Process(_))) => {
+                return Err(e.into())
+            }
             Err(e) => return Ok(failed(e.to_string(), &cfg_log)),
         };
         std::fs::write(dir.join("config"), &effective)?;
@@ -344,31 +346,11 @@ fn untestable(why: Untestable, reason: String) -> RunStatus {
     RunStatus::Untestable { why, reason }
 }
 
-/// Runs `f` while a watcher turns culprit's Ctrl-C into killing every child
-/// of this crate's process groups.
-fn with_interrupts<T>(f: impl FnOnce() -> T) -> T {
-    let done = AtomicBool::new(false);
-    std::thread::scope(|sc| {
-        sc.spawn(|| {
-            while !done.load(Ordering::SeqCst) {
-                if crate::procs::interrupted() {
-                    process::cancel_all();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        });
-        let r = f();
-        done.store(true, Ordering::SeqCst);
-        r
-    })
-}
-
 impl Backend for KernelBackend {
     fn build(&mut self, commit: &str) -> Result<BuildResult> {
         let mut r = match self.cached(commit) {
             Some(r) => r,
-            None => with_interrupts(|| self.build_now(commit))?,
+            None => self.build_now(commit)?,
         };
         if r.ok && !self.notes.is_empty() {
             r.info.append(&mut self.notes);
@@ -387,21 +369,21 @@ impl Backend for KernelBackend {
             Mutex::new((0..jobs.len()).map(|_| None).collect());
         let workers = (self.s.vms as usize).min(jobs.len()).max(1);
         let this = &*self;
-        with_interrupts(|| {
-            std::thread::scope(|sc| {
-                for _ in 0..workers {
-                    sc.spawn(|| loop {
-                        let i = next.fetch_add(1, Ordering::SeqCst);
-                        if i >= jobs.len() || process::cancelled() {
-                            break;
-                        }
-                        let r = this.run_one(&jobs[i]);
-                        results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
-                    });
-                }
-            })
+        // Ctrl-C (culprit_proc::cancel) kills the running VMs and stops
+        // the workers from starting more.
+        std::thread::scope(|sc| {
+            for _ in 0..workers {
+                sc.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= jobs.len() || culprit_proc::cancelled() {
+                        break;
+                    }
+                    let r = this.run_one(&jobs[i]);
+                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
+                });
+            }
         });
-        if process::cancelled() || crate::procs::interrupted() {
+        if crate::procs::interrupted() {
             bail!("interrupted");
         }
         results

@@ -59,11 +59,7 @@ pub(super) struct Marks {
 pub(super) fn history(repo: &Path, base: &str) -> Result<(Vec<u8>, Marks)> {
     let mut s = Vec::new();
     let mut files: BTreeMap<String, String> = BTreeMap::new();
-    for f in MAIN_FILES
-        .iter()
-        .chain(SIDE_FILES)
-        .chain(&["init/main.c"])
-    {
+    for f in MAIN_FILES.iter().chain(SIDE_FILES).chain(&["init/main.c"]) {
         let text = std::fs::read_to_string(repo.join(f)).map_err(|e| Error::Io {
             what: format!("read {f}"),
             source: e,
