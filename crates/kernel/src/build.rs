@@ -107,7 +107,12 @@ impl Builder {
             // tree that is not at a tag.
             .env("LOCALVERSION", "")
             .env("LC_ALL", "C")
-            .env("CCACHE_DEPEND", "1")
+            // Preprocessor mode, not direct or depend mode: those key
+            // piggy.S on its text alone (two sizes), not on the compressed
+            // kernel it `.incbin`s, so two commits whose kernels compress to
+            // the same size got the same bzImage payload. On the
+            // preprocessed text ccache sees the `.incbin` and never caches.
+            .env("CCACHE_NODIRECT", "1")
             .env("CCACHE_NOHASHDIR", "1")
             .env(
                 "CCACHE_BASEDIR",
