@@ -56,6 +56,8 @@ pub struct Engine {
     pub(crate) runs: u32,
     pub(crate) build_secs: (f64, u32),
     pub(crate) run_secs: (f64, u32),
+    /// Relative prior weight of each commit being the culprit; None: uniform.
+    prior: Option<Vec<f64>>,
 }
 
 impl Engine {
@@ -80,7 +82,29 @@ impl Engine {
             runs: 0,
             build_secs: (0.0, 0),
             run_secs: (0.0, 0),
+            prior: None,
         }
+    }
+
+    /// Sets the prior over "commit i introduced the bug": one relative
+    /// weight per DAG node (weights of good nodes are ignored; negative or
+    /// non-finite ones count as 0). The commits share `1 - older_prior` in
+    /// proportion to their weights; a weight of 0 rules a commit out. All
+    /// weights 0 means uniform, as without a call. Applies to every later
+    /// decision and status.
+    ///
+    /// Panics if `weights.len()` is not the number of DAG nodes.
+    pub fn set_prior(&mut self, weights: &[f64]) {
+        assert_eq!(
+            weights.len(),
+            self.dag.len(),
+            "set_prior needs one weight per DAG node"
+        );
+        let w = weights
+            .iter()
+            .map(|&x| if x.is_finite() && x > 0.0 { x } else { 0.0 })
+            .collect();
+        self.prior = Some(w);
     }
 
     pub fn dag(&self) -> &Dag {
@@ -288,7 +312,12 @@ impl Engine {
                 })
             })
             .collect();
-        Posterior::compute(self.dag.good_flags(), &units, &self.model())
+        Posterior::compute(
+            self.dag.good_flags(),
+            &units,
+            &self.model(),
+            self.prior.as_deref(),
+        )
     }
 
     /// What the engine knows now.

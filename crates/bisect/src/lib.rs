@@ -13,7 +13,9 @@
 //!
 //! The model: hypotheses are "culprit is c" for every non-good commit c
 //! (the bug is present exactly at c's descendants-or-self) plus "older than
-//! every good commit" (present everywhere). A run on a commit where the bug
+//! every good commit" (present everywhere), with a prior that is uniform over
+//! the commits unless the caller weights them (`Engine::set_prior`, e.g. from
+//! the files a crash stack names). A run on a commit where the bug
 //! is present shows the target with an unknown rate q ~ Beta, shared by all
 //! commits and integrated out in closed form; where it is absent, with a
 //! small rate f. Other crashes and untestable runs are no evidence. Commits

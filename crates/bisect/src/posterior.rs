@@ -50,7 +50,14 @@ pub struct Posterior {
 }
 
 impl Posterior {
-    pub fn compute(good: &[bool], units: &[TestedUnit], model: &Model) -> Posterior {
+    /// `prior`: relative prior weight of "culprit is node i" (good nodes
+    /// ignored); None for uniform. The commits share `1 - older_prior`.
+    pub fn compute(
+        good: &[bool],
+        units: &[TestedUnit],
+        model: &Model,
+        prior: Option<&[f64]>,
+    ) -> Posterior {
         let n = good.len();
         let mut k_h = vec![0u32; n];
         let mut m_h = vec![0u32; n];
@@ -108,6 +115,17 @@ impl Posterior {
             model.older_prior.clamp(0.0, 1.0)
         };
         let ln_prior_c = ((1.0 - older_prior) / candidates.max(1) as f64).ln();
+        let prior_total: f64 = prior.map_or(0.0, |p| {
+            p.iter()
+                .zip(good)
+                .filter(|(_, &g)| !g)
+                .map(|(&w, _)| w)
+                .sum()
+        });
+        let ln_prior = |h: usize| match prior {
+            Some(p) if prior_total > 0.0 => ((1.0 - older_prior) * p[h] / prior_total).ln(),
+            _ => ln_prior_c,
+        };
         let mut class = vec![0u32; n];
         let mut ll = vec![f64::NEG_INFINITY; n];
         let mut max = f64::NEG_INFINITY;
@@ -127,7 +145,7 @@ impl Posterior {
             };
             class[h] = id;
             let v =
-                ln_prior_c + cl + total_absent - absent_ll[h] + mixed[h] as f64 * model.ln_penalty;
+                ln_prior(h) + cl + total_absent - absent_ll[h] + mixed[h] as f64 * model.ln_penalty;
             ll[h] = v;
             max = max.max(v);
         }
@@ -215,7 +233,7 @@ mod tests {
                 m: 6,
             },
         ];
-        let p = Posterior::compute(&good, &units, &model());
+        let p = Posterior::compute(&good, &units, &model(), None);
         assert!(p.w[5] > 0.95, "{:?}", p.w);
         let total: f64 = p.w.iter().sum::<f64>() + p.older;
         assert!((total - 1.0).abs() < 1e-12);
@@ -233,7 +251,7 @@ mod tests {
                 m: 0,
             },
         ];
-        let p = Posterior::compute(&good, &units, &model());
+        let p = Posterior::compute(&good, &units, &model(), None);
         assert!(p.w[5] < 1e-5 && p.w[4] > 1e-2);
     }
 }

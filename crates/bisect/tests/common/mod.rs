@@ -218,7 +218,22 @@ pub fn drive_truth(
     config: Config,
     rng: &mut ChaCha8Rng,
 ) -> Drive {
+    drive_with_prior(h, w, truth, config, None, rng)
+}
+
+/// `drive_truth` with the engine's prior set to `prior` first.
+pub fn drive_with_prior(
+    h: &History,
+    w: &World,
+    truth: &Truth,
+    config: Config,
+    prior: Option<&[f64]>,
+    rng: &mut ChaCha8Rng,
+) -> Drive {
     let mut e = Engine::new(h.dag(), h.bad, config);
+    if let Some(p) = prior {
+        e.set_prior(p);
+    }
     let mut steps = Vec::new();
     let mut rounds = 0;
     for _ in 0..10_000 {
