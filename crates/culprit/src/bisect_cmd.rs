@@ -13,7 +13,8 @@ use std::time::Duration;
 use crate::backend::command::{CommandBackend, CommandSettings};
 use crate::backend::kernel::{KernelBackend, KernelSettings};
 use crate::backend::Backend;
-use crate::campaign::{self, Commit, Events, Plan};
+use crate::campaign::{self, Commit, Events, Hinter, NoHints, Plan};
+use crate::hint::StackHinter;
 use crate::journal::Journal;
 use crate::log::TextLog;
 use crate::result;
@@ -146,6 +147,14 @@ pub struct BisectArgs {
     #[serde(rename = "kernel")]
     pub kernel_section: Option<KernelSettings>,
 
+    /// Do not favour the commits that touch the code in the crash's stack.
+    /// By default, once the target crash is known, the files defining its
+    /// top stack functions are looked up at the bad commit and the commits
+    /// touching them get half of the prior, so they are tested first.
+    #[arg(long)]
+    #[serde(default)]
+    pub no_hint: bool,
+
     /// Print only the result, not the bisection log.
     #[arg(long, short)]
     #[serde(default)]
@@ -184,6 +193,7 @@ impl BisectArgs {
             json: a.json.or(rel(file.json)),
             verify_runs: a.verify_runs.or(file.verify_runs),
             quiet: a.quiet || file.quiet,
+            no_hint: a.no_hint || file.no_hint,
             kernel: a.kernel || file.kernel_section.is_some(),
             kernel_config: a.kernel_config,
             repro: a.repro,
@@ -450,16 +460,24 @@ pub fn execute(
         key,
         product: product.to_string(),
     };
-    let finish = campaign::run(&plan, backend, &mut journal, &past, &mut log).map_err(|e| {
-        if crate::procs::interrupted() {
-            e.context(format!(
+    let mut stack_hinter;
+    let hints: &mut dyn Hinter = if a.no_hint {
+        &mut NoHints
+    } else {
+        stack_hinter = StackHinter::new(&s.repo, &s.bad, &plan.commits);
+        &mut stack_hinter
+    };
+    let finish =
+        campaign::run(&plan, backend, &mut journal, &past, &mut log, hints).map_err(|e| {
+            if crate::procs::interrupted() {
+                e.context(format!(
                 "campaign stopped; the journal in {} is intact: rerun the same command to resume",
                 workdir.display()
             ))
-        } else {
-            e
-        }
-    })?;
+            } else {
+                e
+            }
+        })?;
     log.finish();
     result::report(&s.repo, &plan, &finish, &mut log, a.json.as_deref())
 }

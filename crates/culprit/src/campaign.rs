@@ -11,6 +11,10 @@ use culprit_bisect::{
     Verdict,
 };
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+mod hints;
+pub use hints::{Hint, Hinter, NoHints, HINT_SHARE};
 
 use crate::backend::{Backend, BuildResult, RunJob, RunResult, RunStatus};
 use crate::journal::{Journal, Record, RunStatusRecord};
@@ -71,6 +75,8 @@ pub struct Finish {
     pub signatures: HashMap<u32, String>,
     /// First error line of failed builds, by commit index.
     pub build_errors: HashMap<u32, String>,
+    /// The crash-stack hint the prior used, if any.
+    pub hint: Option<Hint>,
     /// The engine as it ended, for per-commit evidence.
     pub engine: Engine,
 }
@@ -88,6 +94,12 @@ struct State<'a> {
     signatures: HashMap<u32, String>,
     build_errors: HashMap<u32, String>,
     last_shown: Option<u32>,
+    /// Console outputs of crashed runs, by identity, first seen first.
+    crash_outputs: Vec<(u32, PathBuf)>,
+    /// A hint was looked for (or replayed): look only once.
+    hinted: bool,
+    /// The hint in use.
+    hint: Option<Hint>,
 }
 
 impl<'a> State<'a> {
@@ -125,10 +137,16 @@ impl<'a> State<'a> {
         self.build_secs += secs;
     }
 
-    fn apply_run(&mut self, n: u32, status: &RunStatusRecord, secs: f64) {
+    fn apply_run(&mut self, n: u32, status: &RunStatusRecord, secs: f64, output: Option<&Path>) {
         let outcome = match status {
             RunStatusRecord::Ok => RunOutcome::Clean,
-            RunStatusRecord::Crashed { title } => RunOutcome::Failure(self.identity(title)),
+            RunStatusRecord::Crashed { title } => {
+                let id = self.identity(title);
+                if let Some(p) = output {
+                    self.crash_outputs.push((id, p.to_path_buf()));
+                }
+                RunOutcome::Failure(id)
+            }
             RunStatusRecord::Untestable { .. } => RunOutcome::Untestable,
         };
         self.engine.record_run(n, outcome, secs);
@@ -184,6 +202,7 @@ pub fn run(
     journal: &mut Journal,
     past: &[Record],
     events: &mut dyn Events,
+    hints: &mut dyn Hinter,
 ) -> Result<Finish> {
     // A fixed target is the first identity, so the engine knows it from the
     // start and replayed runs are classified against it.
@@ -214,11 +233,17 @@ pub fn run(
         signatures: HashMap::new(),
         build_errors: HashMap::new(),
         last_shown: None,
+        crash_outputs: Vec::new(),
+        hinted: false,
+        hint: None,
     };
 
-    replay(&mut st, backend, journal, past, events)?;
+    replay(&mut st, backend, journal, past, events, hints)?;
 
     loop {
+        if !st.hinted && hints.enabled() {
+            st.look_for_hint(hints, journal, events)?;
+        }
         let status = st.engine.status();
         events.progress(
             st.engine.builds(),
@@ -252,6 +277,7 @@ fn replay(
     journal: &mut Journal,
     past: &[Record],
     events: &mut dyn Events,
+    hints: &mut dyn Hinter,
 ) -> Result<()> {
     let plan = st.plan;
     let mut rounds: HashMap<u32, f64> = HashMap::new();
@@ -300,12 +326,27 @@ fn replay(
                 status,
                 secs,
                 round,
+                output,
                 ..
             } => {
                 let n = st.node(commit)?;
-                st.apply_run(n, status, *secs);
+                st.apply_run(n, status, *secs, output.as_deref());
                 let m = rounds.entry(*round).or_insert(0.0);
                 *m = m.max(*secs);
+            }
+            Record::Hint { commits, text } => {
+                let nodes = commits
+                    .iter()
+                    .map(|c| st.node(c))
+                    .collect::<Result<Vec<u32>>>()?;
+                st.hinted = true;
+                if hints.enabled() && st.apply_hint(&nodes) {
+                    events.line(text);
+                    st.hint = Some(Hint {
+                        commits: nodes,
+                        text: text.clone(),
+                    });
+                }
             }
         }
     }
@@ -428,7 +469,7 @@ fn run_round(
             secs: r.secs,
             output: r.output.clone(),
         })?;
-        st.apply_run(n, &status, r.secs);
+        st.apply_run(n, &status, r.secs, r.output.as_deref());
         longest = longest.max(r.secs);
         lines.push((n, format!("run #{}: {}", job.run, describe_run(&status))));
     }
@@ -494,6 +535,7 @@ fn finish(st: State, outcome: Outcome) -> Finish {
         identities: st.identities,
         signatures: st.signatures,
         build_errors: st.build_errors,
+        hint: st.hint,
         engine: st.engine,
     }
 }

@@ -44,6 +44,9 @@ pub enum Record {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         output: Option<PathBuf>,
     },
+    /// Commits that touch the code in the target crash's stack; they got a
+    /// larger share of the prior from here on.
+    Hint { commits: Vec<String>, text: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ pub mod bench;
 pub mod bisect_cmd;
 pub mod campaign;
 pub mod demo;
+pub mod hint;
 pub mod journal;
 pub mod log;
 pub mod maintainers_cmd;

@@ -280,6 +280,10 @@ pub fn to_json(plan: &Plan, f: &Finish, extra: &Extra) -> Value {
             "total_secs": f.build_secs + f.test_secs,
         },
         "identities": f.identities,
+        "hint": f.hint.as_ref().map(|h| json!({
+            "text": h.text,
+            "commits": h.commits.iter().map(|&c| plan.commits[c as usize].sha.clone()).collect::<Vec<_>>(),
+        })),
         "commits": commits,
     })
 }

@@ -480,3 +480,102 @@ fn campaign_file_gives_the_options() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("buidl"), "{}", stderr(&o));
 }
+
+/// A linear history of 60 commits over ten C files; `crash.c` defines the
+/// crashing function and is touched by six commits, one of them the culprit
+/// (commit 37). Returns (repo, first, culprit, last).
+fn c_history(dir: &Path) -> (PathBuf, String, String, String) {
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("state.txt"), "BUG=0\n").unwrap();
+    std::fs::write(
+        repo.join("crash.c"),
+        "int demo_crash(int x)\n{\n\treturn x;\n}\n",
+    )
+    .unwrap();
+    for f in 0..9 {
+        std::fs::write(repo.join(format!("f{f}.c")), format!("int f{f}(void);\n")).unwrap();
+    }
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "base"]);
+    let first = git(&repo, &["rev-parse", "HEAD"]);
+    let mut culprit = String::new();
+    for i in 1..=60u32 {
+        let file = if i % 10 == 7 {
+            "crash.c".to_string()
+        } else {
+            format!("f{}.c", i % 9)
+        };
+        let mut text = std::fs::read_to_string(repo.join(&file)).unwrap();
+        text.push_str(&format!("/* change {i} */\n"));
+        std::fs::write(repo.join(&file), text).unwrap();
+        if i == 37 {
+            std::fs::write(repo.join("state.txt"), "BUG=1\n").unwrap();
+        }
+        git(&repo, &["add", "."]);
+        git(&repo, &["commit", "-q", "-m", &format!("change {i}")]);
+        if i == 37 {
+            culprit = git(&repo, &["rev-parse", "HEAD"]);
+        }
+    }
+    let last = git(&repo, &["rev-parse", "HEAD"]);
+    (repo, first, culprit, last)
+}
+
+#[test]
+fn crash_stack_hint_tests_the_crashing_code_first() {
+    let t = tempfile::tempdir().unwrap();
+    let (repo, good, want, bad) = c_history(t.path());
+    let args = |extra: &[&'static str]| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "--bad",
+            &bad,
+            "--good",
+            &good,
+            "--build",
+            BUILD,
+            "--test",
+            TEST_ALWAYS,
+            "--artifact",
+            "out/state",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let run = |dir: &str, extra: &[&'static str]| {
+        let d = t.path().join(dir);
+        std::fs::create_dir_all(&d).unwrap();
+        let a = args(extra);
+        let a: Vec<&str> = a.iter().map(|s| s.as_str()).collect();
+        bisect(&d, &repo, &a)
+    };
+    let (log, v) = run("hint", &[]);
+    assert_eq!(v["culprit"], want.as_str(), "{log}");
+    assert!(
+        log.contains("crash stack hint: 6 commits touch crash.c (demo_crash)"),
+        "{log}"
+    );
+    let (plain_log, plain) = run("plain", &["--no-hint"]);
+    assert_eq!(plain["culprit"], want.as_str(), "{plain_log}");
+    assert!(!plain_log.contains("crash stack hint"), "{plain_log}");
+    assert_eq!(v["hint"]["commits"].as_array().unwrap().len(), 6);
+    assert!(plain["hint"].is_null());
+    let builds = |v: &Value| v["counts"]["builds"].as_u64().unwrap();
+    assert!(
+        builds(&v) < builds(&plain),
+        "the hint should save builds: {} with it, {} without",
+        builds(&v),
+        builds(&plain)
+    );
+
+    // Resuming replays the journaled hint and repeats nothing.
+    let (again, v2) = run("hint", &[]);
+    assert!(again.contains("resuming from the journal"), "{again}");
+    assert!(again.contains("crash stack hint: 6 commits"), "{again}");
+    assert_eq!(v2["culprit"], want.as_str());
+    assert_eq!(builds(&v2), builds(&v));
+}

@@ -4,7 +4,7 @@
 use super::world::World;
 use super::Tally;
 use crate::backend::{Backend, BuildResult, RunJob, RunResult};
-use crate::campaign::{self, Commit, NullEvents, Plan};
+use crate::campaign::{self, Commit, NoHints, NullEvents, Plan};
 use crate::journal::Journal;
 use anyhow::Context;
 use culprit_bisect::{Config, Verdict};
@@ -96,7 +96,14 @@ pub fn culprit(world: &World) -> anyhow::Result<Tally> {
     let plan = plan(world);
     let mut backend = SimBackend::new(world);
     let mut journal = Journal::in_memory();
-    let f = campaign::run(&plan, &mut backend, &mut journal, &[], &mut NullEvents)?;
+    let f = campaign::run(
+        &plan,
+        &mut backend,
+        &mut journal,
+        &[],
+        &mut NullEvents,
+        &mut NoHints,
+    )?;
     let outcome = match f.outcome.verdict {
         Verdict::Culprit(_) => "culprit",
         Verdict::Older => "older",

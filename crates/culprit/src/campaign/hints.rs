@@ -1,0 +1,101 @@
+//! Crash-stack hints in the campaign: the [`Hinter`] the campaign asks once
+//! the target is known, and how a hint becomes the engine's prior.
+
+use super::{Events, State};
+use crate::journal::{Journal, Record};
+use anyhow::Result;
+use std::path::Path;
+
+/// Share of the prior given to the commits a crash-stack hint names: enough
+/// to test them first, small enough that a wrong hint costs about one build.
+pub const HINT_SHARE: f64 = 0.5;
+
+/// Commits that touch the code of the crash, by index into the plan.
+#[derive(Debug, Clone)]
+pub struct Hint {
+    pub commits: Vec<u32>,
+    /// One line for the log, saying what was matched.
+    pub text: String,
+}
+
+/// Where crash-stack hints come from. The CLI looks up the files of the
+/// crash's stack in the repository; simulations have none.
+pub trait Hinter {
+    /// The hint for the target crash whose console output is at `output`,
+    /// or None when the crash names no code the range touches.
+    fn hint(&mut self, output: &Path) -> Option<Hint>;
+    /// False: hints in a resumed journal are ignored too.
+    fn enabled(&self) -> bool {
+        true
+    }
+}
+
+/// Gives no hints (simulations, `--no-hint`).
+pub struct NoHints;
+impl Hinter for NoHints {
+    fn hint(&mut self, _output: &Path) -> Option<Hint> {
+        None
+    }
+    fn enabled(&self) -> bool {
+        false
+    }
+}
+
+impl State<'_> {
+    /// Gives the hinted commits [`HINT_SHARE`] of the culprit prior. False
+    /// when the hint is too broad to tell anything.
+    pub(super) fn apply_hint(&mut self, commits: &[u32]) -> bool {
+        let candidates = self.plan.commits.iter().filter(|c| !c.good).count();
+        let mut hinted = vec![false; self.plan.commits.len()];
+        for &c in commits {
+            hinted[c as usize] = !self.plan.commits[c as usize].good;
+        }
+        let k = hinted.iter().filter(|h| **h).count();
+        if k == 0 || 2 * k >= candidates {
+            return false;
+        }
+        let w = HINT_SHARE / (1.0 - HINT_SHARE) * (candidates - k) as f64 / k as f64;
+        let weights: Vec<f64> = hinted.iter().map(|&h| if h { w } else { 1.0 }).collect();
+        self.engine.set_prior(&weights);
+        true
+    }
+
+    /// Once the target is known, asks for a hint from its first crash.
+    pub(super) fn look_for_hint(
+        &mut self,
+        hints: &mut dyn Hinter,
+        journal: &mut Journal,
+        events: &mut dyn Events,
+    ) -> Result<()> {
+        let Some(target) = self.engine.target() else {
+            return Ok(());
+        };
+        let Some(output) = self
+            .crash_outputs
+            .iter()
+            .find(|(id, _)| *id == target)
+            .map(|(_, p)| p.clone())
+        else {
+            return Ok(());
+        };
+        self.hinted = true;
+        let Some(hint) = hints.hint(&output) else {
+            return Ok(());
+        };
+        if !self.apply_hint(&hint.commits) {
+            events.line(&format!("{} (too broad: not used)", hint.text));
+            return Ok(());
+        }
+        events.line(&hint.text);
+        journal.append(&Record::Hint {
+            commits: hint
+                .commits
+                .iter()
+                .map(|&c| self.plan.commits[c as usize].sha.clone())
+                .collect(),
+            text: hint.text.clone(),
+        })?;
+        self.hint = Some(hint);
+        Ok(())
+    }
+}

@@ -1,0 +1,70 @@
+//! The campaign's [`Hinter`] for real runs: reads the target crash's console,
+//! looks its stack up in the repository at the bad commit, and names the
+//! range's commits that touch those files.
+
+use super::{commits_touching, defining_files, describe, report_files, stack_functions};
+use crate::campaign::{Commit, Hint, Hinter};
+use culprit_git::Repo;
+use std::path::Path;
+
+/// How many stack functions are looked up: the crash site and its callers.
+const FUNCTIONS: usize = 4;
+
+pub struct StackHinter {
+    repo: Repo,
+    bad: String,
+    shas: Vec<String>,
+    good: Vec<bool>,
+}
+
+impl StackHinter {
+    pub fn new(repo: &Repo, bad: &str, commits: &[Commit]) -> StackHinter {
+        StackHinter {
+            repo: repo.clone(),
+            bad: bad.to_string(),
+            shas: commits.iter().map(|c| c.sha.clone()).collect(),
+            good: commits.iter().map(|c| c.good).collect(),
+        }
+    }
+
+    fn lookup(&self, output: &Path) -> anyhow::Result<Option<Hint>> {
+        let text = std::fs::read(output)?;
+        let Some(report) = culprit_report::reports(&text).next() else {
+            return Ok(None);
+        };
+        let functions = stack_functions(&report, FUNCTIONS);
+        let mut pairs = report_files(&report, &functions);
+        let missing: Vec<String> = functions
+            .iter()
+            .filter(|f| !pairs.iter().any(|(g, _)| g == *f))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            pairs.extend(defining_files(&self.repo, &self.bad, &missing)?);
+        }
+        let mut files: Vec<String> = pairs.iter().map(|(_, f)| f.clone()).collect();
+        files.sort();
+        files.dedup();
+        if files.is_empty() {
+            return Ok(None);
+        }
+        let mut commits = commits_touching(&self.repo, &self.shas, &files)?;
+        commits.retain(|&c| !self.good[c as usize]);
+        if commits.is_empty() {
+            return Ok(None);
+        }
+        let text = describe(&pairs, commits.len());
+        Ok(Some(Hint { commits, text }))
+    }
+}
+
+impl Hinter for StackHinter {
+    fn hint(&mut self, output: &Path) -> Option<Hint> {
+        // A hint is an optimisation: failing to find one must not stop the
+        // campaign, only be visible to whoever debugs it.
+        self.lookup(output).unwrap_or_else(|e| {
+            tracing::warn!("no crash stack hint from {}: {e:#}", output.display());
+            None
+        })
+    }
+}
