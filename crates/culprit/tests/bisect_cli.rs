@@ -92,28 +92,30 @@ const MAINTAINERS: &str = "DEMO STATE\nM:\tDana Maintainer <dana@example.org>\nR
 const BUILD: &str = "mkdir -p out && cp state.txt out/state";
 const TEST_ALWAYS: &str = "grep -q BUG=1 \"$CULPRIT_ARTIFACT\" && { echo 'BUG: unable to handle page fault for address: 0000000000000008'; echo 'RIP: 0010:demo_crash+0x5/0x10'; exit 1; }; exit 0";
 
+/// `culprit bisect` options for the shell build and the always-crashing
+/// test over `bad`..`good`, then `extra`.
+fn always_args<'a>(bad: &'a str, good: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![
+        "--bad",
+        bad,
+        "--good",
+        good,
+        "--build",
+        BUILD,
+        "--test",
+        TEST_ALWAYS,
+        "--artifact",
+        "out/state",
+    ];
+    v.extend_from_slice(extra);
+    v
+}
+
 #[test]
 fn deterministic_bug_is_found_with_json() {
     let t = tempfile::tempdir().unwrap();
     let (repo, good, want, bad) = linear(t.path(), 40, 23);
-    let (log, v) = bisect(
-        t.path(),
-        &repo,
-        &[
-            "--bad",
-            &bad,
-            "--good",
-            &good,
-            "--build",
-            BUILD,
-            "--test",
-            TEST_ALWAYS,
-            "--artifact",
-            "out/state",
-            "--vms",
-            "2",
-        ],
-    );
+    let (log, v) = bisect(t.path(), &repo, &always_args(&bad, &good, &["--vms", "2"]));
     assert_eq!(v["culprit"], want.as_str(), "{log}");
     assert_eq!(v["verdict"], "culprit");
     assert!(v["confidence"].as_f64().unwrap() >= 0.99);
@@ -384,22 +386,7 @@ fn good_that_is_not_an_ancestor_uses_the_merge_base() {
     git(&repo, &["commit", "-q", "-m", "side work"]);
     let side = git(&repo, &["rev-parse", "HEAD"]);
     git(&repo, &["checkout", "-q", "main"]);
-    let (log, v) = bisect(
-        t.path(),
-        &repo,
-        &[
-            "--bad",
-            &bad,
-            "--good",
-            &side,
-            "--build",
-            BUILD,
-            "--test",
-            TEST_ALWAYS,
-            "--artifact",
-            "out/state",
-        ],
-    );
+    let (log, v) = bisect(t.path(), &repo, &always_args(&bad, &side, &[]));
     assert!(
         log.contains(&format!("using their merge base {base}")),
         "{log}"
@@ -527,31 +514,10 @@ fn c_history(dir: &Path) -> (PathBuf, String, String, String) {
 fn crash_stack_hint_tests_the_crashing_code_first() {
     let t = tempfile::tempdir().unwrap();
     let (repo, good, want, bad) = c_history(t.path());
-    let args = |extra: &[&'static str]| -> Vec<String> {
-        let mut v: Vec<String> = [
-            "--bad",
-            &bad,
-            "--good",
-            &good,
-            "--build",
-            BUILD,
-            "--test",
-            TEST_ALWAYS,
-            "--artifact",
-            "out/state",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        v.extend(extra.iter().map(|s| s.to_string()));
-        v
-    };
     let run = |dir: &str, extra: &[&'static str]| {
         let d = t.path().join(dir);
         std::fs::create_dir_all(&d).unwrap();
-        let a = args(extra);
-        let a: Vec<&str> = a.iter().map(|s| s.as_str()).collect();
-        bisect(&d, &repo, &a)
+        bisect(&d, &repo, &always_args(&bad, &good, extra))
     };
     let (log, v) = run("hint", &[]);
     assert_eq!(v["culprit"], want.as_str(), "{log}");

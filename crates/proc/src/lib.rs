@@ -80,6 +80,33 @@ pub fn cancelled() -> bool {
     CANCELLED.load(Ordering::SeqCst)
 }
 
+/// Whether `pid` has stopped running: no such process, or a zombie (dead,
+/// waiting for whoever adopted it to reap it). How callers and tests check
+/// that nothing was left behind.
+pub fn exited(pid: i32) -> bool {
+    // SAFETY: signal 0 only probes for existence.
+    let exists = unsafe { libc::kill(pid, 0) } == 0;
+    !exists
+        || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| s.contains(") Z "))
+            .unwrap_or(true)
+}
+
+/// Waits up to `timeout` for [`exited`]: SIGKILL is delivered asynchronously.
+pub fn wait_exited(pid: i32, timeout: std::time::Duration) -> bool {
+    let step = std::time::Duration::from_millis(20);
+    let start = std::time::Instant::now();
+    loop {
+        if exited(pid) {
+            return true;
+        }
+        if start.elapsed() >= timeout {
+            return false;
+        }
+        std::thread::sleep(step);
+    }
+}
+
 fn kill_group(pgid: i32) {
     if pgid > 0 {
         // SAFETY: plain syscall; a negative pid addresses the process group.

@@ -6,26 +6,13 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// Whether `pid` is gone: no such process, or a zombie (dead, waiting for
-/// whoever adopted it to reap it).
 fn gone(pid: i32) -> bool {
-    // SAFETY: signal 0 only probes for existence.
-    let exists = unsafe { libc::kill(pid, 0) } == 0;
-    !exists
-        || std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|s| s.contains(") Z "))
-            .unwrap_or(true)
+    culprit_proc::exited(pid)
 }
 
 /// Waits up to 2 s for `pid` to be gone (SIGKILL is delivered asynchronously).
 fn dies(pid: i32) -> bool {
-    for _ in 0..40 {
-        if gone(pid) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
+    culprit_proc::wait_exited(pid, Duration::from_secs(2))
 }
 
 fn read_pid(path: &Path) -> i32 {

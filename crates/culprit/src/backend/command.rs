@@ -410,16 +410,10 @@ mod tests {
             .trim()
             .parse()
             .unwrap();
-        let mut gone = false;
-        for _ in 0..40 {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"));
-            if stat.map(|s| s.contains(") Z ")).unwrap_or(true) {
-                gone = true;
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        assert!(gone, "the timed-out command's child {pid} survived");
+        assert!(
+            culprit_proc::wait_exited(pid, Duration::from_secs(2)),
+            "the timed-out command's child {pid} survived"
+        );
     }
 
     #[test]
