@@ -142,6 +142,13 @@ pub struct BisectArgs {
     #[arg(long, value_name = "SECS")]
     pub boot_timeout: Option<f64>,
 
+    /// Kernel mode: keep the kernel checkout and build directory in DIR and
+    /// reuse them in later campaigns on the same repository: no new checkout
+    /// and no first full build. One campaign at a time per DIR.
+    #[arg(long, value_name = "DIR")]
+    #[serde(skip)]
+    pub build_tree: Option<PathBuf>,
+
     /// The [kernel] section of a campaign file.
     #[arg(skip)]
     #[serde(rename = "kernel")]
@@ -202,8 +209,10 @@ impl BisectArgs {
             memory: a.memory,
             cpus: a.cpus,
             boot_timeout: a.boot_timeout,
+            build_tree: a.build_tree,
             kernel_section: file.kernel_section.map(|mut k| {
                 k.config = rel(k.config);
+                k.build_tree = rel(k.build_tree);
                 if !k.reproducer.as_os_str().is_empty() {
                     k.reproducer = rel(Some(k.reproducer)).unwrap_or_default();
                 }
@@ -409,6 +418,9 @@ fn run_kernel(a: &BisectArgs, repo_path: PathBuf, bad: &str) -> Result<i32> {
     }
     if let Some(c) = &a.cmdline {
         ks.cmdline = c.clone();
+    }
+    if let Some(d) = &a.build_tree {
+        ks.build_tree = Some(d.clone());
     }
     let s = setup(&repo_path, bad, &a.good)?;
     let key = format!(

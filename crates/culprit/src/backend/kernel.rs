@@ -65,6 +65,10 @@ pub struct KernelSettings {
     pub busybox: PathBuf,
     /// Parallel make jobs (default: number of CPUs).
     pub jobs: Option<usize>,
+    /// Where the kernel checkout and build directory live. Given, they are
+    /// reused by later campaigns (no new checkout, no first full build);
+    /// default: inside the workdir, new for every campaign.
+    pub build_tree: Option<PathBuf>,
 }
 
 impl Default for KernelSettings {
@@ -86,6 +90,7 @@ impl Default for KernelSettings {
             qemu: "qemu-system-x86_64".into(),
             busybox: "/bin/busybox".into(),
             jobs: None,
+            build_tree: None,
         }
     }
 }
@@ -134,6 +139,52 @@ pub struct KernelBackend {
     /// Said once, with the first build.
     notes: Vec<String>,
     prepared: Prepared,
+    /// Held while a shared build tree is ours (see [`TreeLock`]).
+    _lock: Option<TreeLock>,
+}
+
+/// An exclusive lock on a shared build tree: two campaigns building in one
+/// tree would check out commits under each other's make. Released when the
+/// file is closed, also when culprit dies.
+struct TreeLock {
+    _file: std::fs::File,
+}
+
+impl TreeLock {
+    fn take(dir: &Path) -> Result<TreeLock> {
+        use std::os::fd::AsRawFd;
+        let path = dir.join("culprit.lock");
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            bail!(
+                "another campaign is using the build tree {}; wait for it or give another --build-tree",
+                dir.display()
+            );
+        }
+        Ok(TreeLock { _file: f })
+    }
+}
+
+/// A reused tree must be a checkout of the repository being bisected.
+fn same_repository(repo: &Repo, tree: &Path) -> Result<()> {
+    let common = |r: &Repo| -> Result<PathBuf> {
+        let d = r.git(&["rev-parse", "--path-format=absolute", "--git-common-dir"])?;
+        Ok(std::fs::canonicalize(d.trim())?)
+    };
+    let theirs = Repo::open(tree).with_context(|| format!("opening {}", tree.display()))?;
+    if common(repo)? != common(&theirs)? {
+        bail!(
+            "the build tree {} is a checkout of another repository; give a --build-tree per repository",
+            tree.display()
+        );
+    }
+    Ok(())
 }
 
 impl KernelBackend {
@@ -172,7 +223,20 @@ impl KernelBackend {
         )
         .context("building the initramfs")?;
         let (accel, why) = accel::choose(&s.accel).map_err(anyhow::Error::msg)?;
-        let tree = Worktree::ensure(repo, &workdir.join("tree"), bad)
+        let (root, lock) = match &s.build_tree {
+            Some(d) => {
+                let d = std::path::absolute(d).context("build tree path")?;
+                std::fs::create_dir_all(&d)
+                    .with_context(|| format!("creating the build tree {}", d.display()))?;
+                let lock = TreeLock::take(&d)?;
+                if d.join("tree").join(".git").exists() {
+                    same_repository(repo, &d.join("tree"))?;
+                }
+                (d, Some(lock))
+            }
+            None => (workdir.clone(), None),
+        };
+        let tree = Worktree::ensure(repo, &root.join("tree"), bad)
             .context("creating culprit's worktree")?;
         let compiler = Compiler {
             cc: s.compiler.clone(),
@@ -180,7 +244,7 @@ impl KernelBackend {
                 .ccache
                 .unwrap_or_else(|| culprit_kernel::have_tool("ccache")),
         };
-        let mut builder = Builder::new(tree.dir(), &workdir.join("build"), compiler)?;
+        let mut builder = Builder::new(tree.dir(), &root.join("build"), compiler)?;
         builder.timeout = Duration::from_secs_f64(s.build_timeout);
         if let Some(j) = s.jobs {
             builder.jobs = j.max(1);
@@ -194,6 +258,7 @@ impl KernelBackend {
             accel,
             notes: vec![why],
             prepared: Prepared { base },
+            _lock: lock,
         })
     }
 
@@ -407,6 +472,39 @@ impl Backend for KernelBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_build_tree_is_one_campaign_at_a_time() {
+        let d = tempfile::tempdir().unwrap();
+        let first = TreeLock::take(d.path()).unwrap();
+        let e = TreeLock::take(d.path())
+            .err()
+            .expect("second lock must fail");
+        assert!(e.to_string().contains("another campaign"), "{e}");
+        drop(first);
+        TreeLock::take(d.path()).expect("free again once the first is dropped");
+    }
+
+    #[test]
+    fn a_build_tree_of_another_repository_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let init = |name: &str| {
+            let p = d.path().join(name);
+            std::fs::create_dir_all(&p).unwrap();
+            let ok = std::process::Command::new("git")
+                .args(["init", "-q"])
+                .current_dir(&p)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok);
+            Repo::open(&p).unwrap()
+        };
+        let (a, b) = (init("a"), init("b"));
+        same_repository(&a, a.path()).unwrap();
+        let e = same_repository(&a, b.path()).unwrap_err();
+        assert!(e.to_string().contains("another repository"), "{e}");
+    }
 
     #[test]
     fn settings_from_toml_with_defaults() {
