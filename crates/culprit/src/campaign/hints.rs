@@ -21,9 +21,9 @@ pub struct Hint {
 /// Where crash-stack hints come from. The CLI looks up the files of the
 /// crash's stack in the repository; simulations have none.
 pub trait Hinter {
-    /// The hint for the target crash whose console output is at `output`,
-    /// or None when the crash names no code the range touches.
-    fn hint(&mut self, output: &Path) -> Option<Hint>;
+    /// The hint for the target crash `title` whose console output is at
+    /// `output`, or None when the crash names no code the range touches.
+    fn hint(&mut self, output: &Path, title: &str) -> Option<Hint>;
     /// False: hints in a resumed journal are ignored too.
     fn enabled(&self) -> bool {
         true
@@ -33,7 +33,7 @@ pub trait Hinter {
 /// Gives no hints (simulations, `--no-hint`).
 pub struct NoHints;
 impl Hinter for NoHints {
-    fn hint(&mut self, _output: &Path) -> Option<Hint> {
+    fn hint(&mut self, _output: &Path, _title: &str) -> Option<Hint> {
         None
     }
     fn enabled(&self) -> bool {
@@ -79,7 +79,8 @@ impl State<'_> {
             return Ok(());
         };
         self.hinted = true;
-        let Some(hint) = hints.hint(&output) else {
+        let title = self.identities[target as usize].clone();
+        let Some(hint) = hints.hint(&output, &title) else {
             return Ok(());
         };
         if !self.apply_hint(&hint.commits) {

@@ -27,9 +27,11 @@ impl StackHinter {
         }
     }
 
-    fn lookup(&self, output: &Path) -> anyhow::Result<Option<Hint>> {
+    fn lookup(&self, output: &Path, title: &str) -> anyhow::Result<Option<Hint>> {
         let text = std::fs::read(output)?;
-        let Some(report) = culprit_report::reports(&text).next() else {
+        // The target's own report: an unrelated warning may come first.
+        let mut reports = culprit_report::reports(&text);
+        let Some(report) = reports.find(|r| r.title == title) else {
             return Ok(None);
         };
         let functions = stack_functions(&report, FUNCTIONS);
@@ -59,10 +61,10 @@ impl StackHinter {
 }
 
 impl Hinter for StackHinter {
-    fn hint(&mut self, output: &Path) -> Option<Hint> {
+    fn hint(&mut self, output: &Path, title: &str) -> Option<Hint> {
         // A hint is an optimisation: failing to find one must not stop the
         // campaign, only be visible to whoever debugs it.
-        self.lookup(output).unwrap_or_else(|e| {
+        self.lookup(output, title).unwrap_or_else(|e| {
             tracing::warn!("no crash stack hint from {}: {e:#}", output.display());
             None
         })
