@@ -94,8 +94,8 @@ struct State<'a> {
     signatures: HashMap<u32, String>,
     build_errors: HashMap<u32, String>,
     last_shown: Option<u32>,
-    /// Console outputs of crashed runs, by identity, first seen first.
-    crash_outputs: Vec<(u32, PathBuf)>,
+    /// Console output of the first crashed run of each identity.
+    first_output: HashMap<u32, PathBuf>,
     /// A hint was looked for (or replayed): look only once.
     hinted: bool,
     /// The hint in use.
@@ -143,7 +143,9 @@ impl<'a> State<'a> {
             RunStatusRecord::Crashed { title } => {
                 let id = self.identity(title);
                 if let Some(p) = output {
-                    self.crash_outputs.push((id, p.to_path_buf()));
+                    self.first_output
+                        .entry(id)
+                        .or_insert_with(|| p.to_path_buf());
                 }
                 RunOutcome::Failure(id)
             }
@@ -233,7 +235,7 @@ pub fn run(
         signatures: HashMap::new(),
         build_errors: HashMap::new(),
         last_shown: None,
-        crash_outputs: Vec::new(),
+        first_output: HashMap::new(),
         hinted: false,
         hint: None,
     };
@@ -340,12 +342,12 @@ fn replay(
                     .map(|c| st.node(c))
                     .collect::<Result<Vec<u32>>>()?;
                 st.hinted = true;
-                if hints.enabled() && st.apply_hint(&nodes) {
+                let hint = Hint {
+                    commits: nodes,
+                    text: text.clone(),
+                };
+                if hints.enabled() && st.use_hint(hint) {
                     events.line(text);
-                    st.hint = Some(Hint {
-                        commits: nodes,
-                        text: text.clone(),
-                    });
                 }
             }
         }

@@ -42,12 +42,12 @@ impl Hinter for NoHints {
 }
 
 impl State<'_> {
-    /// Gives the hinted commits [`HINT_SHARE`] of the culprit prior. False
-    /// when the hint is too broad to tell anything.
-    pub(super) fn apply_hint(&mut self, commits: &[u32]) -> bool {
+    /// Gives the hinted commits [`HINT_SHARE`] of the culprit prior and
+    /// keeps the hint. False when it is too broad to tell anything.
+    pub(super) fn use_hint(&mut self, hint: Hint) -> bool {
         let candidates = self.plan.commits.iter().filter(|c| !c.good).count();
         let mut hinted = vec![false; self.plan.commits.len()];
-        for &c in commits {
+        for &c in &hint.commits {
             hinted[c as usize] = !self.plan.commits[c as usize].good;
         }
         let k = hinted.iter().filter(|h| **h).count();
@@ -57,6 +57,7 @@ impl State<'_> {
         let w = HINT_SHARE / (1.0 - HINT_SHARE) * (candidates - k) as f64 / k as f64;
         let weights: Vec<f64> = hinted.iter().map(|&h| if h { w } else { 1.0 }).collect();
         self.engine.set_prior(&weights);
+        self.hint = Some(hint);
         true
     }
 
@@ -70,12 +71,7 @@ impl State<'_> {
         let Some(target) = self.engine.target() else {
             return Ok(());
         };
-        let Some(output) = self
-            .crash_outputs
-            .iter()
-            .find(|(id, _)| *id == target)
-            .map(|(_, p)| p.clone())
-        else {
+        let Some(output) = self.first_output.get(&target).cloned() else {
             return Ok(());
         };
         self.hinted = true;
@@ -83,20 +79,17 @@ impl State<'_> {
         let Some(hint) = hints.hint(&output, &title) else {
             return Ok(());
         };
-        if !self.apply_hint(&hint.commits) {
-            events.line(&format!("{} (too broad: not used)", hint.text));
+        let commits = hint
+            .commits
+            .iter()
+            .map(|&c| self.plan.commits[c as usize].sha.clone())
+            .collect();
+        let text = hint.text.clone();
+        if !self.use_hint(hint) {
+            events.line(&format!("{text} (too broad: not used)"));
             return Ok(());
         }
-        events.line(&hint.text);
-        journal.append(&Record::Hint {
-            commits: hint
-                .commits
-                .iter()
-                .map(|&c| self.plan.commits[c as usize].sha.clone())
-                .collect(),
-            text: hint.text.clone(),
-        })?;
-        self.hint = Some(hint);
-        Ok(())
+        events.line(&text);
+        journal.append(&Record::Hint { commits, text })
     }
 }
