@@ -126,6 +126,13 @@ pub struct BisectArgs {
     #[arg(long, value_name = "SECS")]
     pub repro_time: Option<f64>,
 
+    /// Kernel mode: executions of the reproducer per boot, one after the
+    /// other until the kernel crashes or --repro-time is over (default 10).
+    /// A boot costs far more than an execution; give 1 for a reproducer
+    /// that must run once per boot.
+    #[arg(long, value_name = "N")]
+    pub repro_repeat: Option<u32>,
+
     /// Kernel mode: extra kernel command line.
     #[arg(long, value_name = "ARGS")]
     pub cmdline: Option<String>,
@@ -205,6 +212,7 @@ impl BisectArgs {
             kernel_config: a.kernel_config,
             repro: a.repro,
             repro_time: a.repro_time,
+            repro_repeat: a.repro_repeat,
             cmdline: a.cmdline,
             memory: a.memory,
             cpus: a.cpus,
@@ -410,6 +418,12 @@ fn run_kernel(a: &BisectArgs, repo_path: PathBuf, bad: &str) -> Result<i32> {
     set(a.build_timeout, &mut ks.build_timeout);
     set(a.boot_timeout, &mut ks.boot_timeout);
     set(a.repro_time, &mut ks.repro_time);
+    if let Some(n) = a.repro_repeat {
+        ks.repro_repeat = n;
+    }
+    if ks.repro_repeat == 0 {
+        bail!("the reproducer must run at least once per boot: give --repro-repeat (or [kernel] repro_repeat) of 1 or more");
+    }
     if let Some(m) = a.memory {
         ks.memory = m;
     }
@@ -424,11 +438,12 @@ fn run_kernel(a: &BisectArgs, repo_path: PathBuf, bad: &str) -> Result<i32> {
     }
     let s = setup(&repo_path, bad, &a.good)?;
     let key = format!(
-        "kernel\nbad={}\ngoods={}\nconfig={}\nrepro={}\ncmdline={}\ncompiler={}\ntarget={:?}",
+        "kernel\nbad={}\ngoods={}\nconfig={}\nrepro={}\nrepeat={}\ncmdline={}\ncompiler={}\ntarget={:?}",
         s.bad,
         s.goods.join(","),
         content_id(ks.config.as_deref())?,
         content_id(Some(&ks.reproducer))?,
+        ks.repro_repeat,
         ks.cmdline,
         ks.compiler,
         a.target

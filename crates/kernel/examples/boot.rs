@@ -15,7 +15,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let repro = initramfs::Repro::detect(&PathBuf::from(&args[2]))?;
     let initrd = dir.path().join("initramfs.cpio");
-    initramfs::build("/bin/busybox".as_ref(), &repro, 30, dir.path(), &initrd)?;
+    let run = initramfs::ReproRun {
+        secs: 30,
+        repeat: 1,
+    };
+    initramfs::build("/bin/busybox".as_ref(), &repro, run, dir.path(), &initrd)?;
     let (accel, why) = accel::detect();
     println!("{why}");
     let m = qemu::Machine {

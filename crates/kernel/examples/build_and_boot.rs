@@ -95,7 +95,11 @@ fn run() -> Res<i32> {
         initramfs::build(
             "/bin/busybox".as_ref(),
             &repro,
-            repro_time as u64,
+            // The manual way: one execution per boot.
+            initramfs::ReproRun {
+                secs: repro_time as u64,
+                repeat: 1,
+            },
             &tmp,
             &initrd,
         )?;

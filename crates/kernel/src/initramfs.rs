@@ -24,6 +24,19 @@ pub const SMOKE_FAILED: &str = "culprit: smoke failed: ";
 /// Printed when the reproducer ran for its time and the kernel survived.
 pub const REPRO_DONE: &str = "culprit: repro done";
 
+/// How init runs the reproducer in one boot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReproRun {
+    /// Seconds all executions together may take; the one running then is
+    /// killed.
+    pub secs: u64,
+    /// Executions, one after the other, unless the kernel crashes first. A
+    /// reproducer that triggers the bug on a coin flip per execution
+    /// reproduces far more often per boot when repeated, and a boot costs
+    /// much more than an execution.
+    pub repeat: u32,
+}
+
 /// A reproducer as the user gave it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Repro {
@@ -114,10 +127,11 @@ pub fn is_dynamic(elf: &[u8]) -> Result<bool> {
         .any(|p| p.p_type(endian) == object::elf::PT_INTERP))
 }
 
-/// The /init script: markers, smoke test, reproducer under a time limit,
-/// then stop the VM.
-pub fn init_script(repro_secs: u64, script: bool) -> String {
-    let run = if script { "sh /repro" } else { "/repro" };
+/// The /init script: markers, smoke test, the reproducer repeated under a
+/// time limit, then stop the VM.
+pub fn init_script(run: ReproRun, script: bool) -> String {
+    let exec = if script { "sh /repro" } else { "/repro" };
+    let (secs, repeat) = (run.secs.max(1), run.repeat.max(1));
     format!(
         r#"#!/bin/sh
 export PATH=/bin
@@ -132,8 +146,17 @@ echo culprit > /tmp/smoke && [ "$(cat /tmp/smoke)" = culprit ] || fail "tmpfs wr
 /bin/busybox true || fail "exec"
 echo "{SMOKE_OK}"
 cd /tmp
-timeout -s KILL {repro_secs} {run}
-echo "{REPRO_DONE} status=$?"
+end=$(( $(date +%s) + {secs} ))
+i=0
+status=0
+while [ $i -lt {repeat} ]; do
+  left=$(( end - $(date +%s) ))
+  [ $left -gt 0 ] || break
+  timeout -s KILL $left {exec}
+  status=$?
+  i=$((i + 1))
+done
+echo "{REPRO_DONE} status=$status executions=$i"
 reboot -f
 sleep 60
 "#
@@ -212,7 +235,7 @@ impl Cpio {
 pub fn build(
     busybox: &Path,
     repro: &Repro,
-    repro_secs: u64,
+    run: ReproRun,
     work_dir: &Path,
     out: &Path,
 ) -> Result<()> {
@@ -238,7 +261,7 @@ pub fn build(
     c.file(
         "init",
         0o755,
-        init_script(repro_secs, repro.is_script()).as_bytes(),
+        init_script(run, repro.is_script()).as_bytes(),
     );
     c.file("repro", 0o755, &repro_bytes);
     crate::write(out, c.finish())
@@ -319,12 +342,19 @@ mod tests {
 
     #[test]
     fn init_prints_markers_in_order() {
-        let s = init_script(30, false);
+        let s = init_script(
+            ReproRun {
+                secs: 30,
+                repeat: 4,
+            },
+            false,
+        );
         let a = s.find(INIT_STARTED).unwrap();
         let b = s.find(SMOKE_OK).unwrap();
         let c = s.find(REPRO_DONE).unwrap();
         assert!(a < b && b < c);
-        assert!(s.contains("timeout -s KILL 30 /repro"));
+        assert!(s.contains("+ 30 ))") && s.contains("-lt 4 ]"), "{s}");
+        assert!(s.contains("timeout -s KILL $left /repro"));
         assert!(s.trim_end().ends_with("sleep 60"));
     }
 }

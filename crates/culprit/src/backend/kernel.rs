@@ -54,6 +54,11 @@ pub struct KernelSettings {
     /// Seconds the reproducer runs before it is stopped (counted OK if the
     /// kernel survived).
     pub repro_time: f64,
+    /// Executions of the reproducer per boot, one after the other until the
+    /// kernel crashes or `repro_time` is over: a boot costs far more than an
+    /// execution, and a reproducer that triggers on a coin flip shows far
+    /// more often per boot when repeated.
+    pub repro_repeat: u32,
     /// Seconds a build may take.
     pub build_timeout: f64,
     /// Extra kernel command line.
@@ -84,6 +89,7 @@ impl Default for KernelSettings {
             boot_timeout: 120.0,
             run_timeout: 300.0,
             repro_time: 60.0,
+            repro_repeat: 10,
             build_timeout: 3600.0,
             cmdline: String::new(),
             accel: "auto".into(),
@@ -217,7 +223,10 @@ impl KernelBackend {
         initramfs::build(
             &s.busybox,
             &repro,
-            s.repro_time.ceil() as u64,
+            initramfs::ReproRun {
+                secs: s.repro_time.ceil() as u64,
+                repeat: s.repro_repeat.max(1),
+            },
             &tmp,
             &initrd,
         )
