@@ -73,6 +73,9 @@ fn settings(d: &Demo) -> KernelSettings {
         boot_timeout: 60.0,
         run_timeout: 60.0,
         repro_time: 20.0,
+        // One execution per boot: the demo's bug then shows in about half
+        // of the runs, and the engine must deal with that.
+        repro_repeat: 1,
         ..KernelSettings::default()
     }
 }
@@ -127,6 +130,10 @@ fn backend_builds_boots_and_classifies_the_demo() {
     );
     assert!(injected.ok && before.ok);
     assert_ne!(injected.signature, before.signature);
+    // No Kconfig input changed between them: olddefconfig was skipped.
+    let cfg_log = work.join("kernels").join(&parent).join("config.log");
+    let cfg_log = std::fs::read_to_string(cfg_log).unwrap();
+    assert!(cfg_log.contains(".config kept"), "{cfg_log}");
 
     // p(crash) ~ 0.5 * 0.9 per run: 12 runs without a crash is ~0.08%.
     let t = std::time::Instant::now();
@@ -170,7 +177,29 @@ fn backend_builds_boots_and_classifies_the_demo() {
     let res = b.run(&runs(&d.good, 4)).unwrap();
     for r in &res {
         assert_eq!(r.status, RunStatus::Ok, "{:?}", r.output);
+        let console = std::fs::read_to_string(r.output.as_ref().unwrap()).unwrap();
+        assert_eq!(executions(&console), Some(1), "{console}");
     }
+    drop(b);
+
+    // Repeated executions in one boot: a clean kernel survives them all.
+    let s = KernelSettings {
+        repro_repeat: 3,
+        ..settings(&d)
+    };
+    let mut b = KernelBackend::new(&repo, &d.bad, &work, s).unwrap();
+    assert_eq!(b.build(&d.good).unwrap().signature, good.signature);
+    let res = b.run(&runs(&d.good, 1)).unwrap();
+    assert_eq!(res[0].status, RunStatus::Ok, "{:?}", res[0].output);
+    let console = std::fs::read_to_string(res[0].output.as_ref().unwrap()).unwrap();
+    assert_eq!(executions(&console), Some(3), "{console}");
+}
+
+/// How many times init ran the reproducer, from its last line.
+fn executions(console: &str) -> Option<u32> {
+    let rest = console.split("executions=").nth(1)?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
 }
 
 /// A child of bad whose kernel/sys.c does not compile (a branch in the
@@ -300,6 +329,8 @@ fn bisect_kernel_names_the_injected_commit() {
         .arg("--repro")
         .arg(&d.repro)
         .args(["--vms", "2"])
+        // One execution per boot, so the bug shows in about half of the runs.
+        .args(["--repro-repeat", "1"])
         .arg("--workdir")
         .arg(&work)
         .arg("--json")
