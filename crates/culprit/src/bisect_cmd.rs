@@ -149,12 +149,21 @@ pub struct BisectArgs {
     #[arg(long, value_name = "SECS")]
     pub boot_timeout: Option<f64>,
 
-    /// Kernel mode: keep the kernel checkout and build directory in DIR and
-    /// reuse them in later campaigns on the same repository: no new checkout
-    /// and no first full build. One campaign at a time per DIR.
-    #[arg(long, value_name = "DIR")]
+    /// Kernel mode: where the kernel checkout and build directory live.
+    /// Later campaigns on the same repository reuse them: no new checkout
+    /// and no first full build. One campaign at a time per DIR. Default:
+    /// ~/.cache/culprit/trees/<repository> (if another campaign is using it,
+    /// a private tree in the workdir).
+    #[arg(long, value_name = "DIR", conflicts_with = "private_tree")]
     #[serde(skip)]
     pub build_tree: Option<PathBuf>,
+
+    /// Kernel mode: check out and build in the workdir, in a tree of this
+    /// campaign's own (a full checkout and a first full build), instead of
+    /// the shared build tree.
+    #[arg(long)]
+    #[serde(default)]
+    pub private_tree: bool,
 
     /// The [kernel] section of a campaign file.
     #[arg(skip)]
@@ -218,6 +227,7 @@ impl BisectArgs {
             cpus: a.cpus,
             boot_timeout: a.boot_timeout,
             build_tree: a.build_tree,
+            private_tree: a.private_tree || file.private_tree,
             kernel_section: file.kernel_section.map(|mut k| {
                 k.config = rel(k.config);
                 k.build_tree = rel(k.build_tree);
@@ -299,13 +309,48 @@ pub fn setup(repo_path: &Path, bad: &str, goods: &[String]) -> Result<Setup> {
     })
 }
 
-fn default_workdir(key: &str) -> PathBuf {
-    let base = std::env::var_os("XDG_CACHE_HOME")
+fn cache_root() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
+        .unwrap_or_else(std::env::temp_dir)
+        .join("culprit")
+}
+
+fn default_workdir(key: &str) -> PathBuf {
     let id = hex::encode(&Sha256::digest(key.as_bytes())[..6]);
-    base.join("culprit").join(id)
+    cache_root().join(id)
+}
+
+/// The shared kernel build tree of a repository: one per repository (its
+/// worktrees share it), named after it so that a user can find it.
+fn default_build_tree(repo: &Path) -> Result<PathBuf> {
+    let r = Repo::open(repo).with_context(|| format!("opening {}", repo.display()))?;
+    let common = r
+        .git(&["rev-parse", "--path-format=absolute", "--git-common-dir"])
+        .context("finding the repository's git directory")?;
+    let common = std::fs::canonicalize(common.trim())
+        .with_context(|| format!("resolving {}", common.trim()))?;
+    let top = if common.file_name().is_some_and(|n| n == ".git") {
+        common.parent().unwrap_or(&common)
+    } else {
+        &common
+    };
+    let name: String = top
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let id = hex::encode(&Sha256::digest(common.as_os_str().as_encoded_bytes())[..6]);
+    Ok(cache_root().join("trees").join(format!("{name}-{id}")))
 }
 
 fn secs(v: Option<f64>) -> Result<Option<Duration>> {
@@ -436,6 +481,12 @@ fn run_kernel(a: &BisectArgs, repo_path: PathBuf, bad: &str) -> Result<i32> {
     if let Some(d) = &a.build_tree {
         ks.build_tree = Some(d.clone());
     }
+    if a.private_tree {
+        ks.build_tree = None;
+    } else if ks.build_tree.is_none() {
+        ks.build_tree = Some(default_build_tree(&repo_path)?);
+        ks.build_tree_fallback = true;
+    }
     let s = setup(&repo_path, bad, &a.good)?;
     let key = format!(
         "kernel\nbad={}\ngoods={}\nconfig={}\nrepro={}\nrepeat={}\ncmdline={}\ncompiler={}\ntarget={:?}",
@@ -507,4 +558,41 @@ pub fn execute(
         })?;
     log.finish();
     result::report(&s.repo, &plan, &finish, &mut log, a.json.as_deref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_build_tree_is_one_per_repository() {
+        let d = tempfile::tempdir().unwrap();
+        let git = |dir: &Path, args: &[&str]| {
+            let ok = std::process::Command::new("git")
+                .args(["-c", "user.name=T", "-c", "user.email=t@e"])
+                .args(args)
+                .current_dir(dir)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "git {args:?}");
+        };
+        let (a, b) = (d.path().join("linux"), d.path().join("other tree"));
+        for r in [&a, &b] {
+            std::fs::create_dir_all(r).unwrap();
+            git(r, &["init", "-q"]);
+            git(r, &["commit", "-q", "--allow-empty", "-m", "x"]);
+        }
+        git(&a, &["worktree", "add", "-q", "--detach", "../wt"]);
+        let ta = default_build_tree(&a).unwrap();
+        assert_eq!(ta, default_build_tree(&d.path().join("wt")).unwrap());
+        assert_eq!(ta, default_build_tree(&a.join(".")).unwrap());
+        let tb = default_build_tree(&b).unwrap();
+        assert_ne!(ta, tb);
+        assert!(ta.starts_with(cache_root().join("trees")), "{ta:?}");
+        let name = |p: &Path| p.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name(&ta).starts_with("linux-"), "{ta:?}");
+        assert!(name(&tb).starts_with("other_tree-"), "{tb:?}");
+        assert!(default_build_tree(&d.path().join("missing")).is_err());
+    }
 }

@@ -318,7 +318,11 @@ fn bisect_kernel_names_the_injected_commit() {
     let Some(d) = demo_or_skip() else { return };
     let work = fresh_workdir("work-bisect");
     let json = work.join("result.json");
+    // The default shared build tree, under a cache directory of the test's
+    // own (kept across runs, as a user's is).
+    let cache = demo::default_dir().join("cache");
     let out = Command::new(env!("CARGO_BIN_EXE_culprit"))
+        .env("XDG_CACHE_HOME", &cache)
         .arg("bisect")
         .arg("--kernel")
         .arg("--repo")
@@ -340,6 +344,14 @@ fn bisect_kernel_names_the_injected_commit() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "culprit failed:\n{stdout}\n{stderr}");
+    let tree_line = format!(
+        "build tree: {}",
+        cache.join("culprit/trees/linux-").display()
+    );
+    assert!(
+        stdout.contains(&tree_line),
+        "log lacks {tree_line:?}:\n{stdout}"
+    );
     for line in [
         "testing commit ",
         "compiler: gcc",

@@ -74,6 +74,10 @@ pub struct KernelSettings {
     /// reused by later campaigns (no new checkout, no first full build);
     /// default: inside the workdir, new for every campaign.
     pub build_tree: Option<PathBuf>,
+    /// When `build_tree` is in use by another campaign, check out and build
+    /// inside the workdir instead of failing (for a default shared tree).
+    #[serde(skip)]
+    pub build_tree_fallback: bool,
 }
 
 impl Default for KernelSettings {
@@ -97,6 +101,7 @@ impl Default for KernelSettings {
             busybox: "/bin/busybox".into(),
             jobs: None,
             build_tree: None,
+            build_tree_fallback: false,
         }
     }
 }
@@ -158,6 +163,17 @@ struct TreeLock {
 
 impl TreeLock {
     fn take(dir: &Path) -> Result<TreeLock> {
+        match TreeLock::try_take(dir)? {
+            Some(l) => Ok(l),
+            None => bail!(
+                "another campaign is using the build tree {}; wait for it or give another --build-tree",
+                dir.display()
+            ),
+        }
+    }
+
+    /// The lock, or None while another campaign holds it.
+    fn try_take(dir: &Path) -> Result<Option<TreeLock>> {
         use std::os::fd::AsRawFd;
         let path = dir.join("culprit.lock");
         let f = std::fs::OpenOptions::new()
@@ -168,12 +184,9 @@ impl TreeLock {
             .with_context(|| format!("opening {}", path.display()))?;
         // SAFETY: flock on a descriptor we own.
         if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            bail!(
-                "another campaign is using the build tree {}; wait for it or give another --build-tree",
-                dir.display()
-            );
+            return Ok(None);
         }
-        Ok(TreeLock { _file: f })
+        Ok(Some(TreeLock { _file: f }))
     }
 }
 
@@ -232,17 +245,41 @@ impl KernelBackend {
         )
         .context("building the initramfs")?;
         let (accel, why) = accel::choose(&s.accel).map_err(anyhow::Error::msg)?;
-        let (root, lock) = match &s.build_tree {
+        let mut notes = vec![why];
+        let shared = match &s.build_tree {
             Some(d) => {
                 let d = std::path::absolute(d).context("build tree path")?;
                 std::fs::create_dir_all(&d)
                     .with_context(|| format!("creating the build tree {}", d.display()))?;
-                let lock = TreeLock::take(&d)?;
-                if d.join("tree").join(".git").exists() {
-                    same_repository(repo, &d.join("tree"))?;
+                let lock = if s.build_tree_fallback {
+                    TreeLock::try_take(&d)?
+                } else {
+                    Some(TreeLock::take(&d)?)
+                };
+                match lock {
+                    Some(lock) => {
+                        if d.join("tree").join(".git").exists() {
+                            same_repository(repo, &d.join("tree"))?;
+                        }
+                        notes.push(format!(
+                            "build tree: {} (kept for later campaigns on this repository)",
+                            d.display()
+                        ));
+                        Some((d, lock))
+                    }
+                    None => {
+                        notes.push(format!(
+                            "build tree: {} is in use by another campaign; checking out and building in the workdir instead",
+                            d.display()
+                        ));
+                        None
+                    }
                 }
-                (d, Some(lock))
             }
+            None => None,
+        };
+        let (root, lock) = match shared {
+            Some((d, lock)) => (d, Some(lock)),
             None => (workdir.clone(), None),
         };
         let tree = Worktree::ensure(repo, &root.join("tree"), bad)
@@ -265,7 +302,7 @@ impl KernelBackend {
             builder,
             initrd,
             accel,
-            notes: vec![why],
+            notes,
             prepared: Prepared { base },
             _lock: lock,
         })
@@ -490,6 +527,7 @@ mod tests {
             .err()
             .expect("second lock must fail");
         assert!(e.to_string().contains("another campaign"), "{e}");
+        assert!(TreeLock::try_take(d.path()).unwrap().is_none());
         drop(first);
         TreeLock::take(d.path()).expect("free again once the first is dropped");
     }
