@@ -308,6 +308,27 @@ fn bad_input_is_refused_with_a_clear_error() {
     assert!(err.contains("missing.c"), "{err}");
 
     assert!(try_new(&full, &repro).is_ok());
+
+    // A shared build tree in use: an error when given, a private tree in
+    // the workdir when it is the default.
+    let shared = dir.path().join("shared");
+    let with_tree = |work: &str, fallback: bool| {
+        let s = KernelSettings {
+            config: Some(config.clone()),
+            reproducer: repro.clone(),
+            build_tree: Some(shared.clone()),
+            build_tree_fallback: fallback,
+            ..KernelSettings::default()
+        };
+        KernelBackend::new(&repo, &head, &dir.path().join(work), s)
+    };
+    let first = with_tree("w1", false).unwrap();
+    assert!(shared.join("tree").exists() && !dir.path().join("w1/tree").exists());
+    let err = format!("{:#}", with_tree("w2", false).err().unwrap());
+    assert!(err.contains("another campaign is using"), "{err}");
+    let _second = with_tree("w3", true).unwrap();
+    assert!(dir.path().join("w3/tree").exists());
+    drop(first);
 }
 
 /// The README's demo: `culprit bisect --kernel` on the demo history names
