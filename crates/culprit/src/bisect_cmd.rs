@@ -481,13 +481,13 @@ fn run_kernel(a: &BisectArgs, repo_path: PathBuf, bad: &str) -> Result<i32> {
     if let Some(d) = &a.build_tree {
         ks.build_tree = Some(d.clone());
     }
+    let s = setup(&repo_path, bad, &a.good)?;
     if a.private_tree {
         ks.build_tree = None;
     } else if ks.build_tree.is_none() {
         ks.build_tree = Some(default_build_tree(&repo_path)?);
         ks.build_tree_fallback = true;
     }
-    let s = setup(&repo_path, bad, &a.good)?;
     let key = format!(
         "kernel\nbad={}\ngoods={}\nconfig={}\nrepro={}\nrepeat={}\ncmdline={}\ncompiler={}\ntarget={:?}",
         s.bad,
