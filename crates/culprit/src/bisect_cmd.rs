@@ -19,6 +19,9 @@ use crate::journal::Journal;
 use crate::log::TextLog;
 use crate::result;
 
+mod paths;
+use paths::{default_build_tree, default_workdir};
+
 #[derive(Debug, Clone, Args, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BisectArgs {
@@ -309,50 +312,6 @@ pub fn setup(repo_path: &Path, bad: &str, goods: &[String]) -> Result<Setup> {
     })
 }
 
-fn cache_root() -> PathBuf {
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("culprit")
-}
-
-fn default_workdir(key: &str) -> PathBuf {
-    let id = hex::encode(&Sha256::digest(key.as_bytes())[..6]);
-    cache_root().join(id)
-}
-
-/// The shared kernel build tree of a repository: one per repository (its
-/// worktrees share it), named after it so that a user can find it.
-fn default_build_tree(repo: &Path) -> Result<PathBuf> {
-    let r = Repo::open(repo).with_context(|| format!("opening {}", repo.display()))?;
-    let common = r
-        .git(&["rev-parse", "--path-format=absolute", "--git-common-dir"])
-        .context("finding the repository's git directory")?;
-    let common = std::fs::canonicalize(common.trim())
-        .with_context(|| format!("resolving {}", common.trim()))?;
-    let top = if common.file_name().is_some_and(|n| n == ".git") {
-        common.parent().unwrap_or(&common)
-    } else {
-        &common
-    };
-    let name: String = top
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let id = hex::encode(&Sha256::digest(common.as_os_str().as_encoded_bytes())[..6]);
-    Ok(cache_root().join("trees").join(format!("{name}-{id}")))
-}
-
 fn secs(v: Option<f64>) -> Result<Option<Duration>> {
     match v {
         Some(s) if !(s > 0.0 && s.is_finite()) => bail!("timeouts must be positive seconds"),
@@ -558,41 +517,4 @@ pub fn execute(
         })?;
     log.finish();
     result::report(&s.repo, &plan, &finish, &mut log, a.json.as_deref())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_default_build_tree_is_one_per_repository() {
-        let d = tempfile::tempdir().unwrap();
-        let git = |dir: &Path, args: &[&str]| {
-            let ok = std::process::Command::new("git")
-                .args(["-c", "user.name=T", "-c", "user.email=t@e"])
-                .args(args)
-                .current_dir(dir)
-                .status()
-                .unwrap()
-                .success();
-            assert!(ok, "git {args:?}");
-        };
-        let (a, b) = (d.path().join("linux"), d.path().join("other tree"));
-        for r in [&a, &b] {
-            std::fs::create_dir_all(r).unwrap();
-            git(r, &["init", "-q"]);
-            git(r, &["commit", "-q", "--allow-empty", "-m", "x"]);
-        }
-        git(&a, &["worktree", "add", "-q", "--detach", "../wt"]);
-        let ta = default_build_tree(&a).unwrap();
-        assert_eq!(ta, default_build_tree(&d.path().join("wt")).unwrap());
-        assert_eq!(ta, default_build_tree(&a.join(".")).unwrap());
-        let tb = default_build_tree(&b).unwrap();
-        assert_ne!(ta, tb);
-        assert!(ta.starts_with(cache_root().join("trees")), "{ta:?}");
-        let name = |p: &Path| p.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(name(&ta).starts_with("linux-"), "{ta:?}");
-        assert!(name(&tb).starts_with("other_tree-"), "{tb:?}");
-        assert!(default_build_tree(&d.path().join("missing")).is_err());
-    }
 }
