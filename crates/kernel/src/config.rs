@@ -97,8 +97,8 @@ const KCONFIG_INPUTS: &[&str] = &[
     "Makefile",
     "arch/x86/Makefile",
 ];
-/// In the build directory: the commit (and compiler) the current .config
-/// was completed for.
+/// In the build directory: the commit the current .config was completed
+/// for, the compiler, and the .config's digest.
 const STAMP: &str = ".culprit-config-commit";
 
 /// Writes `base` plus the reproducible fragment to the build directory's
