@@ -49,6 +49,18 @@ impl Repo {
         &self.path
     }
 
+    /// The repository's git directory shared by all its worktrees, as a
+    /// canonical path: equal for two checkouts exactly when they are one
+    /// repository.
+    pub fn common_dir(&self) -> Result<PathBuf, GitError> {
+        let args = ["rev-parse", "--path-format=absolute", "--git-common-dir"];
+        let out = self.git(&args)?;
+        std::fs::canonicalize(out.trim()).map_err(|e| GitError::Parse {
+            args: args.join(" "),
+            line: format!("{} ({e})", out.trim()),
+        })
+    }
+
     fn raw(&self, args: &[&str]) -> Result<Output, GitError> {
         Command::new("git")
             .arg("-C")

@@ -190,14 +190,46 @@ impl TreeLock {
     }
 }
 
+/// The shared build tree and its lock, or None for a tree in the workdir
+/// (none asked for, or the default one busy: `build_tree_fallback`). Says
+/// which in `notes`.
+fn shared_tree(
+    repo: &Repo,
+    s: &KernelSettings,
+    notes: &mut Vec<String>,
+) -> Result<Option<(PathBuf, TreeLock)>> {
+    let Some(d) = &s.build_tree else {
+        return Ok(None);
+    };
+    let d = std::path::absolute(d).context("build tree path")?;
+    std::fs::create_dir_all(&d)
+        .with_context(|| format!("creating the build tree {}", d.display()))?;
+    let lock = if s.build_tree_fallback {
+        TreeLock::try_take(&d)?
+    } else {
+        Some(TreeLock::take(&d)?)
+    };
+    let Some(lock) = lock else {
+        notes.push(format!(
+            "build tree: {} is in use by another campaign; checking out and building in the workdir instead",
+            d.display()
+        ));
+        return Ok(None);
+    };
+    if d.join("tree").join(".git").exists() {
+        same_repository(repo, &d.join("tree"))?;
+    }
+    notes.push(format!(
+        "build tree: {} (kept for later campaigns on this repository)",
+        d.display()
+    ));
+    Ok(Some((d, lock)))
+}
+
 /// A reused tree must be a checkout of the repository being bisected.
 fn same_repository(repo: &Repo, tree: &Path) -> Result<()> {
-    let common = |r: &Repo| -> Result<PathBuf> {
-        let d = r.git(&["rev-parse", "--path-format=absolute", "--git-common-dir"])?;
-        Ok(std::fs::canonicalize(d.trim())?)
-    };
     let theirs = Repo::open(tree).with_context(|| format!("opening {}", tree.display()))?;
-    if common(repo)? != common(&theirs)? {
+    if repo.common_dir()? != theirs.common_dir()? {
         bail!(
             "the build tree {} is a checkout of another repository; give a --build-tree per repository",
             tree.display()
@@ -238,7 +270,7 @@ impl KernelBackend {
             &repro,
             initramfs::ReproRun {
                 secs: s.repro_time.ceil() as u64,
-                repeat: s.repro_repeat.max(1),
+                repeat: s.repro_repeat,
             },
             &tmp,
             &initrd,
@@ -246,38 +278,7 @@ impl KernelBackend {
         .context("building the initramfs")?;
         let (accel, why) = accel::choose(&s.accel).map_err(anyhow::Error::msg)?;
         let mut notes = vec![why];
-        let shared = match &s.build_tree {
-            Some(d) => {
-                let d = std::path::absolute(d).context("build tree path")?;
-                std::fs::create_dir_all(&d)
-                    .with_context(|| format!("creating the build tree {}", d.display()))?;
-                let lock = if s.build_tree_fallback {
-                    TreeLock::try_take(&d)?
-                } else {
-                    Some(TreeLock::take(&d)?)
-                };
-                match lock {
-                    Some(lock) => {
-                        if d.join("tree").join(".git").exists() {
-                            same_repository(repo, &d.join("tree"))?;
-                        }
-                        notes.push(format!(
-                            "build tree: {} (kept for later campaigns on this repository)",
-                            d.display()
-                        ));
-                        Some((d, lock))
-                    }
-                    None => {
-                        notes.push(format!(
-                            "build tree: {} is in use by another campaign; checking out and building in the workdir instead",
-                            d.display()
-                        ));
-                        None
-                    }
-                }
-            }
-            None => None,
-        };
+        let shared = shared_tree(repo, &s, &mut notes)?;
         let (root, lock) = match shared {
             Some((d, lock)) => (d, Some(lock)),
             None => (workdir.clone(), None),

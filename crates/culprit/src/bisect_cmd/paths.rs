@@ -24,10 +24,8 @@ pub(super) fn default_workdir(key: &str) -> PathBuf {
 pub(super) fn default_build_tree(repo: &Path) -> Result<PathBuf> {
     let r = Repo::open(repo).with_context(|| format!("opening {}", repo.display()))?;
     let common = r
-        .git(&["rev-parse", "--path-format=absolute", "--git-common-dir"])
+        .common_dir()
         .context("finding the repository's git directory")?;
-    let common = std::fs::canonicalize(common.trim())
-        .with_context(|| format!("resolving {}", common.trim()))?;
     let top = if common.file_name().is_some_and(|n| n == ".git") {
         common.parent().unwrap_or(&common)
     } else {
