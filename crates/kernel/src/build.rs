@@ -95,7 +95,7 @@ impl Builder {
             .arg(&self.src)
             .arg(format!("O={}", self.build_dir.display()))
             .arg("ARCH=x86_64")
-            .arg(format!("CC={}", self.compiler.make_cc()))
+            .arg(format!("CC={}", self.cc()))
             .arg(format!("HOSTCC={}", self.compiler.make_cc()))
             .arg(format!("-j{}", self.jobs))
             .args(targets);
@@ -107,13 +107,9 @@ impl Builder {
             // tree that is not at a tag.
             .env("LOCALVERSION", "")
             .env("LC_ALL", "C")
-            // Direct mode, never depend mode. Depend mode keys piggy.S on
-            // its text alone (two sizes), not on the compressed kernel it
-            // `.incbin`s, so two commits whose kernels compress to the same
-            // size got the same bzImage payload. Direct mode scans the
-            // source for `.incbin` and never caches such an object, and it
-            // skips the preprocessor on a hit: 1.5 s less per build after a
-            // 20-file checkout than preprocessor mode.
+            // Direct mode skips the preprocessor on a hit: 1.5 s less per
+            // build after a 20-file checkout than preprocessor mode. Never
+            // depend mode: it would store `.incbin` objects (see CC_GUARD).
             .env("CCACHE_DIRECT", "1")
             .env("CCACHE_NODEPEND", "1")
             .env("CCACHE_NOHASHDIR", "1")
@@ -127,12 +123,53 @@ impl Builder {
         c
     }
 
+    /// The `CC=` value for make: with ccache, through the guard that keeps
+    /// `.incbin` sources away from it.
+    pub fn cc(&self) -> String {
+        if self.compiler.ccache {
+            format!("{} {}", self.cc_guard().display(), self.compiler.cc)
+        } else {
+            self.compiler.cc.clone()
+        }
+    }
+
+    fn cc_guard(&self) -> PathBuf {
+        self.build_dir.join(".culprit-ccache")
+    }
+
+    /// Writes the ccache guard into the build directory (only when its text
+    /// changed, so make sees no new compiler).
+    pub fn write_cc_guard(&self) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.cc_guard();
+        io_ctx(std::fs::create_dir_all(&self.build_dir), || {
+            format!("create {}", self.build_dir.display())
+        })?;
+        if std::fs::read(&path).is_ok_and(|t| t == CC_GUARD.as_bytes()) {
+            return Ok(());
+        }
+        let tmp = path.with_extension("tmp");
+        io_ctx(std::fs::write(&tmp, CC_GUARD), || {
+            format!("write {}", tmp.display())
+        })?;
+        io_ctx(
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)),
+            || format!("chmod {}", tmp.display()),
+        )?;
+        io_ctx(std::fs::rename(&tmp, &path), || {
+            format!("rename {}", path.display())
+        })
+    }
+
     /// Runs make for `targets`, output (stdout and stderr) to `log`.
     pub fn make(&self, targets: &[&str], log: &Path) -> Result<MakeOutcome> {
         crate::require_tool("make", "make")?;
         io_ctx(std::fs::create_dir_all(&self.build_dir), || {
             format!("create {}", self.build_dir.display())
         })?;
+        if self.compiler.ccache {
+            self.write_cc_guard()?;
+        }
         let out = io_ctx(std::fs::File::create(log), || {
             format!("create {}", log.display())
         })?;
@@ -172,6 +209,23 @@ impl Builder {
         }
     }
 }
+
+/// Runs the compiler through ccache, except for a source that pulls a file
+/// in with `.incbin` (piggy.S: the compressed vmlinux; rmpiggy.S, the certs,
+/// the initramfs). ccache keys such an object on the source text alone,
+/// which for piggy.S is two sizes, so a cached piggy.o puts another commit's
+/// kernel in the bzImage. ccache refuses to store those objects in direct
+/// and preprocessor mode, but one stored by depend mode (an earlier culprit,
+/// or a user's ccache.conf) is served again by direct mode.
+const CC_GUARD: &str = r#"#!/bin/sh
+# Written by culprit: ccache, but never for a source that .incbin's a file.
+for a do
+  case $a in
+  *.c|*.S) if [ -f "$a" ] && grep -q '\.incbin' "$a"; then exec "$@"; fi ;;
+  esac
+done
+exec ccache "$@"
+"#;
 
 /// The first line of build output that reports an error: a compiler
 /// diagnostic, a linker error, else make's own failure line.
@@ -219,11 +273,11 @@ mod tests {
         assert_eq!(first_error(""), None);
     }
 
-    /// The object of an `.incbin` source must follow the file it pulls in,
-    /// with ccache configured exactly as `make` runs it: a cached object
-    /// would boot another commit's kernel.
+    /// The object of an `.incbin` source must follow the file it pulls in
+    /// when compiled as make compiles it, even from a cache that depend
+    /// mode filled: a cached piggy.o boots another commit's kernel.
     #[test]
-    fn ccache_never_reuses_an_incbin_object() {
+    fn ccache_never_serves_an_incbin_object() {
         if !crate::have_tool("ccache") {
             eprintln!("skipped: ccache is not installed");
             return;
@@ -241,33 +295,36 @@ mod tests {
             )
             .unwrap()
         };
+        b.write_cc_guard().unwrap();
         let make = b.command(&[]);
         std::fs::write(
             dir.path().join("piggy.S"),
             ".section .rodata\n.incbin \"payload.bin\"\n",
         )
         .unwrap();
-        for payload in ["first kernel", "other kernel", "first kernel"] {
+        let compile = |cc: &str, payload: &str, depend: bool| {
             std::fs::write(dir.path().join("payload.bin"), payload).unwrap();
-            let mut cc = Command::new("ccache");
-            cc.current_dir(dir.path())
-                // As Kbuild compiles it: depend mode needs the -MMD.
-                .args([
-                    "gcc",
-                    "-Wp,-MMD,.piggy.o.d",
-                    "-c",
-                    "piggy.S",
-                    "-o",
-                    "piggy.o",
-                ]);
+            let words: Vec<&str> = cc.split_whitespace().collect();
+            let mut c = Command::new(words[0]);
+            c.current_dir(dir.path()).args(&words[1..]);
+            // As Kbuild compiles it: depend mode needs the -MMD.
+            c.args(["-Wp,-MMD,.piggy.o.d", "-c", "piggy.S", "-o", "piggy.o"]);
             for (k, v) in make.get_envs() {
                 match v {
-                    Some(v) => cc.env(k, v),
-                    None => cc.env_remove(k),
+                    Some(v) => c.env(k, v),
+                    None => c.env_remove(k),
                 };
             }
-            assert!(cc.status().unwrap().success());
-            let obj = std::fs::read(dir.path().join("piggy.o")).unwrap();
+            if depend {
+                c.env_remove("CCACHE_NODEPEND").env("CCACHE_DEPEND", "1");
+            }
+            assert!(c.status().unwrap().success());
+            std::fs::read(dir.path().join("piggy.o")).unwrap()
+        };
+        // What an earlier culprit in depend mode left in the cache.
+        compile("ccache gcc", "stale kernel", true);
+        for payload in ["first kernel", "other kernel", "first kernel"] {
+            let obj = compile(&b.cc(), payload, false);
             assert!(
                 obj.windows(payload.len()).any(|w| w == payload.as_bytes()),
                 "piggy.o does not hold {payload:?}"
@@ -293,7 +350,8 @@ mod tests {
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
         assert!(args.contains(&format!("O={}", b.build_dir.display())));
-        assert!(args.contains(&"CC=ccache gcc".to_string()));
+        let guard = b.build_dir.join(".culprit-ccache");
+        assert!(args.contains(&format!("CC={} gcc", guard.display())));
         let envs: Vec<(String, String)> = c
             .get_envs()
             .filter_map(|(k, v)| Some((k.to_str()?.into(), v?.to_str()?.into())))
