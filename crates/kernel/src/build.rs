@@ -210,6 +210,44 @@ impl Builder {
     }
 }
 
+/// Checks that the bzImage carries the kernel this build compressed. The
+/// signature is taken from vmlinux, so a bzImage whose payload came from
+/// another build (a stale piggy.o) would boot another commit's kernel
+/// unseen. Nothing to check when there is no compressed payload.
+pub fn check_bzimage(build_dir: &Path) -> Result<()> {
+    const SUFFIXES: [&str; 7] = ["gz", "bz2", "lzma", "xz", "lzo", "lz4", "zst"];
+    let dir = build_dir.join("arch/x86/boot/compressed");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    // A config that changed compression leaves the old file behind.
+    let newest = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.strip_prefix("vmlinux.bin.")
+                .is_some_and(|ext| SUFFIXES.contains(&ext))
+        })
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .max();
+    let Some((_, payload_path)) = newest else {
+        return Ok(());
+    };
+    let payload = crate::read(&payload_path)?;
+    let image = crate::read(&build_dir.join("arch/x86/boot/bzImage"))?;
+    if memchr::memmem::find(&image, &payload).is_some() {
+        return Ok(());
+    }
+    Err(Error::StaleImage(format!(
+        "arch/x86/boot/bzImage does not hold {}, the kernel this build \
+         compressed: an object came from another build (a stale piggy.o, most \
+         likely from ccache). Clear the cache (`ccache -C`) or turn ccache \
+         off (`ccache = false` under [kernel]), and report this",
+        payload_path.display()
+    )))
+}
+
 /// Runs the compiler through ccache, except for a source that pulls a file
 /// in with `.incbin` (piggy.S: the compressed vmlinux; rmpiggy.S, the certs,
 /// the initramfs). ccache keys such an object on the source text alone,
@@ -330,6 +368,30 @@ mod tests {
                 "piggy.o does not hold {payload:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_bzimage_must_hold_the_newest_payload() {
+        let dir = tempfile::tempdir().unwrap();
+        let comp = dir.path().join("arch/x86/boot/compressed");
+        std::fs::create_dir_all(&comp).unwrap();
+        // No payload yet: nothing to check.
+        check_bzimage(dir.path()).unwrap();
+        let image = dir.path().join("arch/x86/boot/bzImage");
+        std::fs::write(comp.join("vmlinux.bin.all"), b"not compressed").unwrap();
+        std::fs::write(comp.join("vmlinux.bin.gz"), b"kernel two").unwrap();
+        std::fs::write(&image, b"setup|kernel two|tail").unwrap();
+        check_bzimage(dir.path()).unwrap();
+        std::fs::write(&image, b"setup|kernel one|tail").unwrap();
+        let e = check_bzimage(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("does not hold") && e.contains("vmlinux.bin.gz"),
+            "{e}"
+        );
+        // After a switch to zstd the newer payload is the one to find.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(comp.join("vmlinux.bin.zst"), b"kernel one").unwrap();
+        check_bzimage(dir.path()).unwrap();
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub enum Error {
     Repro(String),
     #[error("ELF: {0}")]
     Elf(String),
+    #[error("{0}")]
+    StaleImage(String),
     #[error("interrupted")]
     Cancelled,
     #[error(transparent)]

@@ -392,6 +392,7 @@ impl KernelBackend {
             ));
         }
         let build = &self.builder.build_dir;
+        culprit_kernel::build::check_bzimage(build)?;
         let sig = signature::of_file(&build.join("vmlinux")).context("signing vmlinux")?;
         let compiler = toolchain::identity(build, &self.builder.compiler.cc);
         std::fs::copy(build.join("arch/x86/boot/bzImage"), dir.join("bzImage"))
