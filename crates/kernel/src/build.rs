@@ -125,7 +125,7 @@ impl Builder {
 
     /// The `CC=` value for make: with ccache, through the guard that keeps
     /// `.incbin` sources away from it.
-    pub fn cc(&self) -> String {
+    fn cc(&self) -> String {
         if self.compiler.ccache {
             format!("{} {}", self.cc_guard().display(), self.compiler.cc)
         } else {
@@ -137,14 +137,11 @@ impl Builder {
         self.build_dir.join(".culprit-ccache")
     }
 
-    /// Writes the ccache guard into the build directory (only when its text
-    /// changed, so make sees no new compiler).
-    pub fn write_cc_guard(&self) -> Result<()> {
+    /// Writes the ccache guard into the (existing) build directory, only
+    /// when its text changed, so make sees no new compiler.
+    fn write_cc_guard(&self) -> Result<()> {
         use std::os::unix::fs::PermissionsExt;
         let path = self.cc_guard();
-        io_ctx(std::fs::create_dir_all(&self.build_dir), || {
-            format!("create {}", self.build_dir.display())
-        })?;
         if std::fs::read(&path).is_ok_and(|t| t == CC_GUARD.as_bytes()) {
             return Ok(());
         }
@@ -333,6 +330,7 @@ mod tests {
             )
             .unwrap()
         };
+        std::fs::create_dir_all(&b.build_dir).unwrap();
         b.write_cc_guard().unwrap();
         let make = b.command(&[]);
         std::fs::write(
