@@ -429,10 +429,25 @@ impl Engine {
         }
     }
 
-    /// Steps that verify the bad commit shows the failure before anything else.
-    fn verify_step(&self) -> Option<Step> {
+    /// Whether the target is settled: the bad commit showed it clearly
+    /// enough that verification is over and bisection proper runs. A
+    /// derived target may still change before this.
+    pub fn target_locked(&self) -> bool {
+        self.target.is_some() && self.verified()
+    }
+
+    /// The verification of the bad commit is over (the target showed).
+    fn verified(&self) -> bool {
         let e = &self.evidence[self.bad as usize];
         let tried = e.target + e.other + e.clean + e.untestable;
+        let (needed, clear, limit) = self.verify_terms();
+        (e.target >= needed && clear) || (e.target > 0 && tried >= limit)
+    }
+
+    /// Failures of the target needed on bad, whether it leads clearly, and
+    /// the run limit of verification.
+    fn verify_terms(&self) -> (u32, bool, u32) {
+        let e = &self.evidence[self.bad as usize];
         // The target is the most frequent failure on bad: one failure could
         // be an unrelated crash, so a derived target needs two, and a clear
         // lead over any other identity (an unrelated crash taken for the
@@ -452,7 +467,15 @@ impl Engine {
         } else {
             self.config.verify_runs.saturating_mul(3)
         };
-        if (e.target >= needed && clear) || (e.target > 0 && tried >= limit) {
+        (needed, clear, limit)
+    }
+
+    /// Steps that verify the bad commit shows the failure before anything else.
+    fn verify_step(&self) -> Option<Step> {
+        let e = &self.evidence[self.bad as usize];
+        let tried = e.target + e.other + e.clean + e.untestable;
+        let (needed, _, limit) = self.verify_terms();
+        if self.verified() {
             return None;
         }
         let done = |verdict, reason| {

@@ -7,7 +7,7 @@ use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::bisect_cmd::{self, BisectArgs};
+use crate::spec::{CampaignSpec, Generic, Mode, Output, Search};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -206,18 +206,27 @@ pub fn run(args: &DemoArgs) -> Result<i32> {
         demo.path.display(),
         demo.culprit
     );
-    let a = BisectArgs {
-        repo: Some(demo.path.clone()),
-        bad: Some(demo.bad.clone()),
+    let spec = CampaignSpec {
+        repo: demo.path.clone(),
+        bad: demo.bad.clone(),
         good: vec![demo.good.clone()],
-        build: Some("sh build.sh".into()),
-        test: Some("sh \"$CULPRIT_ARTIFACT\"".into()),
-        artifact: Some(PathBuf::from("out/prog")),
-        vms: Some(4),
-        workdir: Some(dir.join("work")),
-        json: args.json.clone(),
-        run_timeout: Some(30.0),
-        ..BisectArgs::default()
+        target: None,
+        mode: Mode::Generic(Generic {
+            build: "sh build.sh".into(),
+            test: "sh \"$CULPRIT_ARTIFACT\"".into(),
+            artifact: Some(PathBuf::from("out/prog")),
+            run_timeout: Some(30.0),
+            build_timeout: None,
+        }),
+        search: Search {
+            vms: 4,
+            ..Search::default()
+        },
+        output: Output {
+            workdir: Some(dir.join("work")),
+            json: args.json.clone(),
+            ..Output::default()
+        },
     };
-    bisect_cmd::run(&a)
+    crate::execute::run(&spec)
 }

@@ -462,7 +462,7 @@ pub fn describe(pairs: &[(String, String)], hinted: usize) -> String {
 }
 
 mod hinter;
-pub use hinter::StackHinter;
+pub use hinter::{Hinter, NoHints, StackHinter};
 
 #[cfg(test)]
 mod tests;

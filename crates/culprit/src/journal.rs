@@ -6,56 +6,11 @@
 //! or running anything twice. A torn last line (killed mid-write) is ignored.
 
 use anyhow::{bail, Context, Result};
-use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use crate::backend::Untestable;
-
-/// One journal line.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Record {
-    /// The campaign's identity; a resumed campaign must match it.
-    Start {
-        bad: String,
-        goods: Vec<String>,
-        /// What defines the experiment (commands, artifact, target...).
-        key: String,
-    },
-    Build {
-        commit: String,
-        ok: bool,
-        signature: Option<String>,
-        secs: f64,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        first_error: Option<String>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        info: Vec<String>,
-    },
-    Run {
-        commit: String,
-        run: u32,
-        /// Test round this run belonged to (runs of a round ran in parallel).
-        round: u32,
-        status: RunStatusRecord,
-        secs: f64,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        output: Option<PathBuf>,
-    },
-    /// Commits that touch the code in the target crash's stack; they got a
-    /// larger share of the prior from here on.
-    Hint { commits: Vec<String>, text: String },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum RunStatusRecord {
-    Ok,
-    Crashed { title: String },
-    Untestable { why: Untestable, reason: String },
-}
+pub use crate::campaign::Record;
 
 /// Where records go. `None` path: kept in memory only (the bench).
 pub struct Journal {
@@ -152,7 +107,7 @@ mod tests {
                 commit: "b".into(),
                 run: 0,
                 round: 0,
-                status: RunStatusRecord::Crashed {
+                status: crate::campaign::RunStatus::Crashed {
                     title: "BUG: x".into(),
                 },
                 secs: 1.5,

@@ -1,20 +1,29 @@
-//! culprit: campaign orchestration, backends, journal, logs and the CLI.
+//! culprit: the campaign machine, its driver, backends, journal, printers
+//! and the CLI.
 //!
-//! The binary is a thin shell over this library: `bisect_cmd` validates
-//! input and prepares a campaign, `campaign` runs the loop between the
-//! engine (crates/bisect) and a `backend`, `journal` makes it resumable,
-//! `log` and `result` write what people and scripts read.
+//! Layers, from the bottom:
+//! - `campaign`: the sans-IO campaign machine (records in, actions and
+//!   typed events out) around the engine (crates/bisect);
+//! - `backend`: how commits are built and runs executed (generic commands,
+//!   Linux in QEMU); `hint`: crash-stack hints from the repository;
+//! - `drive`: the loop that performs a machine's actions through a backend
+//!   and keeps the `journal`;
+//! - `result` (typed results) and `print` (text log, progress, JSON lines);
+//! - `spec` (the one description of a campaign), `execute` (run one), `cli`
+//!   (the command line), `demo`, and `bench` (the same machine over a
+//!   simulated world).
 
 pub mod backend;
 pub mod bench;
-pub mod bisect_cmd;
 pub mod campaign;
+pub mod cli;
 pub mod demo;
+pub mod drive;
+pub mod execute;
 pub mod hint;
 pub mod journal;
-pub mod log;
-pub mod maintainers_cmd;
+pub mod print;
 pub mod procs;
-pub mod report_cmd;
 pub mod result;
 pub mod signature;
+pub mod spec;

@@ -1,41 +1,146 @@
-//! The result of a campaign: the closing lines of the log and the JSON file.
+//! The result of a campaign as typed values: [`BisectResult`] (the JSON
+//! result, schema `culprit-bisect/1`, documented in the README and checked
+//! by a test) and [`Summary`] (the same plus what only the text block
+//! shows). Assembling it reads the repository (the culprit's header and
+//! diffstat, tags, MAINTAINERS); printing it is `crate::print`'s job.
 
-use anyhow::{bail, Context, Result};
-use culprit_bisect::{Hypothesis, StopReason, Verdict};
+use anyhow::{Context, Result};
+use culprit_bisect::{Hypothesis, Verdict};
 use culprit_git::maintainers::Maintainers;
 use culprit_git::trailers::{self, Recipients};
 use culprit_git::Repo;
-use serde_json::{json, Value};
+use serde::Serialize;
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::PathBuf;
 
-use crate::campaign::{Events, Finish, Plan};
-use crate::log::duration;
+use crate::campaign::{hyp_name, reason_name, Counts, Finish, Plan};
 
-fn hyp_name(plan: &Plan, h: Hypothesis) -> String {
-    match h {
-        Hypothesis::Commit(c) => plan.commits[c as usize].sha.clone(),
-        Hypothesis::Older => "older-than-good".into(),
-    }
+/// Exit status of `culprit bisect`, by outcome (documented in the README).
+pub mod exit {
+    /// A culprit was named at the asked confidence.
+    pub const CULPRIT: i32 = 0;
+    /// An error: bad input, or a failure that stopped the campaign.
+    pub const ERROR: i32 = 1;
+    /// A usage error (unknown option, missing value): clap's status.
+    pub const USAGE: i32 = 2;
+    /// No hypothesis reached the confidence: see the credible set.
+    pub const INCONCLUSIVE: i32 = 3;
+    /// The bug shows on the good end too: it is older than the range.
+    pub const OLDER: i32 = 4;
+    /// The bug did not reproduce on the bad commit.
+    pub const NOT_REPRODUCED: i32 = 5;
+    /// Interrupted (Ctrl-C, SIGTERM); the journal is intact.
+    pub const INTERRUPTED: i32 = 130;
 }
 
-fn reason_name(r: StopReason) -> &'static str {
-    match r {
-        StopReason::Confident => "confident",
-        StopReason::MaxBuilds => "max_builds",
-        StopReason::MaxRuns => "max_runs",
-        StopReason::Exhausted => "exhausted",
-        StopReason::NotReproduced => "not_reproduced",
-    }
+/// The JSON result.
+#[derive(Debug, Clone, Serialize)]
+pub struct BisectResult {
+    pub schema: &'static str,
+    /// `culprit`, `older`, `inconclusive`, `not_reproduced`.
+    pub verdict: &'static str,
+    pub reason: &'static str,
+    pub exit_code: i32,
+    pub culprit: Option<String>,
+    pub confidence: f64,
+    pub range: Vec<Mass>,
+    pub target: Option<String>,
+    pub q_estimate: f64,
+    pub flags: Vec<&'static str>,
+    pub recipients: Option<Recipients>,
+    pub bad: String,
+    pub goods: Vec<String>,
+    pub counts: Totals,
+    pub timings: Timings,
+    pub identities: Vec<String>,
+    /// Failure titles seen on the bad commit, most frequent first.
+    pub seen_on_bad: Vec<TitleCount>,
+    pub hint: Option<HintDoc>,
+    /// Where to look: a console of the target crash (on the culprit, else
+    /// the bad commit), and the culprit's build log and config.
+    pub files: Files,
+    pub commits: Vec<CommitDoc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Mass {
+    pub commit: String,
+    pub mass: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Totals {
+    pub candidates: usize,
+    pub revisions_tested: usize,
+    pub builds: u32,
+    pub runs: u32,
+    pub rounds: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Timings {
+    pub build_secs: f64,
+    pub test_secs: f64,
+    pub total_secs: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TitleCount {
+    pub title: String,
+    pub count: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HintDoc {
+    pub text: String,
+    pub commits: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Files {
+    pub console: Option<PathBuf>,
+    pub build_log: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CommitDoc {
+    pub commit: String,
+    pub subject: String,
+    pub good_end: bool,
+    /// `ok`, `failed`, `not_built`.
+    pub build: &'static str,
+    pub build_error: Option<String>,
+    pub signature: Option<String>,
+    pub same_as: Option<String>,
+    pub runs: Counts,
+}
+
+/// The result and what only the text block shows.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub result: BisectResult,
+    /// `git show --stat` of the culprit, line by line.
+    pub culprit_stat: Vec<String>,
+    pub culprit_subject: Option<String>,
+    pub culprit_signature: Option<String>,
+    /// Signatures of the culprit's parents (`None`: not built).
+    pub parent_signatures: Vec<Option<String>>,
+    /// The credible set with subjects, for an inconclusive answer.
+    pub credible: Vec<(String, f64, String)>,
+    pub asked_confidence: f64,
+    pub product: String,
+    /// Why the bug did not reproduce, for that verdict.
+    pub not_reproduced: Option<String>,
 }
 
 /// Flags that make a culprit less trustworthy or need a human's eye.
-fn flags(repo: &Repo, plan: &Plan, f: &Finish, c: u32) -> Result<Vec<String>> {
+fn flags(repo: &Repo, plan: &Plan, f: &Finish, c: u32) -> Result<Vec<&'static str>> {
     let sha = &plan.commits[c as usize].sha;
     let meta = repo.commit(sha)?;
     let mut v = Vec::new();
     if meta.is_merge() {
-        v.push("merge".to_string());
+        v.push("merge");
     }
     let release = repo
         .tags_at(sha)?
@@ -43,7 +148,7 @@ fn flags(repo: &Repo, plan: &Plan, f: &Finish, c: u32) -> Result<Vec<String>> {
         .any(|t| t.starts_with('v') && t[1..].starts_with(|ch: char| ch.is_ascii_digit()))
         || meta.subject.starts_with("Linux ");
     if release {
-        v.push("release".to_string());
+        v.push("release");
     }
     let own = f.signatures.get(&c);
     let parent_same = plan.commits[c as usize]
@@ -51,7 +156,7 @@ fn flags(repo: &Repo, plan: &Plan, f: &Finish, c: u32) -> Result<Vec<String>> {
         .iter()
         .any(|p| own.is_some() && f.signatures.get(p) == own);
     if parent_same {
-        v.push("no-op".to_string());
+        v.push("no-op");
     }
     Ok(v)
 }
@@ -85,205 +190,209 @@ fn recipients(repo: &Repo, sha: &str) -> Result<Option<Recipients>> {
     Ok(Some(r))
 }
 
-pub fn report(
-    repo: &Repo,
-    plan: &Plan,
-    f: &Finish,
-    log: &mut dyn Events,
-    json_path: Option<&Path>,
-) -> Result<i32> {
+fn exit_code(v: Verdict) -> i32 {
+    match v {
+        Verdict::Culprit(_) => exit::CULPRIT,
+        Verdict::Inconclusive => exit::INCONCLUSIVE,
+        Verdict::Older => exit::OLDER,
+        Verdict::NotReproduced => exit::NOT_REPRODUCED,
+    }
+}
+
+/// Assembles the result of a finished campaign.
+pub fn summarize(repo: &Repo, plan: &Plan, f: &Finish) -> Result<Summary> {
     let status = &f.outcome.status;
     let target = status
         .target
         .and_then(|t| f.identities.get(t as usize))
         .cloned();
+    let mut s = Summary {
+        result: to_result(plan, f, target),
+        culprit_stat: Vec::new(),
+        culprit_subject: None,
+        culprit_signature: None,
+        parent_signatures: Vec::new(),
+        credible: Vec::new(),
+        asked_confidence: plan.config.confidence,
+        product: plan.product.clone(),
+        not_reproduced: None,
+    };
+    match f.outcome.verdict {
+        Verdict::Culprit(c) => {
+            let cm = &plan.commits[c as usize];
+            s.culprit_stat = repo
+                .show_stat(&cm.sha)?
+                .lines()
+                .map(str::to_string)
+                .collect();
+            s.culprit_subject = Some(cm.subject.clone());
+            s.culprit_signature = f.signatures.get(&c).cloned();
+            s.parent_signatures = cm
+                .parents
+                .iter()
+                .map(|p| f.signatures.get(p).cloned())
+                .collect();
+            s.result.flags = flags(repo, plan, f, c)?;
+            s.result.recipients = recipients(repo, &cm.sha)?;
+        }
+        Verdict::Inconclusive => {
+            s.credible = status
+                .credible
+                .iter()
+                .map(|(h, m)| {
+                    let subject = match h {
+                        Hypothesis::Commit(c) => plan.commits[*c as usize].subject.clone(),
+                        Hypothesis::Older => "(older than every good commit)".into(),
+                    };
+                    (hyp_name(plan, *h), *m, subject)
+                })
+                .collect();
+        }
+        Verdict::NotReproduced => s.not_reproduced = Some(not_reproduced(plan, f)),
+        Verdict::Older => {}
+    }
+    Ok(s)
+}
+
+/// Why the bug did not show on the bad commit, and what was seen instead.
+fn not_reproduced(plan: &Plan, f: &Finish) -> String {
+    let e = f.engine.evidence(plan.bad);
+    let bad_sha = &plan.commits[plan.bad as usize].sha;
+    let total = e.clean + e.untestable + e.other + e.target;
+    let mut msg = match &plan.target_title {
+        Some(t) => format!("the target crash {t:?} did not show on the bad commit {bad_sha}"),
+        None => format!("the bug did not reproduce on the bad commit {bad_sha}"),
+    };
+    msg.push_str(&format!(
+        ": {total} {}, {} clean, {} untestable, {} with another failure",
+        plural(total, "run", "runs"),
+        e.clean,
+        e.untestable,
+        e.other
+    ));
+    if !f.bad_titles.is_empty() {
+        let seen: Vec<String> = f
+            .bad_titles
+            .iter()
+            .map(|(t, c)| format!("{t:?} ({c})"))
+            .collect();
+        msg.push_str(&format!("; seen instead: {}", seen.join(", ")));
+    }
+    msg.push_str(if plan.target_title.is_some() {
+        "; check --target (culprit report FILE shows how a console is titled)"
+    } else {
+        "; check the test command (or raise --verify-runs if the reproducer is very flaky)"
+    });
+    msg
+}
+
+/// "1 run", "2 runs".
+pub fn plural<'a>(n: impl Into<u64>, one: &'a str, many: &'a str) -> &'a str {
+    if n.into() == 1 {
+        one
+    } else {
+        many
+    }
+}
+
+fn to_result(plan: &Plan, f: &Finish, target: Option<String>) -> BisectResult {
+    let st = &f.outcome.status;
     let tested = (0..plan.commits.len() as u32)
         .filter(|&n| f.engine.evidence(n).built.is_some())
         .count();
-    let bad_sha = &plan.commits[plan.bad as usize].sha;
-    let mut flag_list = Vec::new();
-    let mut code = 0;
-
-    match f.outcome.verdict {
-        Verdict::NotReproduced => {
-            let e = f.engine.evidence(plan.bad);
-            let msg = format!(
-                "the bug did not reproduce on the bad commit {bad_sha}: {} runs, {} clean, {} untestable, {} with another failure; \
-                 check the test command (or raise --verify-runs if the reproducer is very flaky)",
-                e.clean + e.untestable + e.other + e.target,
-                e.clean,
-                e.untestable,
-                e.other
-            );
-            let extra = Extra {
-                flags: &[],
-                target: target.as_deref(),
-                tested,
-                recipients: None,
-            };
-            write_json(json_path, plan, f, &extra)?;
-            bail!(msg);
-        }
-        Verdict::Culprit(c) => {
-            let sha = &plan.commits[c as usize].sha;
-            log.line(&format!("{sha} is the first bad commit"));
-            for l in repo.show_stat(sha)?.lines() {
-                log.line(l);
-            }
-            let own = f.signatures.get(&c).map_or("(none)", String::as_str);
-            log.line(&format!("culprit signature: {own}"));
-            for p in &plan.commits[c as usize].parents {
-                let ps = f.signatures.get(p).map_or("(not built)", String::as_str);
-                log.line(&format!("parent  signature: {ps}"));
-            }
-            flag_list = flags(repo, plan, f, c)?;
-        }
-        Verdict::Older => {
-            log.line(&format!(
-                "the bug is older than every good commit: it shows on good commit(s) {}",
-                plan.commits
-                    .iter()
-                    .filter(|c| c.good)
-                    .map(|c| c.sha.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-        Verdict::Inconclusive => {
-            log.line(&format!(
-                "bisection is inconclusive ({}): the first bad commit could be any of:",
-                reason_name(f.outcome.reason)
-            ));
-            for (h, m) in &status.credible {
-                let subject = match h {
-                    Hypothesis::Commit(c) => plan.commits[*c as usize].subject.as_str(),
-                    Hypothesis::Older => "(older than every good commit)",
-                };
-                log.line(&format!("{} {:.4} {}", hyp_name(plan, *h), m, subject));
-            }
-            code = 3;
-        }
-    }
-    log.line(&format!(
-        "revisions tested: {tested}, total time: {} (build: {}, test: {})",
-        duration(f.build_secs + f.test_secs),
-        duration(f.build_secs),
-        duration(f.test_secs)
-    ));
-    if let Some(c) = f.culprit {
-        let cm = &plan.commits[c as usize];
-        log.line(&format!("first bad commit: {} {}", cm.sha, cm.subject));
-        for fl in &flag_list {
-            let why = match fl.as_str() {
-                "merge" => "the culprit is a merge commit: the bug may come from the interaction of its parents",
-                "release" => "the culprit is a release commit: the result is likely wrong",
-                _ => "the culprit's build is identical to its parent's (no-op): the result is unreliable",
-            };
-            log.line(&format!("warning: {why}"));
-        }
-    }
-    log.line(&format!(
-        "posterior probability of the answer: {:.4} (asked for {})",
-        f.confidence, plan.config.confidence
-    ));
-    log.line(&format!(
-        "estimated reproduction rate: {:.2}; builds: {}, runs: {}, test rounds: {}",
-        status.q_estimate, f.builds, f.runs, f.rounds
-    ));
-    let recips = match f.culprit {
-        Some(c) => recipients(repo, &plan.commits[c as usize].sha)?,
-        None => None,
-    };
-    if let Some(r) = &recips {
-        for l in trailers::format_lines(r).lines() {
-            log.line(l);
-        }
-    }
-    if let Some(t) = &target {
-        log.line(&format!("crash: {t}"));
-    }
-    let extra = Extra {
-        flags: &flag_list,
-        target: target.as_deref(),
-        tested,
-        recipients: recips.as_ref(),
-    };
-    write_json(json_path, plan, f, &extra)?;
-    Ok(code)
-}
-
-/// What the JSON holds beyond the campaign's own numbers.
-pub struct Extra<'a> {
-    pub flags: &'a [String],
-    pub target: Option<&'a str>,
-    pub tested: usize,
-    pub recipients: Option<&'a Recipients>,
-}
-
-fn write_json(path: Option<&Path>, plan: &Plan, f: &Finish, extra: &Extra) -> Result<()> {
-    let Some(path) = path else { return Ok(()) };
-    let text = serde_json::to_string_pretty(&to_json(plan, f, extra))?;
-    std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
-}
-
-/// The JSON result; its schema is documented in the README.
-pub fn to_json(plan: &Plan, f: &Finish, extra: &Extra) -> Value {
-    let st = &f.outcome.status;
-    let verdict = match f.outcome.verdict {
-        Verdict::Culprit(_) => "culprit",
-        Verdict::Older => "older",
-        Verdict::Inconclusive => "inconclusive",
-        Verdict::NotReproduced => "not_reproduced",
-    };
-    let commits: Vec<Value> = (0..plan.commits.len() as u32)
+    let commits = (0..plan.commits.len() as u32)
         .filter_map(|n| {
             let e = f.engine.evidence(n);
             if e.built.is_none() && e.target + e.clean + e.other + e.untestable == 0 {
                 return None;
             }
             let c = &plan.commits[n as usize];
-            Some(json!({
-                "commit": c.sha,
-                "subject": c.subject,
-                "good_end": c.good,
-                "build": match e.built { Some(true) => "ok", Some(false) => "failed", None => "not_built" },
-                "build_error": f.build_errors.get(&n),
-                "signature": f.signatures.get(&n),
-                "same_as": e.same_as.map(|m| plan.commits[m as usize].sha.clone()),
-                "runs": {"target": e.target, "other": e.other, "clean": e.clean, "untestable": e.untestable},
-            }))
+            Some(CommitDoc {
+                commit: c.sha.clone(),
+                subject: c.subject.clone(),
+                good_end: c.good,
+                build: match e.built {
+                    Some(true) => "ok",
+                    Some(false) => "failed",
+                    None => "not_built",
+                },
+                build_error: f.build_errors.get(&n).cloned(),
+                signature: f.signatures.get(&n).cloned(),
+                same_as: e.same_as.map(|m| plan.commits[m as usize].sha.clone()),
+                runs: Counts {
+                    target: e.target,
+                    other: e.other,
+                    clean: e.clean,
+                    untestable: e.untestable,
+                },
+            })
         })
         .collect();
-    json!({
-        "schema": "culprit-bisect/1",
-        "verdict": verdict,
-        "reason": reason_name(f.outcome.reason),
-        "culprit": f.culprit.map(|c| plan.commits[c as usize].sha.clone()),
-        "confidence": f.confidence,
-        "range": st.credible.iter().map(|(h, m)| json!({"commit": hyp_name(plan, *h), "mass": m})).collect::<Vec<_>>(),
-        "target": extra.target,
-        "q_estimate": st.q_estimate,
-        "flags": extra.flags,
-        "recipients": extra.recipients,
-        "bad": plan.commits[plan.bad as usize].sha,
-        "goods": plan.commits.iter().filter(|c| c.good).map(|c| c.sha.clone()).collect::<Vec<_>>(),
-        "counts": {
-            "candidates": plan.commits.iter().filter(|c| !c.good).count(),
-            "revisions_tested": extra.tested,
-            "builds": f.builds,
-            "runs": f.runs,
-            "rounds": f.rounds,
+    let shown = f.culprit.unwrap_or(plan.bad);
+    let files = Files {
+        console: f
+            .target_output(shown)
+            .or_else(|| f.target_output(plan.bad))
+            .cloned(),
+        build_log: f.build_logs.get(&shown).cloned(),
+        config: f.configs.get(&shown).cloned(),
+    };
+    BisectResult {
+        schema: "culprit-bisect/1",
+        verdict: f.verdict_name(),
+        reason: reason_name(f.outcome.reason),
+        exit_code: exit_code(f.outcome.verdict),
+        culprit: f.culprit.map(|c| plan.commits[c as usize].sha.clone()),
+        confidence: f.confidence,
+        range: st
+            .credible
+            .iter()
+            .map(|(h, m)| Mass {
+                commit: hyp_name(plan, *h),
+                mass: *m,
+            })
+            .collect(),
+        target,
+        q_estimate: st.q_estimate,
+        flags: Vec::new(),
+        recipients: None,
+        bad: plan.commits[plan.bad as usize].sha.clone(),
+        goods: plan
+            .commits
+            .iter()
+            .filter(|c| c.good)
+            .map(|c| c.sha.clone())
+            .collect(),
+        counts: Totals {
+            candidates: plan.commits.iter().filter(|c| !c.good).count(),
+            revisions_tested: tested,
+            builds: f.builds,
+            runs: f.runs,
+            rounds: f.rounds,
         },
-        "timings": {
-            "build_secs": f.build_secs,
-            "test_secs": f.test_secs,
-            "total_secs": f.build_secs + f.test_secs,
+        timings: Timings {
+            build_secs: f.build_secs,
+            test_secs: f.test_secs,
+            total_secs: f.build_secs + f.test_secs,
         },
-        "identities": f.identities,
-        "hint": f.hint.as_ref().map(|h| json!({
-            "text": h.text,
-            "commits": h.commits.iter().map(|&c| plan.commits[c as usize].sha.clone()).collect::<Vec<_>>(),
-        })),
-        "commits": commits,
-    })
+        identities: f.identities.clone(),
+        seen_on_bad: f
+            .bad_titles
+            .iter()
+            .map(|(t, c)| TitleCount {
+                title: t.clone(),
+                count: *c,
+            })
+            .collect(),
+        hint: f.hint.as_ref().map(|h| HintDoc {
+            text: h.text.clone(),
+            commits: h
+                .commits
+                .iter()
+                .map(|&c| plan.commits[c as usize].sha.clone())
+                .collect(),
+        }),
+        files,
+        commits,
+    }
 }

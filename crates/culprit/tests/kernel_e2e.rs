@@ -8,7 +8,7 @@
 //! QEMU is not installed the tests fail and say what to install, unless
 //! CULPRIT_SKIP_KERNEL=1 (then they skip loudly); `.ci/run` installs them.
 
-use culprit::backend::kernel::{KernelBackend, KernelSettings};
+use culprit::backend::kernel::{KernelBackend, KernelSettings, Pool, TreeChoice};
 use culprit::backend::{Backend, RunJob, RunStatus, Untestable};
 use culprit_kernel::demo::{self, Demo};
 use std::path::Path;
@@ -67,16 +67,23 @@ fn fresh_workdir(name: &str) -> std::path::PathBuf {
 fn settings(d: &Demo) -> KernelSettings {
     KernelSettings {
         config: Some(d.config.clone()),
-        reproducer: d.repro.clone(),
-        vms: 2,
+        reproducer: Some(d.repro.clone()),
         memory: 256,
         boot_timeout: 60.0,
-        run_timeout: 60.0,
+        run_timeout: Some(60.0),
         repro_time: 20.0,
         // One execution per boot: the demo's bug then shows in about half
         // of the runs, and the engine must deal with that.
         repro_repeat: 1,
         ..KernelSettings::default()
+    }
+}
+
+/// Two VMs in the workdir's own build tree.
+fn pool() -> Pool {
+    Pool {
+        vms: 2,
+        tree: TreeChoice::Private,
     }
 }
 
@@ -95,10 +102,10 @@ fn backend_builds_boots_and_classifies_the_demo() {
     let Some(d) = demo_or_skip() else { return };
     let work = fresh_workdir("work-backend");
     let repo = culprit_git::Repo::open(&d.repo).unwrap();
-    let mut b = KernelBackend::new(&repo, &d.bad, &work, settings(&d)).unwrap();
+    let mut b = KernelBackend::new(&repo, &d.bad, &work, settings(&d), pool()).unwrap();
 
     let t = std::time::Instant::now();
-    let bad = b.build(&d.bad).unwrap();
+    let bad = b.build(&d.bad, &mut |_| {}).unwrap();
     eprintln!("build of bad: {:.1} s", t.elapsed().as_secs_f64());
     assert!(bad.ok, "bad commit failed to build: {:?}", bad.first_error);
     assert!(
@@ -110,7 +117,10 @@ fn backend_builds_boots_and_classifies_the_demo() {
     assert!(work.join("kernels").join(&d.bad).join("config").exists());
 
     // Asking again gives the kept kernel, same signature.
-    assert_eq!(b.build(&d.bad).unwrap().signature, bad.signature);
+    assert_eq!(
+        b.build(&d.bad, &mut |_| {}).unwrap().signature,
+        bad.signature
+    );
 
     // The injected commit and its parent are one file apart: an incremental
     // rebuild, and different kernels.
@@ -121,9 +131,9 @@ fn backend_builds_boots_and_classifies_the_demo() {
         .output()
         .unwrap();
     let parent = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    let injected = b.build(&d.injected).unwrap();
+    let injected = b.build(&d.injected, &mut |_| {}).unwrap();
     let t = std::time::Instant::now();
-    let before = b.build(&parent).unwrap();
+    let before = b.build(&parent, &mut |_| {}).unwrap();
     eprintln!(
         "rebuild after a one-file checkout: {:.1} s",
         t.elapsed().as_secs_f64()
@@ -137,7 +147,7 @@ fn backend_builds_boots_and_classifies_the_demo() {
 
     // p(crash) ~ 0.5 * 0.9 per run: 12 runs without a crash is ~0.08%.
     let t = std::time::Instant::now();
-    let res = b.run(&runs(&d.bad, 12)).unwrap();
+    let res = b.run(&runs(&d.bad, 12), &mut |_| {}).unwrap();
     eprintln!("12 runs on 2 VMs: {:.1} s", t.elapsed().as_secs_f64());
     let crashes: Vec<&String> = res
         .iter()
@@ -157,7 +167,7 @@ fn backend_builds_boots_and_classifies_the_demo() {
 
     // A commit that does not compile: a failed build with its first error.
     let broken = broken_commit(&d);
-    let r = b.build(&broken).unwrap();
+    let r = b.build(&broken, &mut |_| {}).unwrap();
     assert!(!r.ok);
     let err = r.first_error.unwrap();
     assert!(
@@ -167,14 +177,14 @@ fn backend_builds_boots_and_classifies_the_demo() {
     assert!(!b.is_available(&broken));
 
     let t = std::time::Instant::now();
-    let good = b.build(&d.good).unwrap();
+    let good = b.build(&d.good, &mut |_| {}).unwrap();
     eprintln!(
         "build of good after bad: {:.1} s",
         t.elapsed().as_secs_f64()
     );
     assert!(good.ok, "{:?}", good.first_error);
     assert_ne!(good.signature, bad.signature);
-    let res = b.run(&runs(&d.good, 4)).unwrap();
+    let res = b.run(&runs(&d.good, 4), &mut |_| {}).unwrap();
     for r in &res {
         assert_eq!(r.status, RunStatus::Ok, "{:?}", r.output);
         let console = std::fs::read_to_string(r.output.as_ref().unwrap()).unwrap();
@@ -187,9 +197,12 @@ fn backend_builds_boots_and_classifies_the_demo() {
         repro_repeat: 3,
         ..settings(&d)
     };
-    let mut b = KernelBackend::new(&repo, &d.bad, &work, s).unwrap();
-    assert_eq!(b.build(&d.good).unwrap().signature, good.signature);
-    let res = b.run(&runs(&d.good, 1)).unwrap();
+    let mut b = KernelBackend::new(&repo, &d.bad, &work, s, pool()).unwrap();
+    assert_eq!(
+        b.build(&d.good, &mut |_| {}).unwrap().signature,
+        good.signature
+    );
+    let res = b.run(&runs(&d.good, 1), &mut |_| {}).unwrap();
     assert_eq!(res[0].status, RunStatus::Ok, "{:?}", res[0].output);
     let console = std::fs::read_to_string(res[0].output.as_ref().unwrap()).unwrap();
     assert_eq!(executions(&console), Some(3), "{console}");
@@ -283,11 +296,11 @@ fn bad_input_is_refused_with_a_clear_error() {
         std::fs::write(&config, cfg).unwrap();
         let s = KernelSettings {
             config: Some(config.clone()),
-            reproducer: repro_path.to_path_buf(),
+            reproducer: Some(repro_path.to_path_buf()),
             ..KernelSettings::default()
         };
         let work = dir.path().join("work");
-        KernelBackend::new(&repo, &head, &work, s).map(|_| ())
+        KernelBackend::new(&repo, &head, &work, s, pool()).map(|_| ())
     };
     let no_console = full.replace("CONFIG_SERIAL_8250_CONSOLE=y\n", "");
     let err = format!("{:#}", try_new(&no_console, &repro).unwrap_err());
@@ -315,12 +328,16 @@ fn bad_input_is_refused_with_a_clear_error() {
     let with_tree = |work: &str, fallback: bool| {
         let s = KernelSettings {
             config: Some(config.clone()),
-            reproducer: repro.clone(),
-            build_tree: Some(shared.clone()),
-            build_tree_fallback: fallback,
+            reproducer: Some(repro.clone()),
             ..KernelSettings::default()
         };
-        KernelBackend::new(&repo, &head, &dir.path().join(work), s)
+        let tree = if fallback {
+            TreeChoice::SharedOrPrivate(shared.clone())
+        } else {
+            TreeChoice::Shared(shared.clone())
+        };
+        let p = Pool { vms: 2, tree };
+        KernelBackend::new(&repo, &head, &dir.path().join(work), s, p)
     };
     let first = with_tree("w1", false).unwrap();
     assert!(shared.join("tree").exists() && !dir.path().join("w1/tree").exists());

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{Backend, BuildResult, RunJob, RunResult, RunStatus, Untestable};
+use super::{Backend, BuildResult, Progress, RunJob, RunResult, RunStatus, Untestable};
 
 /// Settings of the command backend.
 #[derive(Debug, Clone)]
@@ -88,7 +88,7 @@ pub fn first_error(output: &str) -> Option<String> {
 }
 
 impl Backend for CommandBackend {
-    fn build(&mut self, commit: &str) -> Result<BuildResult> {
+    fn build(&mut self, commit: &str, _progress: Progress) -> Result<BuildResult> {
         let start = Instant::now();
         self.tree
             .checkout(commit)
@@ -122,6 +122,7 @@ impl Backend for CommandBackend {
             secs,
             first_error: None,
             log: Some(log.clone()),
+            config: None,
             info: Vec::new(),
         };
         if !ok {
@@ -152,7 +153,7 @@ impl Backend for CommandBackend {
         Ok(res)
     }
 
-    fn run(&mut self, jobs: &[RunJob]) -> Result<Vec<RunResult>> {
+    fn run(&mut self, jobs: &[RunJob], _progress: Progress) -> Result<Vec<RunResult>> {
         let mut spawns = Vec::new();
         let mut outputs = Vec::new();
         for j in jobs {

@@ -11,8 +11,10 @@ pub mod kernel;
 
 use std::path::PathBuf;
 
+pub use crate::campaign::{RunJob, RunStatus, Untestable};
+
 /// Result of building one commit.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct BuildResult {
     pub ok: bool,
     /// SHA-256 signature of the build product, if one was produced.
@@ -23,44 +25,11 @@ pub struct BuildResult {
     pub first_error: Option<String>,
     /// Where the full build output was kept.
     pub log: Option<PathBuf>,
+    /// Where the configuration it was built with was kept (kernel mode).
+    pub config: Option<PathBuf>,
     /// Extra lines for the text log, printed after "testing commit"
     /// (for example "compiler: gcc ..."), without the signature line.
     pub info: Vec<String>,
-}
-
-/// One run to execute.
-#[derive(Debug, Clone)]
-pub struct RunJob {
-    /// Full commit hash.
-    pub commit: String,
-    /// 0-based index of this run on this commit (CULPRIT_RUN).
-    pub run: u32,
-}
-
-/// Why a run could not test anything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Untestable {
-    /// The machine did not come up (log line "boot failed: ...").
-    Boot,
-    /// The smoke test before the reproducer failed ("basic kernel testing failed: ...").
-    SmokeTest,
-    /// The run went past its timeout.
-    Timeout,
-    /// The test said so (exit 125) or the infrastructure failed.
-    Infra,
-}
-
-/// What one run showed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RunStatus {
-    /// The test passed.
-    Ok,
-    /// The test failed; `title` is its identity (first crash report's title,
-    /// else "exit status N").
-    Crashed { title: String },
-    /// Nothing was tested.
-    Untestable { why: Untestable, reason: String },
 }
 
 #[derive(Debug, Clone)]
@@ -72,17 +41,21 @@ pub struct RunResult {
     pub output: Option<PathBuf>,
 }
 
+/// Where a backend reports progress of a long step (a checkout, a build):
+/// one line at a time, for people watching. Not evidence.
+pub type Progress<'a> = &'a mut dyn FnMut(String);
+
 /// A way to build commits and run tests on them.
 pub trait Backend {
     /// Build `commit` (full hash). An `Err` is an infrastructure failure that
     /// stops the campaign; a build that fails is `Ok` with `ok: false`.
-    fn build(&mut self, commit: &str) -> anyhow::Result<BuildResult>;
+    fn build(&mut self, commit: &str, progress: Progress) -> anyhow::Result<BuildResult>;
 
     /// Execute these runs (all on commits built before, possibly several
     /// commits), in parallel up to the backend's VM count, and return one
     /// result per job in the same order. An `Err` stops the campaign (a test
     /// that cannot start, a run killed by a signal, Ctrl-C).
-    fn run(&mut self, jobs: &[RunJob]) -> anyhow::Result<Vec<RunResult>>;
+    fn run(&mut self, jobs: &[RunJob], progress: Progress) -> anyhow::Result<Vec<RunResult>>;
 
     /// Whether the product of `commit` can still be run without a rebuild.
     fn is_available(&self, commit: &str) -> bool;

@@ -3,8 +3,9 @@
 
 use super::world::World;
 use super::Tally;
-use crate::backend::{Backend, BuildResult, RunJob, RunResult};
-use crate::campaign::{self, Commit, NoHints, NullEvents, Plan};
+use crate::backend::{Backend, BuildResult, Progress, RunJob, RunResult};
+use crate::campaign::{event::Discard, Commit, Machine, Plan};
+use crate::hint::NoHints;
 use crate::journal::Journal;
 use anyhow::Context;
 use culprit_bisect::{Config, Verdict};
@@ -43,14 +44,14 @@ impl<'w> SimBackend<'w> {
 }
 
 impl Backend for SimBackend<'_> {
-    fn build(&mut self, commit: &str) -> anyhow::Result<BuildResult> {
+    fn build(&mut self, commit: &str, _progress: Progress) -> anyhow::Result<BuildResult> {
         let x = self.node(commit)?;
         let r = self.world.build(x);
         self.built[x as usize] = r.ok;
         Ok(r)
     }
 
-    fn run(&mut self, jobs: &[RunJob]) -> anyhow::Result<Vec<RunResult>> {
+    fn run(&mut self, jobs: &[RunJob], _progress: Progress) -> anyhow::Result<Vec<RunResult>> {
         jobs.iter()
             .map(|j| {
                 let x = self.node(&j.commit)?;
@@ -88,6 +89,9 @@ pub fn plan(world: &World) -> Plan {
         target_title: Some(super::world::TARGET.to_string()),
         key: format!("bench {} seed {}", h.name, world.seed),
         product: "kernel".to_string(),
+        hints: false,
+        workdir: None,
+        notes: Vec::new(),
     }
 }
 
@@ -96,12 +100,13 @@ pub fn culprit(world: &World) -> anyhow::Result<Tally> {
     let plan = plan(world);
     let mut backend = SimBackend::new(world);
     let mut journal = Journal::in_memory();
-    let f = campaign::run(
-        &plan,
+    let machine = Machine::new(plan)?;
+    let f = crate::drive::drive(
+        machine,
+        &[],
         &mut backend,
         &mut journal,
-        &[],
-        &mut NullEvents,
+        &mut Discard,
         &mut NoHints,
     )?;
     let outcome = match f.outcome.verdict {
@@ -140,14 +145,14 @@ mod tests {
             commit: bad.clone(),
             run: 0,
         };
-        assert!(b.run(std::slice::from_ref(&job)).is_err());
-        assert!(b.build(&bad).unwrap().ok);
+        assert!(b.run(std::slice::from_ref(&job), &mut |_| {}).is_err());
+        assert!(b.build(&bad, &mut |_| {}).unwrap().ok);
         assert!(b.is_available(&bad));
-        let r = b.run(&[job]).unwrap();
+        let r = b.run(&[job], &mut |_| {}).unwrap();
         assert!(
             matches!(&r[0].status, RunStatus::Crashed { title } if title == super::super::world::TARGET)
         );
-        assert!(b.build("no-such-commit").is_err());
+        assert!(b.build("no-such-commit", &mut |_| {}).is_err());
     }
 
     #[test]

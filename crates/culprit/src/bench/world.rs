@@ -169,6 +169,7 @@ impl<'h> World<'h> {
             secs: self.costs.build_min * 60.0 * (0.85 + 0.3 * u),
             first_error: (!ok).then(|| "error: simulated build failure".to_string()),
             log: None,
+            config: None,
             info: Vec::new(),
         }
     }

@@ -3,9 +3,25 @@
 //! range's commits that touch those files.
 
 use super::{commits_touching, defining_files, describe, report_files, stack_functions};
-use crate::campaign::{Commit, Hint, Hinter};
+use crate::campaign::{Commit, Hint};
 use culprit_git::Repo;
 use std::path::Path;
+
+/// Where crash-stack hints come from. The CLI looks up the files of the
+/// crash's stack in the repository; simulations have none.
+pub trait Hinter {
+    /// The hint for the target crash `title` whose console output is at
+    /// `output`, or None when the crash names no code the range touches.
+    fn hint(&mut self, output: &Path, title: &str) -> Option<Hint>;
+}
+
+/// Gives no hints (simulations, `--no-hint`).
+pub struct NoHints;
+impl Hinter for NoHints {
+    fn hint(&mut self, _output: &Path, _title: &str) -> Option<Hint> {
+        None
+    }
+}
 
 /// How many stack functions are looked up: the crash site and its callers.
 const FUNCTIONS: usize = 4;

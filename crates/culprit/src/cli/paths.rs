@@ -14,14 +14,14 @@ fn cache_root() -> PathBuf {
         .join("culprit")
 }
 
-pub(super) fn default_workdir(key: &str) -> PathBuf {
+pub fn default_workdir(key: &str) -> PathBuf {
     let id = hex::encode(&Sha256::digest(key.as_bytes())[..6]);
     cache_root().join(id)
 }
 
 /// The shared kernel build tree of a repository: one per repository (its
 /// worktrees share it), named after it so that a user can find it.
-pub(super) fn default_build_tree(repo: &Path) -> Result<PathBuf> {
+pub fn default_build_tree(repo: &Path) -> Result<PathBuf> {
     let r = Repo::open(repo).with_context(|| format!("opening {}", repo.display()))?;
     let common = r
         .common_dir()

@@ -1,0 +1,559 @@
+//! The campaign as a polled machine: it is told what happened (journal
+//! records) and answers what to do next ([`Action`]), emitting typed
+//! [`Event`]s on the way.
+//!
+//! Like the engine it wraps, it is sans-IO and deterministic: no processes,
+//! threads, clocks or files, and no hash-order iteration. Every duration
+//! comes from the records (measured or simulated by a backend), so the same
+//! machine serves `culprit bisect` (through `crate::drive`), the bench
+//! simulator and, later, a server running many campaigns. Replaying a
+//! journal into a fresh machine restores the exact state.
+//!
+//! Protocol: [`Machine::resume`] with the journal's records (it returns the
+//! start record to journal when there were none), then loop: [`Machine::poll`]
+//! gives an action; the driver performs it, journals each resulting record
+//! and [`Machine::feed`]s it; [`Machine::take_events`] drains the events for
+//! the printers. [`Action::Done`] ends it; [`Machine::finish`] gives the
+//! result.
+
+use culprit_bisect::{
+    BuildOutcome, Config, Engine, Hypothesis, Outcome, RunOutcome, Status, Step, StopReason,
+    Verdict,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+pub mod event;
+mod hints;
+mod plan;
+pub mod record;
+mod state;
+#[cfg(test)]
+mod tests;
+
+pub use event::{Counts, Event, Fanout, RoundJob, RunLine, Sink};
+pub use hints::{Hint, HINT_SHARE};
+pub use plan::{
+    dag_of, hyp_name, reason_name, Action, Commit, Error, Finish, Plan, RunJob, NEAR_MISS_RUNS,
+};
+use plan::{verdict_mass, verdict_name};
+pub use record::{Record, RunStatus, Untestable};
+use state::Visits;
+
+/// The campaign machine. See the module docs.
+pub struct Machine {
+    plan: Plan,
+    engine: Engine,
+    index: HashMap<String, u32>,
+    identities: Vec<String>,
+    identity_of: HashMap<String, u32>,
+    runs_on: Vec<u32>,
+    /// Longest run of each round, by round number.
+    round_secs: BTreeMap<u32, f64>,
+    build_secs: f64,
+    signatures: BTreeMap<u32, String>,
+    build_errors: BTreeMap<u32, String>,
+    build_logs: BTreeMap<u32, PathBuf>,
+    configs: BTreeMap<u32, PathBuf>,
+    outputs: BTreeMap<(u32, u32), PathBuf>,
+    /// Failures on the bad commit by identity, in order of first appearance.
+    bad_titles: Vec<(u32, u32)>,
+    /// The target a hint was looked up (or replayed) for.
+    hinted_for: Option<u32>,
+    hint: Option<Hint>,
+    /// The target last announced with [`Event::TargetLocked`].
+    announced: Option<u32>,
+    visits: Visits,
+    events: Vec<Event>,
+    /// Replaying the journal: no events for what is not new.
+    replaying: bool,
+    started: bool,
+    done: Option<Outcome>,
+}
+
+impl Machine {
+    pub fn new(plan: Plan) -> Result<Machine, Error> {
+        // A fixed target is the first identity, so the engine knows it from
+        // the start and replayed runs are classified against it.
+        let mut config: Config = plan.config.clone();
+        let identities: Vec<String> = plan.target_title.iter().cloned().collect();
+        if !identities.is_empty() {
+            config.target = Some(0);
+        }
+        let engine = Engine::new(dag_of(&plan)?, plan.bad, config);
+        Ok(Machine {
+            index: plan
+                .commits
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.sha.clone(), i as u32))
+                .collect(),
+            identity_of: identities
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.clone(), i as u32))
+                .collect(),
+            identities,
+            runs_on: vec![0; plan.commits.len()],
+            round_secs: BTreeMap::new(),
+            build_secs: 0.0,
+            signatures: BTreeMap::new(),
+            build_errors: BTreeMap::new(),
+            build_logs: BTreeMap::new(),
+            configs: BTreeMap::new(),
+            outputs: BTreeMap::new(),
+            bad_titles: Vec::new(),
+            hinted_for: None,
+            hint: None,
+            announced: None,
+            visits: Visits::default(),
+            events: Vec::new(),
+            replaying: false,
+            started: false,
+            done: None,
+            engine,
+            plan,
+        })
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The start record of this campaign.
+    pub fn start_record(&self) -> Record {
+        let p = &self.plan;
+        Record::Start {
+            bad: p.commits[p.bad as usize].sha.clone(),
+            goods: p
+                .commits
+                .iter()
+                .filter(|c| c.good)
+                .map(|c| c.sha.clone())
+                .collect(),
+            key: p.key.clone(),
+        }
+    }
+
+    /// Replays the journal's records. Returns the start record to append
+    /// when the journal was empty.
+    pub fn resume(&mut self, past: &[Record]) -> Result<Option<Record>, Error> {
+        let p = &self.plan;
+        self.events.push(Event::Started {
+            direction: "cause",
+            bad: p.commits[p.bad as usize].sha.clone(),
+            goods: p
+                .commits
+                .iter()
+                .filter(|c| c.good)
+                .map(|c| c.sha.clone())
+                .collect(),
+            candidates: p.commits.iter().filter(|c| !c.good).count(),
+            workdir: p.workdir.clone(),
+            notes: p.notes.clone(),
+        });
+        let Some(first) = past.first() else {
+            self.started = true;
+            return Ok(Some(self.start_record()));
+        };
+        match first {
+            Record::Start { key, bad, .. } => {
+                if *key != p.key || *bad != p.commits[p.bad as usize].sha {
+                    return Err(Error::OtherCampaign { bad: bad.clone() });
+                }
+            }
+            _ => return Err(Error::NoStart),
+        }
+        self.started = true;
+        self.replaying = true;
+        let replayed = past[1..].iter().try_for_each(|r| self.feed(r));
+        self.replaying = false;
+        replayed?;
+        if past.len() > 1 {
+            self.events.push(Event::Resumed {
+                builds: self.engine.builds(),
+                runs: self.engine.runs(),
+            });
+        }
+        Ok(None)
+    }
+
+    /// Tells the machine what happened (a record the driver has journaled,
+    /// or one replayed from the journal).
+    pub fn feed(&mut self, r: &Record) -> Result<(), Error> {
+        match r {
+            Record::Start { .. } => return Err(Error::TwoStarts),
+            Record::Build {
+                commit,
+                ok,
+                signature,
+                secs,
+                first_error,
+                info,
+                log,
+                config,
+            } => {
+                let n = self.node(commit)?;
+                self.apply_build(n, *ok, signature.as_deref(), first_error.as_deref(), *secs);
+                if let Some(l) = log {
+                    self.build_logs.insert(n, l.clone());
+                }
+                if let Some(c) = config {
+                    self.configs.insert(n, c.clone());
+                }
+                let same_as = self.engine.evidence(n).same_as;
+                if !self.replaying {
+                    self.events.push(Event::BuildFinished {
+                        commit: commit.clone(),
+                        ok: *ok,
+                        secs: *secs,
+                        product: self.plan.product.clone(),
+                        signature: signature.clone().filter(|_| *ok),
+                        error: (!*ok).then(|| {
+                            first_error
+                                .clone()
+                                .unwrap_or_else(|| "unknown error".into())
+                        }),
+                        info: info.clone(),
+                        log: log.clone(),
+                        same_as: same_as.map(|m| self.plan.commits[m as usize].sha.clone()),
+                    });
+                }
+                if !*ok && n == self.plan.bad {
+                    return Err(Error::BadDoesNotBuild {
+                        commit: commit.clone(),
+                        error: first_error
+                            .clone()
+                            .unwrap_or_else(|| "no error line found".into()),
+                        log: log
+                            .as_ref()
+                            .map(|p| format!(" (full output: {})", p.display()))
+                            .unwrap_or_default(),
+                    });
+                }
+            }
+            Record::Run {
+                commit,
+                run,
+                round,
+                status,
+                secs,
+                output,
+            } => {
+                let n = self.node(commit)?;
+                let earlier = self.runs_on[n as usize];
+                self.apply_run(n, status, *secs, output.as_ref());
+                let m = self.round_secs.entry(*round).or_insert(0.0);
+                *m = m.max(*secs);
+                if !self.replaying {
+                    self.visits.add(n, earlier, *run, status.clone());
+                    self.events.push(Event::RunFinished {
+                        commit: commit.clone(),
+                        run: *run,
+                        round: *round,
+                        status: status.clone(),
+                        secs: *secs,
+                        output: output.clone(),
+                    });
+                }
+            }
+            Record::Hint {
+                commits,
+                text,
+                target,
+            } => {
+                let nodes = commits
+                    .iter()
+                    .map(|c| self.node(c))
+                    .collect::<Result<Vec<u32>, Error>>()?;
+                self.hinted_for = match target {
+                    Some(t) => self.identity_of.get(t).copied(),
+                    None => self.engine.target(),
+                };
+                let hint = Hint {
+                    commits: nodes,
+                    text: text.clone(),
+                };
+                if self.plan.hints && self.use_hint(hint) {
+                    self.events.push(Event::Hint {
+                        text: text.clone(),
+                        commits: commits.len(),
+                        used: true,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What to do next. `available` says whether a commit's build product
+    /// can still be run without a rebuild (a kept kernel may have been
+    /// deleted since it was journaled).
+    pub fn poll(&mut self, available: &dyn Fn(&str) -> bool) -> Action {
+        if self.done.is_some() {
+            return Action::Done;
+        }
+        if let Some(a) = self.hint_action() {
+            return a;
+        }
+        let status = self.engine.status();
+        self.status_event(&status);
+        self.announce_target();
+        let step = loop {
+            if let Some(o) = self.near_miss(&status) {
+                break Step::Done(o);
+            }
+            match self.engine.next() {
+                Step::Run(jobs) => {
+                    let stale: Vec<u32> = jobs
+                        .iter()
+                        .map(|j| j.0)
+                        .filter(|&n| !available(&self.plan.commits[n as usize].sha))
+                        .collect();
+                    if stale.is_empty() {
+                        break Step::Run(jobs);
+                    }
+                    for n in stale {
+                        self.engine.forget_build(n);
+                    }
+                }
+                s => break s,
+            }
+        };
+        match step {
+            Step::Build(n) => {
+                self.end_visits(&[]);
+                let c = &self.plan.commits[n as usize];
+                if self.engine.builds() > 0 && n != self.plan.bad {
+                    self.events.push(Event::CommitChosen {
+                        commit: c.sha.clone(),
+                        subject: c.subject.clone(),
+                        credible: status.credible.len(),
+                        mass: status.credible.iter().map(|h| h.1).sum(),
+                    });
+                }
+                self.events.push(Event::BuildStarted {
+                    commit: c.sha.clone(),
+                    subject: c.subject.clone(),
+                });
+                Action::Build(c.sha.clone())
+            }
+            Step::Run(alloc) => {
+                let nodes: Vec<u32> = alloc.iter().map(|j| j.0).collect();
+                self.end_visits(&nodes);
+                let round = self.round_secs.keys().next_back().map_or(0, |r| r + 1);
+                let mut jobs = Vec::new();
+                for &(n, k) in &alloc {
+                    for i in 0..k {
+                        jobs.push(RunJob {
+                            commit: self.plan.commits[n as usize].sha.clone(),
+                            run: self.runs_on[n as usize] + i,
+                        });
+                    }
+                }
+                self.events.push(Event::RoundStarted {
+                    round,
+                    jobs: alloc
+                        .iter()
+                        .map(|&(n, k)| RoundJob {
+                            commit: self.plan.commits[n as usize].sha.clone(),
+                            runs: k,
+                        })
+                        .collect(),
+                });
+                Action::Run { round, jobs }
+            }
+            Step::Done(outcome) => {
+                self.end_visits(&[]);
+                let (culprit, confidence) = verdict_mass(&outcome);
+                self.events.push(Event::Finished {
+                    verdict: verdict_name(outcome.verdict),
+                    reason: reason_name(outcome.reason),
+                    culprit: culprit.map(|c| self.plan.commits[c as usize].sha.clone()),
+                    confidence,
+                    builds: self.engine.builds(),
+                    runs: self.engine.runs(),
+                    rounds: self.rounds(),
+                });
+                self.done = Some(outcome);
+                Action::Done
+            }
+        }
+    }
+
+    /// Drains the events emitted since the last call.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    fn rounds(&self) -> u32 {
+        self.round_secs.keys().next_back().map_or(0, |r| r + 1)
+    }
+
+    /// The campaign's result. Call after [`Action::Done`]; before it, the
+    /// result is the engine's current state, reported as inconclusive.
+    pub fn finish(self) -> Finish {
+        let outcome = self.done.clone().unwrap_or_else(|| Outcome {
+            verdict: Verdict::Inconclusive,
+            reason: StopReason::Exhausted,
+            status: self.engine.status(),
+        });
+        let (culprit, confidence) = verdict_mass(&outcome);
+        let mut bad_titles: Vec<(String, u32)> = self
+            .bad_titles
+            .iter()
+            .map(|&(id, c)| (self.identities[id as usize].clone(), c))
+            .collect();
+        bad_titles.sort_by_key(|t| std::cmp::Reverse(t.1));
+        Finish {
+            culprit,
+            confidence,
+            builds: self.engine.builds(),
+            runs: self.engine.runs(),
+            rounds: self.rounds(),
+            build_secs: self.build_secs,
+            test_secs: self.round_secs.values().sum(),
+            identities: self.identities,
+            bad_titles,
+            signatures: self.signatures,
+            build_errors: self.build_errors,
+            build_logs: self.build_logs,
+            configs: self.configs,
+            outputs: self.outputs,
+            hint: self.hint,
+            engine: self.engine,
+            outcome,
+        }
+    }
+
+    fn node(&self, sha: &str) -> Result<u32, Error> {
+        self.index
+            .get(sha)
+            .copied()
+            .ok_or_else(|| Error::UnknownCommit(sha.to_string()))
+    }
+
+    fn identity(&mut self, title: &str) -> u32 {
+        if let Some(&id) = self.identity_of.get(title) {
+            return id;
+        }
+        let id = self.identities.len() as u32;
+        self.identities.push(title.to_string());
+        self.identity_of.insert(title.to_string(), id);
+        id
+    }
+
+    fn apply_build(&mut self, n: u32, ok: bool, sig: Option<&str>, err: Option<&str>, secs: f64) {
+        let signature = sig.and_then(parse_sig);
+        if let Some(s) = sig {
+            self.signatures.insert(n, s.to_string());
+        }
+        if let Some(e) = err {
+            self.build_errors.insert(n, e.to_string());
+        }
+        let outcome = if ok {
+            BuildOutcome::Ok { signature }
+        } else {
+            BuildOutcome::Failed
+        };
+        self.engine.record_build(n, outcome, secs);
+        self.build_secs += secs;
+    }
+
+    fn apply_run(&mut self, n: u32, status: &RunStatus, secs: f64, output: Option<&PathBuf>) {
+        let outcome = match status {
+            RunStatus::Ok => RunOutcome::Clean,
+            RunStatus::Crashed { title } => {
+                let id = self.identity(title);
+                if let Some(p) = output {
+                    self.outputs.entry((n, id)).or_insert_with(|| p.clone());
+                }
+                if n == self.plan.bad {
+                    match self.bad_titles.iter_mut().find(|(i, _)| *i == id) {
+                        Some((_, c)) => *c += 1,
+                        None => self.bad_titles.push((id, 1)),
+                    }
+                }
+                RunOutcome::Failure(id)
+            }
+            RunStatus::Untestable { .. } => RunOutcome::Untestable,
+        };
+        self.engine.record_run(n, outcome, secs);
+        self.runs_on[n as usize] += 1;
+    }
+
+    fn status_event(&mut self, s: &Status) {
+        let (leading, mass) = match s.credible.first() {
+            Some((h, m)) => (Some(self.hyp_name(*h)), *m),
+            None => (None, 0.0),
+        };
+        self.events.push(Event::Status {
+            builds: self.engine.builds(),
+            runs: self.engine.runs(),
+            rounds: self.rounds(),
+            leading,
+            mass,
+            credible: s.credible.len(),
+            q_estimate: s.q_estimate,
+        });
+    }
+
+    /// A hypothesis as the result and events name it.
+    pub fn hyp_name(&self, h: Hypothesis) -> String {
+        hyp_name(&self.plan, h)
+    }
+
+    fn announce_target(&mut self) {
+        let Some(t) = self.engine.target() else {
+            return;
+        };
+        if self.engine.target_locked() && self.announced != Some(t) {
+            self.announced = Some(t);
+            self.events.push(Event::TargetLocked {
+                title: self.identities[t as usize].clone(),
+                given: self.plan.target_title.is_some(),
+            });
+        }
+    }
+
+    /// A given target that never gets its turn on the bad commit: every run
+    /// there crashed with something else.
+    fn near_miss(&self, status: &Status) -> Option<Outcome> {
+        self.plan.target_title.as_ref()?;
+        let e = self.engine.evidence(self.plan.bad);
+        (e.target == 0 && e.clean == 0 && e.other >= NEAR_MISS_RUNS).then(|| Outcome {
+            verdict: Verdict::NotReproduced,
+            reason: StopReason::NotReproduced,
+            status: status.clone(),
+        })
+    }
+
+    /// Emits the log blocks of commits whose visit ends: those not in
+    /// `next` (the commits of the coming round).
+    fn end_visits(&mut self, next: &[u32]) {
+        for (n, v) in self.visits.end(next) {
+            let c = &self.plan.commits[n as usize];
+            let e = self.engine.evidence(n);
+            self.events.push(Event::CommitTested {
+                commit: c.sha.clone(),
+                subject: c.subject.clone(),
+                runs: v.runs,
+                earlier: v.earlier,
+                counts: Counts {
+                    target: e.target,
+                    other: e.other,
+                    clean: e.clean,
+                    untestable: e.untestable,
+                },
+            });
+        }
+    }
+}
+
+fn parse_sig(s: &str) -> Option<[u8; 32]> {
+    hex::decode(s).ok().and_then(|v| v.try_into().ok())
+}

@@ -1,0 +1,251 @@
+//! `culprit bisect`: the options, and how they become a [`CampaignSpec`].
+
+use anyhow::{bail, Result};
+use clap::{ArgMatches, Args, ValueHint};
+use std::path::PathBuf;
+
+use crate::backend::kernel::KernelSettings;
+use crate::spec::{CampaignSpec, Generic, Mode, Output, Search};
+
+/// The options of `culprit bisect`. A campaign file (TOML) gives the same
+/// options by name (`vms = 4`, `good = [...]`, a `[kernel]` section for the
+/// kernel options); options on the command line win.
+#[derive(Debug, Clone, Args)]
+pub struct BisectArgs {
+    /// A campaign file (TOML) whose keys are the long options' names
+    /// (repo, bad, good = [...], build, test, vms, ..., and a [kernel]
+    /// section); options given on the command line win.
+    #[arg(value_name = "CAMPAIGN.toml", value_hint = ValueHint::FilePath)]
+    pub campaign: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub range: RangeArgs,
+
+    #[command(flatten)]
+    pub generic: GenericArgs,
+
+    /// Bisect a Linux kernel: build each commit reproducibly and boot it in
+    /// QEMU with the reproducer (no --build/--test). A campaign file with a
+    /// [kernel] section implies it.
+    #[arg(
+        long,
+        help_heading = "Kernel mode (with --kernel; a campaign file's [kernel] keys are these names)"
+    )]
+    pub kernel: bool,
+
+    #[command(flatten)]
+    pub kernel_settings: KernelSettings,
+
+    #[command(flatten)]
+    pub search: SearchArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Range")]
+pub struct RangeArgs {
+    /// The repository to bisect (a git checkout; it is never modified:
+    /// culprit checks out commits in its own worktree).
+    #[arg(long, value_name = "PATH", default_value = ".", value_hint = ValueHint::DirPath)]
+    pub repo: PathBuf,
+
+    /// A commit where the bug shows (the newest end of the range).
+    #[arg(long, value_name = "REV")]
+    pub bad: Option<String>,
+
+    /// A commit where the bug does not show; repeat for several. A good
+    /// commit that is not an ancestor of bad is replaced by the merge base.
+    #[arg(long, value_name = "REV")]
+    pub good: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Your build and test commands (generic mode)")]
+pub struct GenericArgs {
+    /// Shell command that builds the checked-out commit (cwd: the worktree;
+    /// env CULPRIT_COMMIT). Exit 0 = built, anything else = untestable
+    /// commit.
+    #[arg(long, value_name = "CMD")]
+    pub build: Option<String>,
+
+    /// Shell command for one run (env CULPRIT_COMMIT, CULPRIT_RUN,
+    /// CULPRIT_ARTIFACT). Exit 0 = clean, 125 = untestable, 1-127 =
+    /// failure, >= 128 or a signal stops the campaign.
+    #[arg(long, value_name = "CMD")]
+    pub test: Option<String>,
+
+    /// The build product, relative to the checkout. It is kept per commit
+    /// so later runs need no rebuild, and its signature dedupes identical
+    /// builds (SHA-256, or for ELF files the hash of the loaded sections).
+    #[arg(long, value_name = "PATH", value_hint = ValueHint::Other)]
+    pub artifact: Option<PathBuf>,
+
+    /// Kill a run (and everything it started) after this many seconds and
+    /// count it untestable [default: none; kernel mode: 300].
+    #[arg(long, value_name = "SECS")]
+    pub run_timeout: Option<f64>,
+
+    /// Kill a build after this many seconds (the commit is then untestable)
+    /// [default: none; kernel mode: 3600].
+    #[arg(long, value_name = "SECS")]
+    pub build_timeout: Option<f64>,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Search")]
+pub struct SearchArgs {
+    /// Runs executed in parallel (one test round; VMs in kernel mode).
+    #[arg(long, value_name = "K", default_value_t = Search::default().vms)]
+    pub vms: u32,
+
+    /// Stop when one commit holds this posterior probability.
+    #[arg(long, value_name = "P", default_value_t = Search::default().confidence)]
+    pub confidence: f64,
+
+    /// Stop after this many builds and report the credible range.
+    #[arg(long, value_name = "N")]
+    pub max_builds: Option<u32>,
+
+    /// Stop after this many runs and report the credible range.
+    #[arg(long, value_name = "N")]
+    pub max_runs: Option<u32>,
+
+    /// Runs on the bad commit without the bug showing before giving up.
+    #[arg(long, value_name = "N", default_value_t = Search::default().verify_runs)]
+    pub verify_runs: u32,
+
+    /// The crash title that is the bug. Default: the most frequent failure
+    /// on the bad commit.
+    #[arg(long, value_name = "TITLE")]
+    pub target: Option<String>,
+
+    /// Do not favour the commits that touch the code in the crash's stack.
+    /// By default, once the target crash is known, the files defining its
+    /// top stack functions are looked up at the bad commit and the commits
+    /// touching them get half of the prior, so they are tested first.
+    #[arg(long)]
+    pub no_hint: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Output")]
+pub struct OutputArgs {
+    /// Where culprit keeps its worktree, builds, run outputs, journal and
+    /// log. Default: ~/.cache/culprit/<id of this campaign>. Rerunning the
+    /// same command resumes from the journal there.
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
+    pub workdir: Option<PathBuf>,
+
+    /// Also write the result as JSON to FILE (schema in the README).
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub json: Option<PathBuf>,
+
+    /// Write every event as a JSON line to FILE as it happens (schema in
+    /// docs/events.md): for services and dashboards.
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub events: Option<PathBuf>,
+
+    /// Print only the result block, not the bisection log (which still
+    /// goes to WORKDIR/bisect.log).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Options that only mean something in kernel mode, by id, as a user
+/// spells them.
+const KERNEL_ONLY: &[(&str, &str)] = &[
+    ("config", "--kernel-config"),
+    ("reproducer", "--repro"),
+    ("compiler", "--compiler"),
+    ("ccache", "--ccache"),
+    ("memory", "--memory"),
+    ("cpus", "--cpus"),
+    ("boot_timeout", "--boot-timeout"),
+    ("repro_time", "--repro-time"),
+    ("repro_repeat", "--repro-repeat"),
+    ("cmdline", "--cmdline"),
+    ("accel", "--accel"),
+    ("qemu", "--qemu"),
+    ("busybox", "--busybox"),
+    ("jobs", "--jobs"),
+    ("build_tree", "--build-tree"),
+    ("private_tree", "--private-tree"),
+];
+
+impl BisectArgs {
+    /// The campaign these options describe. `given` says whether an option
+    /// (by id) was set by the user rather than defaulted, to refuse options
+    /// of the other mode instead of ignoring them.
+    pub fn to_spec(&self, given: &dyn Fn(&str) -> bool) -> Result<CampaignSpec> {
+        let Some(bad) = self.range.bad.clone() else {
+            bail!("give --bad REV (a commit where the bug shows)");
+        };
+        let g = &self.generic;
+        let mode = if self.kernel {
+            for (opt, set) in [
+                ("--build", g.build.is_some()),
+                ("--test", g.test.is_some()),
+                ("--artifact", g.artifact.is_some()),
+            ] {
+                if set {
+                    bail!("{opt} is for your own commands; kernel mode (--kernel) builds and boots each commit itself");
+                }
+            }
+            let mut k = self.kernel_settings.clone();
+            k.run_timeout = g.run_timeout;
+            k.build_timeout = g.build_timeout;
+            Mode::Kernel(k)
+        } else {
+            if let Some((_, flag)) = KERNEL_ONLY.iter().find(|(id, _)| given(id)) {
+                bail!("{flag} is a kernel-mode option: add --kernel (or a [kernel] section in the campaign file)");
+            }
+            let build = g
+                .build
+                .clone()
+                .ok_or_else(|| anyhow::anyhow!("give --build 'CMD' (how to build a commit), or --kernel to bisect a Linux kernel"))?;
+            let test = g
+                .test
+                .clone()
+                .ok_or_else(|| anyhow::anyhow!("give --test 'CMD' (how to run the test once)"))?;
+            Mode::Generic(Generic {
+                build,
+                test,
+                artifact: g.artifact.clone(),
+                run_timeout: g.run_timeout,
+                build_timeout: g.build_timeout,
+            })
+        };
+        let s = &self.search;
+        Ok(CampaignSpec {
+            repo: self.range.repo.clone(),
+            bad,
+            good: self.range.good.clone(),
+            target: s.target.clone(),
+            mode,
+            search: Search {
+                vms: s.vms,
+                confidence: s.confidence,
+                max_builds: s.max_builds,
+                max_runs: s.max_runs,
+                verify_runs: s.verify_runs,
+                hints: !s.no_hint,
+            },
+            output: Output {
+                workdir: self.output.workdir.clone(),
+                json: self.output.json.clone(),
+                events: self.output.events.clone(),
+                quiet: self.output.quiet,
+            },
+        })
+    }
+}
+
+/// Whether the option `id` was given by the user in `m`.
+pub fn given_in(m: &ArgMatches) -> impl Fn(&str) -> bool + '_ {
+    move |id| {
+        m.try_contains_id(id).unwrap_or(false)
+            && m.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+    }
+}
