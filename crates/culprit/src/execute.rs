@@ -159,10 +159,9 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
     }
     if let Mode::Kernel(k) = &spec.mode {
         k.validate()?;
-        kernel::preflight(k)?;
     }
     let s = setup(&spec.repo, &spec.bad, &spec.good)?;
-    if let Mode::Kernel(_) = &spec.mode {
+    if let Mode::Kernel(k) = &spec.mode {
         let has = |f: &str| matches!(s.repo.file_at(&s.bad, f), Ok(Some(_)));
         if !kernel::is_kernel_tree(&has) {
             bail!(
@@ -171,6 +170,7 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
                 s.bad
             );
         }
+        kernel::preflight(k)?;
     }
     let (mode_name, settings) = settings_identity(&spec.mode)?;
     let key = Experiment {

@@ -25,12 +25,11 @@ pub struct BisectArgs {
     pub generic: GenericArgs,
 
     /// Bisect a Linux kernel: build each commit reproducibly and boot it in
-    /// QEMU with the reproducer (no --build/--test). A campaign file with a
-    /// [kernel] section implies it.
-    #[arg(
-        long,
-        help_heading = "Kernel mode (with --kernel; a campaign file's [kernel] keys are these names)"
-    )]
+    /// QEMU with the reproducer (no --build/--test). In a campaign file, a
+    /// [kernel] section implies it and takes the options below by their
+    /// names (`config` for --kernel-config, `reproducer` for --repro,
+    /// `memory`, `repro_repeat`, ...).
+    #[arg(long, help_heading = "Kernel mode")]
     pub kernel: bool,
 
     #[command(flatten)]

@@ -139,3 +139,104 @@ fn option(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::kernel::KernelSettings;
+    use crate::cli::bisect::BisectArgs;
+    use clap::Args;
+
+    fn cmd() -> Command {
+        BisectArgs::augment_args(Command::new("bisect"))
+    }
+
+    fn kernel_ids() -> Vec<String> {
+        KernelSettings::augment_args(Command::new("k"))
+            .get_arguments()
+            .map(|a| a.get_id().to_string())
+            .collect()
+    }
+
+    fn strings(v: Vec<OsString>) -> Vec<String> {
+        v.into_iter()
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn every_kernel_setting_is_a_key_and_a_flag() {
+        // The [kernel] keys are the settings' serde names, and each is an
+        // option of `culprit bisect`.
+        let ser = serde_json::to_value(KernelSettings::default()).unwrap();
+        let fields: Vec<String> = ser
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| !["run_timeout", "build_timeout"].contains(&k.as_str()))
+            .cloned()
+            .collect();
+        let mut ids = kernel_ids();
+        ids.sort();
+        let mut f = fields.clone();
+        f.sort();
+        assert_eq!(ids, f);
+        let c = cmd();
+        for k in fields {
+            let arg = c.get_arguments().find(|a| a.get_id() == k.as_str());
+            assert!(arg.and_then(|a| a.get_long()).is_some(), "no flag for {k}");
+        }
+    }
+
+    #[test]
+    fn keys_become_options_paths_relative_to_the_file() {
+        let text = "repo = \"r\"\ngood = [\"a\", \"b\"]\nvms = 3\nquiet = true\nno_hint = false\nartifact = \"out/p\"\n[kernel]\nconfig = \"k.config\"\nreproducer = \"/abs/repro.c\"\nccache = false\nrepro_time = 2.5\n";
+        let a = args(
+            Path::new("/camp/c.toml"),
+            text,
+            &cmd(),
+            &kernel_ids(),
+            &|_| false,
+        )
+        .unwrap();
+        let a = strings(a);
+        for want in [
+            "--repo=/camp/r",
+            "--good=a",
+            "--good=b",
+            "--vms=3",
+            "--quiet",
+            "--artifact=out/p",
+            "--kernel",
+            "--kernel-config=/camp/k.config",
+            "--repro=/abs/repro.c",
+            "--ccache=false",
+            "--repro-time=2.5",
+        ] {
+            assert!(a.iter().any(|x| x == want), "{want} missing from {a:?}");
+        }
+        assert!(!a.iter().any(|x| x.contains("no-hint")), "{a:?}");
+        // Options given on the command line win: the file's are left out.
+        let a = strings(
+            args(Path::new("c.toml"), text, &cmd(), &kernel_ids(), &|id| {
+                id == "good"
+            })
+            .unwrap(),
+        );
+        assert!(!a.iter().any(|x| x.starts_with("--good")), "{a:?}");
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_are_named() {
+        let e = |text: &str| {
+            args(Path::new("c.toml"), text, &cmd(), &kernel_ids(), &|_| false)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(e("buidl = \"make\"\n").contains("`buidl`"));
+        assert!(e("[kernel]\nbuild = \"make\"\n").contains("unknown key `build` in [kernel]"));
+        assert!(e("quiet = \"yes\"\n").contains("true or false"));
+        assert!(e("vms = { a = 1 }\n").contains("`vms`"));
+        assert!(e("kernel = 1\n").contains("[kernel]"));
+    }
+}

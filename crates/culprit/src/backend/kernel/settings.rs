@@ -16,9 +16,7 @@ pub const BUILD_TIMEOUT: f64 = 3600.0;
 /// (`--run-timeout`, `--build-timeout`) are set by the caller.
 #[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-#[command(
-    next_help_heading = "Kernel mode (with --kernel; a campaign file's [kernel] keys are these names)"
-)]
+#[command(next_help_heading = "Kernel mode")]
 pub struct KernelSettings {
     /// The kernel config, completed with `make olddefconfig` on every
     /// commit. Default: tinyconfig plus what the VM needs.
