@@ -9,6 +9,7 @@
 pub mod maintainers;
 mod range;
 mod repo;
+mod search;
 pub mod trailers;
 mod worktree;
 

@@ -61,15 +61,20 @@ impl Repo {
         })
     }
 
-    fn raw(&self, args: &[&str]) -> Result<Output, GitError> {
-        Command::new("git")
-            .arg("-C")
+    /// git in this repository: C locale, no prompts, and no optional locks
+    /// (reads never refresh the index of the user's checkout).
+    pub(crate) fn command(&self) -> Command {
+        let mut c = Command::new("git");
+        c.arg("-C")
             .arg(&self.path)
-            .args(args)
             .env("LC_ALL", "C")
             .env("GIT_TERMINAL_PROMPT", "0")
-            .output()
-            .map_err(GitError::Spawn)
+            .env("GIT_OPTIONAL_LOCKS", "0");
+        c
+    }
+
+    pub(crate) fn raw(&self, args: &[&str]) -> Result<Output, GitError> {
+        self.command().args(args).output().map_err(GitError::Spawn)
     }
 
     /// Runs git and returns its standard output; a non-zero exit is an error.

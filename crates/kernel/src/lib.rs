@@ -12,6 +12,7 @@
 //! - [`accel`], [`qemu`]: boot the kernel in QEMU (KVM when it really works,
 //!   else TCG) with the serial console captured to a file.
 //! - [`classify`]: console text to a run outcome (crash, OK, boot failure...).
+//! - [`symbols`]: which source files define a function of a crash stack.
 //! - [`demo`]: a synthetic kernel history with an injected flaky bug, used by
 //!   the end-to-end test and the README demo.
 //!
@@ -29,6 +30,7 @@ pub mod demo;
 pub mod initramfs;
 pub mod qemu;
 pub mod signature;
+pub mod symbols;
 pub mod toolchain;
 
 use std::path::Path;

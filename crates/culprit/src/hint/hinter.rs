@@ -2,9 +2,10 @@
 //! looks its stack up in the repository at the bad commit, and names the
 //! range's commits that touch those files.
 
-use super::{commits_touching, defining_files, describe, report_files, stack_functions};
+use super::{describe, report_files, stack_functions};
 use crate::campaign::{Commit, Hint};
 use culprit_git::Repo;
+use culprit_kernel::symbols::defining_files;
 use std::path::Path;
 
 /// Where crash-stack hints come from. The CLI looks up the files of the
@@ -66,7 +67,7 @@ impl StackHinter {
         if files.is_empty() {
             return Ok(None);
         }
-        let mut commits = commits_touching(&self.repo, &self.shas, &files)?;
+        let mut commits = self.repo.commits_touching(&self.shas, &files)?;
         commits.retain(|&c| !self.good[c as usize]);
         if commits.is_empty() {
             return Ok(None);

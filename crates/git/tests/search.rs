@@ -1,0 +1,133 @@
+//! Searching a real repository made here: HEAD, diffs, grep at a revision
+//! or in a clean work tree, commits touching files.
+
+use culprit_git::Repo;
+use std::path::Path;
+use std::process::Command;
+
+/// A scratch repository that removes itself.
+struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        let s = Scratch {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        s.git(&["init", "-q", "-b", "main"]);
+        s
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(self.path())
+            .args(["-c", "user.name=T", "-c", "user.email=t@example.org"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn write(&self, file: &str, text: &str) {
+        let p = self.path().join(file);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    fn commit(&self, msg: &str, files: &[(&str, &str)]) -> String {
+        for (f, t) in files {
+            self.write(f, t);
+        }
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", msg]);
+        self.git(&["rev-parse", "HEAD"]).trim().to_string()
+    }
+}
+
+#[test]
+fn commits_touching_in_a_real_history() {
+    let s = Scratch::new();
+    let c0 = s.commit(
+        "root",
+        &[
+            ("a.c", "a0\n"),
+            ("b.c", "b0\n"),
+            ("doc.txt", "d\n"),
+            ("sub/x", "x\n"),
+        ],
+    );
+    let c1 = s.commit("docs only", &[("doc.txt", "d1\n")]);
+    let c2 = s.commit("b", &[("b.c", "b1\n")]);
+    s.git(&["checkout", "-q", "-b", "side"]);
+    let c3 = s.commit("side a", &[("a.c", "a1\n")]);
+    let c4 = s.commit("side c", &[("c.c", "c1\n")]);
+    s.git(&["checkout", "-q", "main"]);
+    let c5 = s.commit("main e", &[("e.c", "e1\n")]);
+    s.git(&["merge", "-q", "--no-ff", "-m", "merge side", "side"]);
+    let c6 = s.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let c7 = s.commit("a and docs", &[("a.c", "a2\n"), ("doc.txt", "d2\n")]);
+    let repo = Repo::open(s.path()).unwrap();
+    // Newest first, as a range listing gives them.
+    let shas = vec![c7, c6, c5, c4, c3, c2, c1, c0];
+    let touching = |files: &[&str]| {
+        let files: Vec<String> = files.iter().map(|f| f.to_string()).collect();
+        repo.commits_touching(&shas, &files).unwrap()
+    };
+    // The merge (index 1) brings a.c and c.c onto main but counts as nothing.
+    assert_eq!(touching(&["a.c"]), vec![0, 4, 7]);
+    assert_eq!(touching(&["a.c", "b.c"]), vec![0, 4, 5, 7]);
+    assert_eq!(touching(&["c.c"]), vec![3]);
+    assert_eq!(touching(&["doc.txt"]), vec![0, 6, 7]);
+    assert!(touching(&["nope.c"]).is_empty());
+    assert!(touching(&[]).is_empty());
+    // Only the listed commits are looked at.
+    let two = repo
+        .commits_touching(&shas[5..], &["a.c".to_string()])
+        .unwrap();
+    assert_eq!(two, vec![2]);
+    let sub = Repo::open(s.path().join("sub")).unwrap();
+    let a = vec!["a.c".to_string()];
+    assert_eq!(sub.commits_touching(&shas, &a).unwrap(), vec![0, 4, 7]);
+}
+
+#[test]
+fn head_diff_and_grep_never_touch_the_checkout() {
+    let s = Scratch::new();
+    let c0 = s.commit("root", &[("a.c", "int alpha(void)\n"), ("K", "k0\n")]);
+    let c1 = s.commit("one", &[("a.c", "int alpha(int)\n")]);
+    let c2 = s.commit("two", &[("K", "k1\n")]);
+    let repo = Repo::open(s.path()).unwrap();
+    assert_eq!(repo.head().as_deref(), Some(c2.as_str()));
+    assert!(repo.unchanged(&c0, &c1, &["K"]));
+    assert!(!repo.unchanged(&c1, &c2, &["K"]));
+    assert!(!repo.unchanged("-x", &c2, &["K"]));
+    assert!(!repo.unchanged("no-such", &c2, &["K"]));
+    let e = vec!["alpha(".to_string()];
+    // At an older revision: the committed text.
+    let hits = repo.grep_fixed(&c0, &e, &[":(top)*.c"]).unwrap();
+    assert_eq!(hits, vec![("a.c".into(), "int alpha(void)".into())]);
+    // At HEAD with a clean tree: the work tree, same answer as the blob.
+    assert!(repo.is_clean_checkout_of(&c2, &[":(top)*.c"]));
+    let hits = repo.grep_fixed(&c2, &e, &[":(top)*.c"]).unwrap();
+    assert_eq!(hits, vec![("a.c".into(), "int alpha(int)".into())]);
+    // A local edit: the committed tree is read, not the edit.
+    s.write("a.c", "int alpha(char)\n");
+    assert!(!repo.is_clean_checkout_of(&c2, &[":(top)*.c"]));
+    let hits = repo.grep_fixed(&c2, &e, &[":(top)*.c"]).unwrap();
+    assert_eq!(hits, vec![("a.c".into(), "int alpha(int)".into())]);
+    assert!(repo
+        .grep_fixed(&c2, &["nothing(".into()], &[":(top)*.c"])
+        .unwrap()
+        .is_empty());
+    assert!(repo.grep_fixed("no-such-rev", &e, &[":(top)*.c"]).is_err());
+    // The index was never refreshed: git still sees the edit as unstaged.
+    let status = s.git(&["status", "--porcelain"]);
+    assert_eq!(status.trim(), "M a.c");
+}
