@@ -20,7 +20,7 @@ use culprit_bisect::{
     BuildOutcome, Config, Engine, Hypothesis, Outcome, RunOutcome, Status, Step, StopReason,
     Verdict,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub mod event;
@@ -44,9 +44,9 @@ use state::Visits;
 pub struct Machine {
     plan: Plan,
     engine: Engine,
-    index: HashMap<String, u32>,
+    index: BTreeMap<String, u32>,
     identities: Vec<String>,
-    identity_of: HashMap<String, u32>,
+    identity_of: BTreeMap<String, u32>,
     runs_on: Vec<u32>,
     /// Longest run of each round, by round number.
     round_secs: BTreeMap<u32, f64>,
