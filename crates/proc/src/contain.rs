@@ -77,7 +77,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            cgroups: std::env::var_os("CULPRIT_PROC_CGROUPS").map_or(true, |v| v != "0"),
+            cgroups: std::env::var_os("CULPRIT_PROC_CGROUPS").is_none_or(|v| v != "0"),
             watchdog: true,
         }
     }

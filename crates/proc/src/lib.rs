@@ -158,7 +158,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// waiting for whoever adopted it to reap it). How callers and tests check
 /// that nothing was left behind.
 pub fn exited(pid: i32) -> bool {
-    sys::stat(pid).map_or(true, |s| s.state == b'Z' || s.state == b'X')
+    sys::stat(pid).is_none_or(|s| s.state == b'Z' || s.state == b'X')
 }
 
 /// Waits up to `timeout` for [`exited`]: SIGKILL is delivered
