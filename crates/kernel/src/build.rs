@@ -10,10 +10,9 @@
 //! and never switches compiler on a build directory without saying so.
 
 use crate::{io_ctx, Error, Result};
-use culprit_proc::{ParentDeath, Wait};
+use culprit_proc::{Cancel, Exit, Job, ParentDeath, Sink};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Which compiler to build with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,9 +87,9 @@ impl Builder {
         })
     }
 
-    /// The `make` command with the reproducible environment.
-    pub fn command(&self, targets: &[&str]) -> Command {
-        let mut c = Command::new("make");
+    /// The `make` job with the reproducible environment.
+    pub fn command(&self, targets: &[&str]) -> Job {
+        let mut c = Job::new("make");
         c.arg("-C")
             .arg(&self.src)
             .arg(format!("O={}", self.build_dir.display()))
@@ -158,8 +157,10 @@ impl Builder {
         })
     }
 
-    /// Runs make for `targets`, output (stdout and stderr) to `log`.
-    pub fn make(&self, targets: &[&str], log: &Path) -> Result<MakeOutcome> {
+    /// Runs make for `targets`, output (stdout and stderr) to `log`
+    /// (bounded: its first MiB and last 4 MiB). A cancel of `cancel` kills
+    /// make and everything it started and is `Err(Error::Cancelled)`.
+    pub fn make(&self, targets: &[&str], log: &Path, cancel: &Cancel) -> Result<MakeOutcome> {
         crate::require_tool("make", "make")?;
         io_ctx(std::fs::create_dir_all(&self.build_dir), || {
             format!("create {}", self.build_dir.display())
@@ -167,21 +168,18 @@ impl Builder {
         if self.compiler.ccache {
             self.write_cc_guard()?;
         }
-        let out = io_ctx(std::fs::File::create(log), || {
-            format!("create {}", log.display())
-        })?;
-        let err = io_ctx(out.try_clone(), || "dup log".into())?;
-        let mut cmd = self.command(targets);
-        cmd.stdin(Stdio::null()).stdout(out).stderr(err);
-        let start = Instant::now();
-        // SIGTERM on our death: make then stops its jobs.
-        let mut child = culprit_proc::spawn(&mut cmd, ParentDeath::Term)?;
-        let wait = child.wait_until(start + self.timeout, |_| {})?;
-        let secs = start.elapsed().as_secs_f64();
+        let mut job = self.command(targets);
+        job.stdout(Sink::file(log))
+            .merge_stderr()
+            .timeout(self.timeout)
+            // SIGTERM on our death: make then stops its jobs.
+            .parent_death(ParentDeath::Term);
+        let out = job.run(cancel)?;
+        let secs = out.secs;
         let text = String::from_utf8_lossy(&crate::read(log)?).into_owned();
-        match wait {
-            Wait::Cancelled => Err(Error::Cancelled),
-            Wait::TimedOut => Ok(MakeOutcome {
+        match out.exit {
+            Exit::Cancelled => Err(Error::Cancelled),
+            Exit::TimedOut => Ok(MakeOutcome {
                 ok: false,
                 timed_out: true,
                 secs,
@@ -190,14 +188,14 @@ impl Builder {
                     self.timeout.as_secs()
                 )),
             }),
-            Wait::Exited(status) => Ok(MakeOutcome {
-                ok: status.success(),
+            exit => Ok(MakeOutcome {
+                ok: exit.success(),
                 timed_out: false,
                 secs,
-                first_error: if status.success() {
+                first_error: if exit.success() {
                     None
                 } else {
-                    let e = first_error(&text).unwrap_or_else(|| format!("make: {status}"));
+                    let e = first_error(&text).unwrap_or_else(|| format!("make: {exit}"));
                     // Paths relative to the tree, as a developer reads them.
                     let prefix = format!("{}/", self.src.display());
                     Some(e.replace(&prefix, ""))
@@ -341,8 +339,8 @@ mod tests {
         let compile = |cc: &str, payload: &str, depend: bool| {
             std::fs::write(dir.path().join("payload.bin"), payload).unwrap();
             let words: Vec<&str> = cc.split_whitespace().collect();
-            let mut c = Command::new(words[0]);
-            c.current_dir(dir.path()).args(&words[1..]);
+            let mut c = Job::new(words[0]);
+            c.cwd(dir.path()).args(&words[1..]);
             // As Kbuild compiles it: depend mode needs the -MMD.
             c.args(["-Wp,-MMD,.piggy.o.d", "-c", "piggy.S", "-o", "piggy.o"]);
             for (k, v) in make.get_envs() {
@@ -354,7 +352,7 @@ mod tests {
             if depend {
                 c.env_remove("CCACHE_NODEPEND").env("CCACHE_DEPEND", "1");
             }
-            assert!(c.status().unwrap().success());
+            assert!(c.output(&Cancel::new()).unwrap().success());
             std::fs::read(dir.path().join("piggy.o")).unwrap()
         };
         // What an earlier culprit in depend mode left in the cache.
