@@ -38,9 +38,12 @@ fn demo_or_skip() -> Option<Demo> {
             panic!("{what} is not installed: apt-get install {what} (or set CULPRIT_SKIP_KERNEL=1 to skip the kernel tests)");
         }
     }
-    let d = demo::create(TARBALL.as_ref(), &demo::default_dir(), &mut |l| {
-        eprintln!("demo: {l}")
-    })
+    let d = demo::create(
+        TARBALL.as_ref(),
+        &demo::default_dir(),
+        &mut |l| eprintln!("demo: {l}"),
+        &culprit_proc::Cancel::new(),
+    )
     .expect("creating the demo history");
     Some(d)
 }

@@ -6,12 +6,10 @@
 
 use anyhow::{bail, Context, Result};
 use culprit_git::{Repo, Worktree};
-use culprit_proc::{ParentDeath, Wait};
+use culprit_proc::{Job, Sink};
 use std::collections::HashSet;
 use std::fmt;
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::{Backend, BuildResult, RunJob, RunResult, RunStatus, Untestable};
@@ -238,54 +236,37 @@ pub struct Spawn<'a> {
 const INTERRUPTED: &str = "interrupted by a signal (Ctrl-C)";
 
 fn run_one(s: &Spawn<'_>) -> Result<Exit> {
-    let out = File::create(s.output).with_context(|| format!("creating {}", s.output.display()))?;
-    let err = out.try_clone()?;
-    let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c")
-        .arg(s.script)
-        .current_dir(s.cwd)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .envs(s.env.iter().map(|(k, v)| (k, v)));
-    let mut child = match culprit_proc::spawn(&mut cmd, ParentDeath::Kill) {
+    let mut job = Job::shell(s.script);
+    job.cwd(s.cwd).stdout(Sink::file(s.output)).merge_stderr();
+    for (k, v) in &s.env {
+        job.env(k, v);
+    }
+    if let Some(t) = s.timeout {
+        job.timeout(t);
+    }
+    let out = match job.run(crate::procs::root()) {
         Err(culprit_proc::Error::Cancelled) => bail!(INTERRUPTED),
         r => r.with_context(|| format!("cannot start `{}` in {}", s.script, s.cwd.display()))?,
     };
-    let wait = match s.timeout {
-        Some(t) => child.wait_until(Instant::now() + t, |_| {}),
-        None => child.wait(),
-    }
-    .context("waiting for a child process")?;
-    use std::os::unix::process::ExitStatusExt;
-    Ok(match wait {
-        Wait::Cancelled => bail!(INTERRUPTED),
-        Wait::TimedOut => Exit::Timeout,
-        Wait::Exited(status) => match (status.code(), status.signal()) {
-            (Some(c), _) => Exit::Code(c),
-            (None, Some(sig)) => Exit::Signal(sig),
-            _ => Exit::Code(-1),
-        },
+    Ok(match out.exit {
+        culprit_proc::Exit::Cancelled => bail!(INTERRUPTED),
+        culprit_proc::Exit::TimedOut => Exit::Timeout,
+        culprit_proc::Exit::Code(c) => Exit::Code(c),
+        culprit_proc::Exit::Signal(sig) => Exit::Signal(sig),
     })
 }
 
-/// Runs all commands at once (one thread each) and waits for all of them.
+/// Runs all commands at once (one thread each, through crates/proc's pool)
+/// and waits for all of them.
 pub fn run_all(spawns: &[Spawn<'_>]) -> Result<Vec<Exit>> {
-    if culprit_proc::cancelled() {
+    let root = crate::procs::root();
+    if root.is_cancelled() {
         bail!(INTERRUPTED);
     }
-    std::thread::scope(|sc| {
-        // Each thread spawns and waits for its own child: the parent-death
-        // signal is tied to the spawning thread.
-        let handles: Vec<_> = spawns
-            .iter()
-            .map(|s| sc.spawn(move || run_one(s)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    })
+    culprit_proc::pool(root, spawns, spawns.len(), run_one)
+        .into_iter()
+        .map(|slot| slot.done().unwrap_or_else(|| bail!(INTERRUPTED)))
+        .collect()
 }
 
 /// Maps a test's exit to a run status with `git bisect run`'s conventions.

@@ -21,8 +21,6 @@ use culprit_kernel::qemu::Machine;
 use culprit_kernel::{accel, config, signature, toolchain};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::{Backend, BuildResult, RunJob, RunResult, RunStatus, Untestable};
@@ -274,6 +272,7 @@ impl KernelBackend {
             },
             &tmp,
             &initrd,
+            crate::procs::root(),
         )
         .context("building the initramfs")?;
         let (accel, why) = accel::choose(&s.accel).map_err(anyhow::Error::msg)?;
@@ -343,7 +342,7 @@ impl KernelBackend {
         let text = match std::fs::read_to_string(&saved) {
             Ok(t) => t,
             Err(_) => {
-                let t = config::tiny_vm_config(&self.builder, log)
+                let t = config::tiny_vm_config(&self.builder, log, crate::procs::root())
                     .context("making tinyconfig + VM options")?;
                 std::fs::write(&saved, &t)?;
                 t
@@ -371,7 +370,8 @@ impl KernelBackend {
         };
         let cfg_log = dir.join("config.log");
         let base = self.base_config(&cfg_log)?;
-        let effective = match config::prepare(&self.builder, &base, &cfg_log) {
+        let effective = match config::prepare(&self.builder, &base, &cfg_log, crate::procs::root())
+        {
             Ok(t) => t,
             Err(culprit_kernel::Error::Cancelled) => bail!("interrupted"),
             Err(e @ (culprit_kernel::Error::Io { .. } | culprit_kernel::Error::Process(_))) => {
@@ -380,7 +380,7 @@ impl KernelBackend {
             Err(e) => return Ok(failed(e.to_string(), &cfg_log)),
         };
         std::fs::write(dir.join("config"), &effective)?;
-        let out = match self.builder.make(&["bzImage"], &log) {
+        let out = match self.builder.make(&["bzImage"], &log, crate::procs::root()) {
             Ok(o) => o,
             Err(culprit_kernel::Error::Cancelled) => bail!("interrupted"),
             Err(e) => return Err(e.into()),
@@ -394,7 +394,7 @@ impl KernelBackend {
         let build = &self.builder.build_dir;
         culprit_kernel::build::check_bzimage(build)?;
         let sig = signature::of_file(&build.join("vmlinux")).context("signing vmlinux")?;
-        let compiler = toolchain::identity(build, &self.builder.compiler.cc);
+        let compiler = toolchain::identity(build, &self.builder.compiler.cc, crate::procs::root());
         std::fs::copy(build.join("arch/x86/boot/bzImage"), dir.join("bzImage"))
             .context("keeping bzImage")?;
         std::fs::write(
@@ -434,7 +434,10 @@ impl KernelBackend {
         let dir = self.workdir.join("runs").join(&job.commit);
         std::fs::create_dir_all(&dir)?;
         let console = dir.join(format!("{}.log", job.run));
-        let out = match self.machine(&job.commit).boot(&console) {
+        let out = match self
+            .machine(&job.commit)
+            .boot(&console, crate::procs::root())
+        {
             Ok(o) => o,
             Err(culprit_kernel::Error::Cancelled) => bail!("interrupted"),
             Err(e) => return Err(e.into()),
@@ -477,35 +480,20 @@ impl Backend for KernelBackend {
                 bail!("commit {} has no kernel built", j.commit);
             }
         }
-        let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<Option<Result<RunResult>>>> =
-            Mutex::new((0..jobs.len()).map(|_| None).collect());
         let workers = (self.s.vms as usize).min(jobs.len()).max(1);
         let this = &*self;
-        // Ctrl-C (culprit_proc::cancel) kills the running VMs and stops
-        // the workers from starting more.
-        std::thread::scope(|sc| {
-            for _ in 0..workers {
-                sc.spawn(|| loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    if i >= jobs.len() || culprit_proc::cancelled() {
-                        break;
-                    }
-                    let r = this.run_one(&jobs[i]);
-                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
-                });
-            }
-        });
+        // Ctrl-C (a cancel of the root token) kills the running VMs and
+        // stops the pool from starting more.
+        let results = culprit_proc::pool(crate::procs::root(), jobs, workers, |j| this.run_one(j));
         if crate::procs::interrupted() {
             bail!("interrupted");
         }
         results
-            .into_inner()
-            .unwrap_or_else(|e| e.into_inner())
             .into_iter()
             .zip(jobs)
             .map(|(r, j)| {
-                r.unwrap_or_else(|| Err(anyhow::anyhow!("run #{} was not executed", j.run)))
+                r.done()
+                    .unwrap_or_else(|| Err(anyhow::anyhow!("run #{} was not executed", j.run)))
                     .with_context(|| format!("run #{} on {}", j.run, j.commit))
             })
             .collect()
