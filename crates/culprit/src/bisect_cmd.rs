@@ -504,6 +504,10 @@ pub fn execute(
         stack_hinter = StackHinter::new(&s.repo, &s.bad, &plan.commits);
         &mut stack_hinter
     };
+    // The campaign notices a cancel by itself (its next build or run
+    // fails): Ctrl-C must not end the process in the middle of a checkout
+    // or a journal write between two jobs.
+    let _observing = crate::procs::root().observe();
     let finish =
         campaign::run(&plan, backend, &mut journal, &past, &mut log, hints).map_err(|e| {
             if crate::procs::interrupted() {
