@@ -104,6 +104,7 @@
 
 mod cancel;
 mod capture;
+mod cgroup;
 mod contain;
 mod job;
 mod pool;

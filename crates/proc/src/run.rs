@@ -47,7 +47,7 @@ impl Live {
         if !reaped {
             sys::kill_group(self.pid);
             if let Some(d) = &self.cgroup {
-                contain::cgroup_kill(d);
+                crate::cgroup::cgroup_kill(d);
             }
         }
     }
@@ -209,7 +209,7 @@ pub(crate) fn run(job: &Job, cancel: &Cancel, tick: &mut dyn FnMut(&mut Tick)) -
         Ok(x) => x,
         Err(e) => {
             if let Some(c) = &cgroup {
-                contain::cgroup_remove(&c.dir);
+                crate::cgroup::cgroup_remove(&c.dir);
             }
             return Err(e);
         }
@@ -231,7 +231,7 @@ pub(crate) fn run(job: &Job, cancel: &Cancel, tick: &mut dyn FnMut(&mut Tick)) -
     let status = cleanup(&live, child, inst, job_no, cgroup.as_ref(), in_cgroup);
     let escaped = drain(&mut streams);
     if let Some(c) = &cgroup {
-        contain::cgroup_remove(&c.dir);
+        crate::cgroup::cgroup_remove(&c.dir);
     }
 
     let exit = match end {
@@ -422,7 +422,7 @@ fn cleanup(
     live.kill();
     match cgroup {
         Some(c) if in_cgroup => {
-            contain::cgroup_wait_empty(&c.dir, Duration::from_secs(5));
+            crate::cgroup::cgroup_wait_empty(&c.dir, Duration::from_secs(5));
         }
         _ => inst.kill_job_marked(job_no),
     }
