@@ -11,6 +11,7 @@
 use culprit::backend::kernel::{KernelBackend, KernelSettings, Pool, TreeChoice};
 use culprit::backend::{Backend, RunJob, RunStatus, Untestable};
 use culprit_kernel::demo::{self, Demo};
+use culprit_proc::Cancel;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
@@ -38,9 +39,12 @@ fn demo_or_skip() -> Option<Demo> {
             panic!("{what} is not installed: apt-get install {what} (or set CULPRIT_SKIP_KERNEL=1 to skip the kernel tests)");
         }
     }
-    let d = demo::create(TARBALL.as_ref(), &demo::default_dir(), &mut |l| {
-        eprintln!("demo: {l}")
-    })
+    let d = demo::create(
+        TARBALL.as_ref(),
+        &demo::default_dir(),
+        &mut |l| eprintln!("demo: {l}"),
+        &Cancel::new(),
+    )
     .expect("creating the demo history");
     Some(d)
 }
@@ -102,7 +106,16 @@ fn backend_builds_boots_and_classifies_the_demo() {
     let Some(d) = demo_or_skip() else { return };
     let work = fresh_workdir("work-backend");
     let repo = culprit_git::Repo::open(&d.repo).unwrap();
-    let mut b = KernelBackend::new(&repo, &d.bad, &work, settings(&d), pool()).unwrap();
+    let mut b = KernelBackend::new(
+        &repo,
+        &d.bad,
+        &work,
+        settings(&d),
+        pool(),
+        Cancel::new(),
+        &mut |_| {},
+    )
+    .unwrap();
 
     let t = std::time::Instant::now();
     let bad = b.build(&d.bad, &mut |_| {}).unwrap();
@@ -197,7 +210,8 @@ fn backend_builds_boots_and_classifies_the_demo() {
         repro_repeat: 3,
         ..settings(&d)
     };
-    let mut b = KernelBackend::new(&repo, &d.bad, &work, s, pool()).unwrap();
+    let mut b =
+        KernelBackend::new(&repo, &d.bad, &work, s, pool(), Cancel::new(), &mut |_| {}).unwrap();
     assert_eq!(
         b.build(&d.good, &mut |_| {}).unwrap().signature,
         good.signature
@@ -300,7 +314,7 @@ fn bad_input_is_refused_with_a_clear_error() {
             ..KernelSettings::default()
         };
         let work = dir.path().join("work");
-        KernelBackend::new(&repo, &head, &work, s, pool()).map(|_| ())
+        KernelBackend::new(&repo, &head, &work, s, pool(), Cancel::new(), &mut |_| {}).map(|_| ())
     };
     let no_console = full.replace("CONFIG_SERIAL_8250_CONSOLE=y\n", "");
     let err = format!("{:#}", try_new(&no_console, &repro).unwrap_err());
@@ -337,7 +351,15 @@ fn bad_input_is_refused_with_a_clear_error() {
             TreeChoice::Shared(shared.clone())
         };
         let p = Pool { vms: 2, tree };
-        KernelBackend::new(&repo, &head, &dir.path().join(work), s, p)
+        KernelBackend::new(
+            &repo,
+            &head,
+            &dir.path().join(work),
+            s,
+            p,
+            Cancel::new(),
+            &mut |_| {},
+        )
     };
     let first = with_tree("w1", false).unwrap();
     assert!(shared.join("tree").exists() && !dir.path().join("w1/tree").exists());

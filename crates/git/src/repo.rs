@@ -1,7 +1,11 @@
 //! A repository driven through the git command line.
 
+use culprit_proc::{Cancel, Exit, Job, Sink};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// How often a long git command reports that it is still going.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 /// Errors from repository access. Each says what was wrong and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -22,12 +26,30 @@ pub enum GitError {
     Failed { args: String, stderr: String },
     #[error("unexpected output from git {args}: {line}")]
     Parse { args: String, line: String },
+    #[error("interrupted")]
+    Cancelled,
 }
 
-/// A git repository on disk.
+/// What one git command did.
+pub(crate) struct Out {
+    /// The exit code; None when killed by a signal or a timeout.
+    pub code: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl Out {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+/// A git repository on disk. Every git command runs through crates/proc
+/// under the repository's cancellation token (see [`Repo::with_cancel`]).
 #[derive(Debug, Clone)]
 pub struct Repo {
     path: PathBuf,
+    cancel: Cancel,
 }
 
 impl Repo {
@@ -37,9 +59,12 @@ impl Repo {
         if !path.exists() {
             return Err(GitError::NotARepo { path });
         }
-        let repo = Repo { path };
+        let repo = Repo {
+            path,
+            cancel: Cancel::new(),
+        };
         let out = repo.raw(&["rev-parse", "--git-dir"])?;
-        if !out.status.success() {
+        if !out.success() {
             return Err(GitError::NotARepo { path: repo.path });
         }
         Ok(repo)
@@ -47,6 +72,19 @@ impl Repo {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The same repository, its git commands run under `cancel` (a
+    /// campaign's token: cancelling it stops a long checkout).
+    pub fn with_cancel(&self, cancel: &Cancel) -> Repo {
+        Repo {
+            path: self.path.clone(),
+            cancel: cancel.clone(),
+        }
+    }
+
+    pub(crate) fn cancel(&self) -> &Cancel {
+        &self.cancel
     }
 
     /// The repository's git directory shared by all its worktrees, as a
@@ -63,24 +101,61 @@ impl Repo {
 
     /// git in this repository: C locale, no prompts, and no optional locks
     /// (reads never refresh the index of the user's checkout).
-    pub(crate) fn command(&self) -> Command {
-        let mut c = Command::new("git");
-        c.arg("-C")
+    pub(crate) fn job(&self, args: &[&str]) -> Job {
+        let mut j = Job::new("git");
+        j.arg("-C")
             .arg(&self.path)
+            .args(args)
             .env("LC_ALL", "C")
             .env("GIT_TERMINAL_PROMPT", "0")
             .env("GIT_OPTIONAL_LOCKS", "0");
-        c
+        j
     }
 
-    pub(crate) fn raw(&self, args: &[&str]) -> Result<Output, GitError> {
-        self.command().args(args).output().map_err(GitError::Spawn)
+    pub(crate) fn raw(&self, args: &[&str]) -> Result<Out, GitError> {
+        run(&self.job(args), &self.cancel)
+    }
+
+    /// Runs a git command that may take long (a checkout of a whole tree),
+    /// telling `progress` every [`PROGRESS_EVERY`] how long it has been
+    /// going. A non-zero exit is an error carrying git's last message line.
+    pub(crate) fn run_long(
+        &self,
+        args: &[&str],
+        what: &str,
+        progress: &mut dyn FnMut(String),
+    ) -> Result<(), GitError> {
+        let mut job = self.job(args);
+        job.stdout(Sink::memory()).stderr(Sink::memory());
+        let mut told = Instant::now();
+        let out = job
+            .run_with(&self.cancel, |t| {
+                if told.elapsed() >= PROGRESS_EVERY {
+                    told = Instant::now();
+                    progress(format!(
+                        "{what}: {} s so far",
+                        t.started().elapsed().as_secs()
+                    ));
+                }
+            })
+            .map_err(|e| match e {
+                culprit_proc::Error::Cancelled => GitError::Cancelled,
+                e => GitError::Spawn(std::io::Error::other(e.to_string())),
+            })?;
+        match out.exit {
+            Exit::Code(0) => Ok(()),
+            Exit::Cancelled => Err(GitError::Cancelled),
+            _ => Err(GitError::Failed {
+                args: args.join(" "),
+                stderr: last_message(&out.stderr.bytes),
+            }),
+        }
     }
 
     /// Runs git and returns its standard output; a non-zero exit is an error.
     pub fn git(&self, args: &[&str]) -> Result<String, GitError> {
         let out = self.raw(args)?;
-        if !out.status.success() {
+        if !out.success() {
             return Err(GitError::Failed {
                 args: args.join(" "),
                 stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
@@ -99,7 +174,7 @@ impl Repo {
             "--end-of-options",
             &spec,
         ])?;
-        if !out.status.success() {
+        if !out.success() {
             let detail = if rev.trim().is_empty() {
                 "empty revision".to_string()
             } else {
@@ -117,7 +192,7 @@ impl Repo {
     /// Whether `a` is an ancestor of (or equal to) `b`.
     pub fn is_ancestor(&self, a: &str, b: &str) -> Result<bool, GitError> {
         let out = self.raw(&["merge-base", "--is-ancestor", a, b])?;
-        match out.status.code() {
+        match out.code {
             Some(0) => Ok(true),
             Some(1) => Ok(false),
             _ => Err(GitError::Failed {
@@ -130,7 +205,7 @@ impl Repo {
     /// The best common ancestor of `a` and `b`, if they have one.
     pub fn merge_base(&self, a: &str, b: &str) -> Result<Option<String>, GitError> {
         let out = self.raw(&["merge-base", a, b])?;
-        if out.status.success() {
+        if out.success() {
             Ok(Some(
                 String::from_utf8_lossy(&out.stdout).trim().to_string(),
             ))
@@ -236,7 +311,7 @@ impl Repo {
     pub fn file_at(&self, sha: &str, path: &str) -> Result<Option<Vec<u8>>, GitError> {
         let spec = format!("{sha}:{path}");
         let out = self.raw(&["cat-file", "blob", &spec])?;
-        Ok(out.status.success().then_some(out.stdout))
+        Ok(out.success().then_some(out.stdout))
     }
 }
 
@@ -257,5 +332,48 @@ pub struct CommitMeta {
 impl CommitMeta {
     pub fn is_merge(&self) -> bool {
         self.parents.len() > 1
+    }
+}
+
+/// Runs a git job to its end under `cancel`, output in memory.
+pub(crate) fn run(job: &Job, cancel: &Cancel) -> Result<Out, GitError> {
+    let out = job.output(cancel).map_err(|e| match e {
+        culprit_proc::Error::Cancelled => GitError::Cancelled,
+        culprit_proc::Error::Spawn { source, .. } => GitError::Spawn(source),
+        e => GitError::Spawn(std::io::Error::other(e.to_string())),
+    })?;
+    let code = match out.exit {
+        Exit::Code(c) => Some(c),
+        Exit::Cancelled => return Err(GitError::Cancelled),
+        _ => None,
+    };
+    Ok(Out {
+        code,
+        stdout: out.stdout,
+        stderr: out.stderr,
+    })
+}
+
+/// git's last message line, without the progress meter it redraws with
+/// carriage returns ("Updating files:  45% ...").
+pub(crate) fn last_message(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    text.split(['\n', '\r'])
+        .map(str::trim)
+        .rfind(|l| !l.is_empty() && !l.starts_with("Updating files:"))
+        .unwrap_or("")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_message_is_not_the_progress_meter() {
+        let err = b"Preparing worktree (detached HEAD 1234)\nUpdating files:  10% (1/10)\rUpdating files: 100% (10/10)\rUpdating files: 100% (10/10), done.\nfatal: Could not write new index file.\n";
+        assert_eq!(
+            super::last_message(err),
+            "fatal: Could not write new index file."
+        );
+        assert_eq!(super::last_message(b""), "");
     }
 }

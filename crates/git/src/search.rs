@@ -5,18 +5,19 @@
 //! Nothing here writes to the repository (no checkout, no index refresh:
 //! `GIT_OPTIONAL_LOCKS=0`), so it is safe on the user's own checkout.
 
+use culprit_proc::Input;
 use std::collections::{BTreeSet, HashMap};
-use std::io::Write;
-use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::repo::{GitError, Repo};
+use crate::repo::{run, GitError, Repo};
 
 impl Repo {
     /// The commit checked out (HEAD), if the repository has one.
     pub fn head(&self) -> Option<String> {
         let out = self.raw(&["rev-parse", "--verify", "-q", "HEAD"]).ok()?;
+        let ok = out.success();
         let sha = String::from_utf8(out.stdout).ok()?.trim().to_string();
-        (out.status.success() && !sha.is_empty()).then_some(sha)
+        (ok && !sha.is_empty()).then_some(sha)
     }
 
     /// Whether no file matching `pathspecs` differs between commits `a` and
@@ -27,7 +28,7 @@ impl Repo {
         }
         let mut args = vec!["diff", "--quiet", a, b, "--"];
         args.extend_from_slice(pathspecs);
-        self.raw(&args).is_ok_and(|o| o.status.success())
+        self.raw(&args).is_ok_and(|o| o.success())
     }
 
     /// Whether the work tree is a checkout of `sha` with no change to the
@@ -41,7 +42,7 @@ impl Repo {
         let mut args = vec!["diff-index", "--quiet", "HEAD", "--"];
         args.extend_from_slice(pathspecs);
         // Fails in a bare repository, which has no work tree to read.
-        self.raw(&args).is_ok_and(|o| o.status.success())
+        self.raw(&args).is_ok_and(|o| o.success())
     }
 
     /// Lines containing any of the `fixed` strings, in text files matching
@@ -68,7 +69,7 @@ impl Repo {
         args.extend_from_slice(pathspecs);
         let out = self.raw(&args)?;
         // Exit status 1 means no line matched.
-        if !out.status.success() && out.status.code() != Some(1) {
+        if !out.success() && out.code != Some(1) {
             return Err(GitError::Failed {
                 args: format!("grep at {sha}"),
                 stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
@@ -103,40 +104,28 @@ impl Repo {
             index.entry(s.as_str()).or_default().push(i as u32);
         }
         let specs: Vec<String> = files.iter().map(|f| format!(":(top,literal){f}")).collect();
-        let mut child = self
-            .command()
-            .args(["diff-tree", "--stdin", "-r", "--root", "--name-only", "--"])
-            .args(&specs)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(GitError::Spawn)?;
-        let mut stdin = child.stdin.take().ok_or_else(|| GitError::Failed {
-            args: "diff-tree --stdin".into(),
-            stderr: "no standard input".into(),
-        })?;
+        let mut args = vec!["diff-tree", "--stdin", "-r", "--root", "--name-only", "--"];
+        args.extend(specs.iter().map(String::as_str));
+        // The commits go in through a file: jobs never hold a pipe on their
+        // standard input, and 100,000 hashes do not fit on a command line.
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let list = std::env::temp_dir().join(format!(
+            "culprit-commits-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        ));
         let input: String = shas.iter().map(|s| format!("{s}\n")).collect();
-        // Fed from another thread: git writes as it reads, and a full
-        // stdout pipe would otherwise block both sides.
-        let feeder = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-        let out = child.wait_with_output().map_err(GitError::Spawn)?;
-        let fed = feeder.join();
-        if !out.status.success() {
+        std::fs::write(&list, input).map_err(GitError::Spawn)?;
+        let mut job = self.job(&args);
+        job.stdin(Input::File(list.clone()));
+        let out = run(&job, self.cancel());
+        let _ = std::fs::remove_file(&list);
+        let out = out?;
+        if !out.success() {
             return Err(GitError::Failed {
                 args: "diff-tree --stdin".into(),
                 stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
             });
-        }
-        match fed {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(GitError::Spawn(e)),
-            Err(_) => {
-                return Err(GitError::Failed {
-                    args: "diff-tree --stdin".into(),
-                    stderr: "the thread writing commits panicked".into(),
-                })
-            }
         }
         let text = String::from_utf8_lossy(&out.stdout);
         let mut hits: BTreeSet<u32> = BTreeSet::new();

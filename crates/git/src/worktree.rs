@@ -14,7 +14,12 @@ pub struct Worktree {
 impl Worktree {
     /// Opens the worktree at `dir`, creating it (detached at `sha`) if it
     /// does not exist yet.
-    pub fn ensure(repo: &Repo, dir: &Path, sha: &str) -> Result<Worktree, GitError> {
+    pub fn ensure(
+        repo: &Repo,
+        dir: &Path,
+        sha: &str,
+        progress: &mut dyn FnMut(String),
+    ) -> Result<Worktree, GitError> {
         if !dir.join(".git").exists() {
             // A stale registration (directory deleted by hand) would make
             // `worktree add` refuse the path.
@@ -23,19 +28,23 @@ impl Worktree {
             // Writing a whole kernel tree (~75,000 files) is the slow part:
             // git's parallel checkout, one worker per core, takes about 40%
             // off it.
-            repo.git(&[
-                "-c",
-                "checkout.workers=0",
-                "worktree",
-                "add",
-                "--detach",
-                "--force",
-                &d,
-                sha,
-            ])?;
+            repo.run_long(
+                &[
+                    "-c",
+                    "checkout.workers=0",
+                    "worktree",
+                    "add",
+                    "--detach",
+                    "--force",
+                    &d,
+                    sha,
+                ],
+                &format!("checking out {sha} into {d}"),
+                progress,
+            )?;
         }
         Ok(Worktree {
-            repo: Repo::open(dir)?,
+            repo: Repo::open(dir)?.with_cancel(repo.cancel()),
             dir: dir.to_path_buf(),
         })
     }
@@ -51,9 +60,11 @@ impl Worktree {
 
     /// Checks out `sha`, discarding local modifications to tracked files but
     /// keeping untracked build products (so incremental builds stay fast).
-    pub fn checkout(&self, sha: &str) -> Result<(), GitError> {
-        self.repo
-            .git(&["checkout", "--quiet", "--detach", "--force", sha])?;
-        Ok(())
+    pub fn checkout(&self, sha: &str, progress: &mut dyn FnMut(String)) -> Result<(), GitError> {
+        self.repo.run_long(
+            &["checkout", "--quiet", "--detach", "--force", sha],
+            &format!("checking out {sha}"),
+            progress,
+        )
     }
 }

@@ -2,6 +2,7 @@
 //! how long it took: `cargo run -p culprit-kernel --example boot -- BZIMAGE REPRO [RUNS]`.
 
 use culprit_kernel::{accel, classify, initramfs, qemu};
+use culprit_proc::Cancel;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -19,7 +20,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         secs: 30,
         repeat: 1,
     };
-    initramfs::build("/bin/busybox".as_ref(), &repro, run, dir.path(), &initrd)?;
+    // Ctrl-C kills this example; the watchdog then ends its QEMU.
+    let cancel = Cancel::new();
+    initramfs::build(
+        "/bin/busybox".as_ref(),
+        &repro,
+        run,
+        dir.path(),
+        &initrd,
+        &cancel,
+    )?;
     let (accel, why) = accel::detect();
     println!("{why}");
     let m = qemu::Machine {
@@ -35,7 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     for i in 0..runs {
         let console = dir.path().join(format!("{i}.log"));
-        let out = m.boot(&console)?;
+        let out = m.boot(&console, &cancel)?;
         let v = classify::classify(&out);
         println!("run #{i}: {} ({:.2} s)", v.describe(), out.secs);
         if std::env::var_os("SHOW_CONSOLE").is_some() {

@@ -14,6 +14,7 @@
 use culprit_kernel::build::{Builder, Compiler};
 use culprit_kernel::classify::{classify, Verdict};
 use culprit_kernel::{accel, config, initramfs, qemu};
+use culprit_proc::Cancel;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -58,10 +59,11 @@ fn run() -> Res<i32> {
     let t = Instant::now();
     let base = std::fs::read_to_string(&a[3])?;
     let b = Builder::new(&src, &work.join("build"), Compiler::detect("gcc"))?;
-    let built = config::prepare(&b, &base, &work.join("config.log"))
+    let cancel = Cancel::new();
+    let built = config::prepare(&b, &base, &work.join("config.log"), &cancel)
         .map_err(|e| e.to_string())
         .and_then(|_| {
-            b.make(&["bzImage"], &work.join("build.log"))
+            b.make(&["bzImage"], &work.join("build.log"), &cancel)
                 .map_err(|e| e.to_string())
         });
     let kernel = work.join("bzImage");
@@ -102,6 +104,7 @@ fn run() -> Res<i32> {
             },
             &tmp,
             &initrd,
+            &cancel,
         )?;
     }
     let (accel, _) = accel::detect();
@@ -116,31 +119,23 @@ fn run() -> Res<i32> {
         boot_timeout: Duration::from_secs(120),
         run_timeout: Duration::from_secs_f64(300f64.max(repro_time + 30.0)),
     };
-    let next = AtomicU32::new(0);
     let (crashed, booted) = (AtomicU32::new(0), AtomicU32::new(0));
-    std::thread::scope(|s| {
-        for _ in 0..vms.min(runs) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= runs {
-                    break;
-                }
-                let v = match m.boot(&work.join(format!("run-{i}.log"))) {
-                    Ok(out) => classify(&out),
-                    Err(e) => Verdict::Infra(e.to_string()),
-                };
-                eprintln!("run #{i}: {}", v.describe());
-                match v {
-                    Verdict::Crashed(_) => {
-                        crashed.fetch_add(1, Ordering::SeqCst);
-                        booted.fetch_add(1, Ordering::SeqCst);
-                    }
-                    Verdict::Ok => {
-                        booted.fetch_add(1, Ordering::SeqCst);
-                    }
-                    _ => {}
-                }
-            });
+    let items: Vec<u32> = (0..runs).collect();
+    culprit_proc::pool(&cancel, &items, vms as usize, |&i| {
+        let v = match m.boot(&work.join(format!("run-{i}.log")), &cancel) {
+            Ok(out) => classify(&out),
+            Err(e) => Verdict::Infra(e.to_string()),
+        };
+        eprintln!("run #{i}: {}", v.describe());
+        match v {
+            Verdict::Crashed(_) => {
+                crashed.fetch_add(1, Ordering::SeqCst);
+                booted.fetch_add(1, Ordering::SeqCst);
+            }
+            Verdict::Ok => {
+                booted.fetch_add(1, Ordering::SeqCst);
+            }
+            _ => {}
         }
     });
     log_time(

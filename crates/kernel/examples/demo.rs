@@ -9,7 +9,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .cloned()
         .unwrap_or_else(|| "/usr/src/linux-source-6.1.tar.xz".into());
     let t = std::time::Instant::now();
-    let d = culprit_kernel::demo::create(tarball.as_ref(), dir.as_ref(), &mut |l| println!("{l}"))?;
+    let cancel = culprit_proc::Cancel::new();
+    let d = culprit_kernel::demo::create(
+        tarball.as_ref(),
+        dir.as_ref(),
+        &mut |l| println!("{l}"),
+        &cancel,
+    )?;
     println!("repo:       {}", d.repo.display());
     println!("good:       {}", d.good);
     println!("bad:        {}", d.bad);

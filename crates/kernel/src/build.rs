@@ -10,10 +10,9 @@
 //! and never switches compiler on a build directory without saying so.
 
 use crate::{io_ctx, Error, Result};
-use culprit_proc::{ParentDeath, Wait};
+use culprit_proc::{Cancel, Exit, Job, ParentDeath, Sink};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Which compiler to build with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,9 +87,9 @@ impl Builder {
         })
     }
 
-    /// The `make` command with the reproducible environment.
-    pub fn command(&self, targets: &[&str]) -> Command {
-        let mut c = Command::new("make");
+    /// The `make` job with the reproducible environment.
+    pub fn command(&self, targets: &[&str]) -> Job {
+        let mut c = Job::new("make");
         c.arg("-C")
             .arg(&self.src)
             .arg(format!("O={}", self.build_dir.display()))
@@ -158,8 +157,22 @@ impl Builder {
         })
     }
 
-    /// Runs make for `targets`, output (stdout and stderr) to `log`.
-    pub fn make(&self, targets: &[&str], log: &Path) -> Result<MakeOutcome> {
+    /// Runs make for `targets`, output (stdout and stderr) to `log`
+    /// (bounded: its first 64 MiB and last 4 MiB). A cancel of `cancel`
+    /// kills make and everything it started and is `Err(Error::Cancelled)`.
+    pub fn make(&self, targets: &[&str], log: &Path, cancel: &Cancel) -> Result<MakeOutcome> {
+        self.make_with(targets, log, cancel, &mut |_| {})
+    }
+
+    /// [`Builder::make`], telling `progress` every [`PROGRESS_EVERY`] how
+    /// far make got: the steps kbuild printed so far and the last one.
+    pub fn make_with(
+        &self,
+        targets: &[&str],
+        log: &Path,
+        cancel: &Cancel,
+        progress: &mut dyn FnMut(String),
+    ) -> Result<MakeOutcome> {
         crate::require_tool("make", "make")?;
         io_ctx(std::fs::create_dir_all(&self.build_dir), || {
             format!("create {}", self.build_dir.display())
@@ -167,21 +180,26 @@ impl Builder {
         if self.compiler.ccache {
             self.write_cc_guard()?;
         }
-        let out = io_ctx(std::fs::File::create(log), || {
-            format!("create {}", log.display())
+        let mut job = self.command(targets);
+        job.stdout(Sink::File(log.to_path_buf(), LOG_BOUND))
+            .merge_stderr()
+            .timeout(self.timeout)
+            // SIGTERM on our death: make then stops its jobs.
+            .parent_death(ParentDeath::Term);
+        let mut steps = Steps::default();
+        let mut told = std::time::Instant::now();
+        let out = job.run_with(cancel, |t| {
+            if told.elapsed() >= PROGRESS_EVERY {
+                told = std::time::Instant::now();
+                steps.read(log);
+                progress(steps.describe(t.started().elapsed().as_secs()));
+            }
         })?;
-        let err = io_ctx(out.try_clone(), || "dup log".into())?;
-        let mut cmd = self.command(targets);
-        cmd.stdin(Stdio::null()).stdout(out).stderr(err);
-        let start = Instant::now();
-        // SIGTERM on our death: make then stops its jobs.
-        let mut child = culprit_proc::spawn(&mut cmd, ParentDeath::Term)?;
-        let wait = child.wait_until(start + self.timeout, |_| {})?;
-        let secs = start.elapsed().as_secs_f64();
+        let secs = out.secs;
         let text = String::from_utf8_lossy(&crate::read(log)?).into_owned();
-        match wait {
-            Wait::Cancelled => Err(Error::Cancelled),
-            Wait::TimedOut => Ok(MakeOutcome {
+        match out.exit {
+            Exit::Cancelled => Err(Error::Cancelled),
+            Exit::TimedOut => Ok(MakeOutcome {
                 ok: false,
                 timed_out: true,
                 secs,
@@ -190,14 +208,14 @@ impl Builder {
                     self.timeout.as_secs()
                 )),
             }),
-            Wait::Exited(status) => Ok(MakeOutcome {
-                ok: status.success(),
+            exit => Ok(MakeOutcome {
+                ok: exit.success(),
                 timed_out: false,
                 secs,
-                first_error: if status.success() {
+                first_error: if exit.success() {
                     None
                 } else {
-                    let e = first_error(&text).unwrap_or_else(|| format!("make: {status}"));
+                    let e = first_error(&text).unwrap_or_else(|| format!("make: {exit}"));
                     // Paths relative to the tree, as a developer reads them.
                     let prefix = format!("{}/", self.src.display());
                     Some(e.replace(&prefix, ""))
@@ -205,6 +223,76 @@ impl Builder {
             }),
         }
     }
+}
+
+/// How often a long make reports how far it got.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// A build log is kept whole up to this size (kbuild's quiet lines are ~40
+/// bytes each, so a whole allmodconfig build fits), then head and tail.
+const LOG_BOUND: culprit_proc::Bound = culprit_proc::Bound {
+    head: 64 << 20,
+    tail: 4 << 20,
+};
+
+/// The kbuild steps ("  CC      mm/mmap.o") a running make wrote so far,
+/// read from its log as it grows.
+#[derive(Debug, Default)]
+struct Steps {
+    offset: u64,
+    count: u64,
+    last: String,
+    partial: Vec<u8>,
+}
+
+impl Steps {
+    /// Reads what the log gained since the last call.
+    fn read(&mut self, log: &Path) {
+        use std::io::{Read, Seek, SeekFrom};
+        let Ok(mut f) = std::fs::File::open(log) else {
+            return;
+        };
+        if f.seek(SeekFrom::Start(self.offset)).is_err() {
+            return;
+        }
+        let mut buf = Vec::new();
+        // At most a few MiB per call: a log grows by kilobytes a second.
+        if f.take(8 << 20).read_to_end(&mut buf).is_err() {
+            return;
+        }
+        self.offset += buf.len() as u64;
+        self.partial.extend_from_slice(&buf);
+        let Some(end) = self.partial.iter().rposition(|&b| b == b'\n') else {
+            return;
+        };
+        let done: Vec<u8> = self.partial.drain(..=end).collect();
+        for line in done.split(|&b| b == b'\n') {
+            if let Some(step) = kbuild_step(line) {
+                self.count += 1;
+                self.last = step;
+            }
+        }
+    }
+
+    fn describe(&self, secs: u64) -> String {
+        if self.count == 0 {
+            return format!("make: {secs} s, no compile step yet");
+        }
+        format!("make: {secs} s, {} steps, last: {}", self.count, self.last)
+    }
+}
+
+/// A kbuild quiet-mode line: two spaces, an upper-case tag, spaces, a path.
+fn kbuild_step(line: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(line).ok()?;
+    let rest = text.strip_prefix("  ")?;
+    let (tag, what) = rest.split_once(' ')?;
+    let ok = !tag.is_empty()
+        && tag.len() <= 12
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    ok.then(|| format!("{tag} {}", what.trim()))
 }
 
 /// Checks that the bzImage carries the kernel this build compressed. The
@@ -284,6 +372,40 @@ pub fn first_error(log: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn make_progress_counts_kbuild_steps_as_the_log_grows() {
+        use std::io::Write;
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("build.log");
+        let mut f = std::fs::File::create(&log).unwrap();
+        let mut steps = super::Steps::default();
+        steps.read(&log);
+        assert_eq!(steps.describe(3), "make: 3 s, no compile step yet");
+        write!(
+            f,
+            "make[1]: Entering directory '/b'\n  SYNC    include/config/auto.conf\n  CC      kernel/sys.o\n  CC      mm/mm"
+        )
+        .unwrap();
+        steps.read(&log);
+        assert_eq!(
+            steps.describe(5),
+            "make: 5 s, 2 steps, last: CC kernel/sys.o"
+        );
+        // The rest of a line cut mid-write counts once it is whole.
+        writeln!(
+            f,
+            "ap.o\nkernel/sys.c:12:1: error: expected ';'\n  LD [M]  fs/x.ko"
+        )
+        .unwrap();
+        steps.read(&log);
+        assert_eq!(
+            steps.describe(9),
+            "make: 9 s, 4 steps, last: LD [M]  fs/x.ko"
+        );
+        assert!(super::kbuild_step(b"   indented more").is_none());
+        assert!(super::kbuild_step(b"  lowercase word").is_none());
+    }
+
     use super::*;
 
     #[test]
@@ -341,8 +463,8 @@ mod tests {
         let compile = |cc: &str, payload: &str, depend: bool| {
             std::fs::write(dir.path().join("payload.bin"), payload).unwrap();
             let words: Vec<&str> = cc.split_whitespace().collect();
-            let mut c = Command::new(words[0]);
-            c.current_dir(dir.path()).args(&words[1..]);
+            let mut c = Job::new(words[0]);
+            c.cwd(dir.path()).args(&words[1..]);
             // As Kbuild compiles it: depend mode needs the -MMD.
             c.args(["-Wp,-MMD,.piggy.o.d", "-c", "piggy.S", "-o", "piggy.o"]);
             for (k, v) in make.get_envs() {
@@ -354,7 +476,7 @@ mod tests {
             if depend {
                 c.env_remove("CCACHE_NODEPEND").env("CCACHE_DEPEND", "1");
             }
-            assert!(c.status().unwrap().success());
+            assert!(c.output(&Cancel::new()).unwrap().success());
             std::fs::read(dir.path().join("piggy.o")).unwrap()
         };
         // What an earlier culprit in depend mode left in the cache.

@@ -8,6 +8,7 @@
 
 use crate::build::Builder;
 use crate::{Error, Result};
+use culprit_proc::{Cancel, Job};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -108,14 +109,15 @@ const STAMP: &str = ".culprit-config-commit";
 /// when neither the input nor any Kconfig input changed since the commit
 /// the .config was completed for, keeps it without running olddefconfig
 /// (its result would be the same; this saves over a second per build).
-pub fn prepare(b: &Builder, base: &str, log: &Path) -> Result<String> {
+/// Its git and make run under `cancel`.
+pub fn prepare(b: &Builder, base: &str, log: &Path, cancel: &Cancel) -> Result<String> {
     let wanted = format!("{base}\n{REPRODUCIBLE_FRAGMENT}");
     let input = b.build_dir.join(".culprit-input-config");
     let dot = b.build_dir.join(".config");
     let stamp = b.build_dir.join(STAMP);
     std::fs::create_dir_all(&b.build_dir).ok();
     let same = std::fs::read_to_string(&input).ok().as_deref() == Some(&wanted) && dot.exists();
-    let commit = git_head(&b.src);
+    let commit = git_head(&b.src, cancel)?;
     // The stamp names the .config's content too: a .config changed by
     // anything else is completed again.
     let stamp_text = |c: &str, config: &[u8]| {
@@ -125,7 +127,7 @@ pub fn prepare(b: &Builder, base: &str, log: &Path) -> Result<String> {
     if let (true, Some(c), Ok(prev)) = (same, &commit, std::fs::read_to_string(&stamp)) {
         let p = prev.lines().next().unwrap_or_default();
         let current = crate::read(&dot)?;
-        if prev == stamp_text(p, &current) && kconfig_unchanged(&b.src, p, c) {
+        if prev == stamp_text(p, &current) && kconfig_unchanged(&b.src, p, c, cancel)? {
             crate::write(
                 log,
                 format!("culprit: no Kconfig input changed since {p}: .config kept\n"),
@@ -141,7 +143,7 @@ pub fn prepare(b: &Builder, base: &str, log: &Path) -> Result<String> {
         crate::write(&dot, &wanted)?;
         crate::write(&input, &wanted)?;
     }
-    let out = b.make(&["olddefconfig"], log)?;
+    let out = b.make(&["olddefconfig"], log, cancel)?;
     if !out.ok {
         // The next commit must start from the input again.
         std::fs::remove_file(&input).ok();
@@ -171,37 +173,42 @@ fn check_completed(text: &str) -> Result<()> {
 }
 
 /// The commit checked out in `src`, if it is a git checkout.
-fn git_head(src: &Path) -> Option<String> {
-    let out = std::process::Command::new("git")
-        .arg("-C")
+fn git_head(src: &Path, cancel: &Cancel) -> Result<Option<String>> {
+    let mut j = Job::new("git");
+    j.arg("-C")
         .arg(src)
-        .args(["rev-parse", "--verify", "-q", "HEAD"])
-        .output()
-        .ok()?;
-    let sha = String::from_utf8(out.stdout).ok()?.trim().to_string();
-    (out.status.success() && !sha.is_empty()).then_some(sha)
+        .args(["rev-parse", "--verify", "-q", "HEAD"]);
+    let out = match j.output(cancel) {
+        Ok(o) => o,
+        Err(culprit_proc::Error::Spawn { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let sha = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    Ok((out.success() && !sha.is_empty()).then_some(sha))
 }
 
 /// Whether no Kconfig input differs between commits `a` and `b` of `src`
 /// (false when git cannot tell).
-fn kconfig_unchanged(src: &Path, a: &str, b: &str) -> bool {
+fn kconfig_unchanged(src: &Path, a: &str, b: &str, cancel: &Cancel) -> Result<bool> {
     if a.is_empty() || a.starts_with('-') {
-        return false;
+        return Ok(false);
     }
-    std::process::Command::new("git")
-        .arg("-C")
+    let mut j = Job::new("git");
+    j.arg("-C")
         .arg(src)
         .args(["diff", "--quiet", a, b, "--"])
-        .args(KCONFIG_INPUTS)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+        .args(KCONFIG_INPUTS);
+    match j.run(cancel) {
+        Ok(o) if o.exit == culprit_proc::Exit::Cancelled => Err(Error::Cancelled),
+        Ok(o) => Ok(o.exit.success()),
+        Err(culprit_proc::Error::Spawn { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// tinyconfig plus [`VM_FRAGMENT`], completed: a config that boots in QEMU.
-pub fn tiny_vm_config(b: &Builder, log: &Path) -> Result<String> {
-    let out = b.make(&["tinyconfig"], log)?;
+pub fn tiny_vm_config(b: &Builder, log: &Path, cancel: &Cancel) -> Result<String> {
+    let out = b.make(&["tinyconfig"], log, cancel)?;
     if !out.ok {
         return Err(Error::Command {
             cmd: "make tinyconfig".into(),
@@ -211,7 +218,7 @@ pub fn tiny_vm_config(b: &Builder, log: &Path) -> Result<String> {
     let dot = b.build_dir.join(".config");
     let tiny = String::from_utf8_lossy(&crate::read(&dot)?).into_owned();
     std::fs::remove_file(b.build_dir.join(".culprit-input-config")).ok();
-    prepare(b, &format!("{tiny}\n{VM_FRAGMENT}"), log)
+    prepare(b, &format!("{tiny}\n{VM_FRAGMENT}"), log, cancel)
 }
 
 #[cfg(test)]
@@ -221,15 +228,15 @@ mod tests {
     #[test]
     fn kconfig_inputs_are_told_apart_from_other_changes() {
         let d = tempfile::tempdir().unwrap();
+        let c = Cancel::new();
         let git = |args: &[&str]| {
-            let out = std::process::Command::new("git")
-                .arg("-C")
+            let mut j = Job::new("git");
+            j.arg("-C")
                 .arg(d.path())
                 .args(["-c", "user.name=T", "-c", "user.email=t@e"])
-                .args(args)
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "git {args:?}");
+                .args(args);
+            let out = j.output(&c).unwrap();
+            assert!(out.success(), "git {args:?}");
             String::from_utf8(out.stdout).unwrap().trim().to_string()
         };
         let commit = |path: &str, text: &str| {
@@ -238,22 +245,29 @@ mod tests {
             std::fs::write(p, text).unwrap();
             git(&["add", "-A"]);
             git(&["commit", "-q", "-m", path]);
-            git_head(d.path()).unwrap()
+            git_head(d.path(), &c).unwrap().unwrap()
         };
         git(&["init", "-q"]);
         let a = commit("Kconfig", "config A\n");
         let b = commit("kernel/sys.c", "int x;\n");
-        let c = commit("drivers/foo/Kconfig.debug", "config B\n");
+        let k = commit("drivers/foo/Kconfig.debug", "config B\n");
         let e = commit("scripts/kconfig/conf.c", "int y;\n");
         let f = commit("Documentation/x.rst", "doc\n");
-        assert!(kconfig_unchanged(d.path(), &a, &b));
-        assert!(!kconfig_unchanged(d.path(), &b, &c), "nested Kconfig.debug");
-        assert!(!kconfig_unchanged(d.path(), &c, &e), "scripts/");
-        assert!(kconfig_unchanged(d.path(), &e, &f));
-        assert!(!kconfig_unchanged(d.path(), &a, &f));
-        assert!(!kconfig_unchanged(d.path(), "no-such-commit", &f));
-        assert!(git_head(&d.path().join("kernel")).is_some());
-        assert!(git_head(Path::new("/")).is_none());
+        let same = |x: &str, y: &str| kconfig_unchanged(d.path(), x, y, &c).unwrap();
+        assert!(same(&a, &b));
+        assert!(!same(&b, &k), "nested Kconfig.debug");
+        assert!(!same(&k, &e), "scripts/");
+        assert!(same(&e, &f));
+        assert!(!same(&a, &f));
+        assert!(!same("no-such-commit", &f));
+        assert!(git_head(&d.path().join("kernel"), &c).unwrap().is_some());
+        assert!(git_head(Path::new("/"), &c).unwrap().is_none());
+        c.cancel();
+        assert!(matches!(git_head(d.path(), &c), Err(Error::Cancelled)));
+        assert!(matches!(
+            kconfig_unchanged(d.path(), &a, &b, &c),
+            Err(Error::Cancelled)
+        ));
     }
 
     #[test]

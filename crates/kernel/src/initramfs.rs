@@ -9,11 +9,11 @@
 //! Init prints fixed markers that [`crate::classify`] relies on; they never
 //! appear on the kernel command line, so the console cannot echo them early.
 
-use crate::{io_ctx, Error, Result};
+use crate::{Error, Result};
+use culprit_proc::{Cancel, Job};
 use object::read::elf::{ElfFile64, FileHeader, ProgramHeader};
 use object::Endianness;
 use std::path::Path;
-use std::process::Command;
 
 /// Printed by init as soon as it runs.
 pub const INIT_STARTED: &str = "culprit: init started";
@@ -70,21 +70,19 @@ impl Repro {
         matches!(self, Repro::Script(_))
     }
 
-    /// The bytes to put at /repro; compiles C source into `work_dir`.
-    pub fn materialize(&self, work_dir: &Path) -> Result<Vec<u8>> {
+    /// The bytes to put at /repro; compiles C source into `work_dir`
+    /// (gcc runs under `cancel`).
+    pub fn materialize(&self, work_dir: &Path, cancel: &Cancel) -> Result<Vec<u8>> {
         match self {
             Repro::C(src) => {
                 crate::require_tool("gcc", "gcc")?;
                 let out = work_dir.join("repro.bin");
-                let res = io_ctx(
-                    Command::new("gcc")
-                        .args(["-static", "-O2", "-pthread", "-o"])
-                        .arg(&out)
-                        .arg(src)
-                        .output(),
-                    || "run gcc".into(),
-                )?;
-                if !res.status.success() {
+                let mut gcc = Job::new("gcc");
+                gcc.args(["-static", "-O2", "-pthread", "-o"])
+                    .arg(&out)
+                    .arg(src);
+                let res = gcc.output(cancel)?;
+                if !res.success() {
                     let err = String::from_utf8_lossy(&res.stderr);
                     let first = err
                         .lines()
@@ -231,13 +229,15 @@ impl Cpio {
     }
 }
 
-/// Builds the initramfs for `repro` into `out` (work files in `work_dir`).
+/// Builds the initramfs for `repro` into `out` (work files in `work_dir`;
+/// the reproducer's compiler runs under `cancel`).
 pub fn build(
     busybox: &Path,
     repro: &Repro,
     run: ReproRun,
     work_dir: &Path,
     out: &Path,
+    cancel: &Cancel,
 ) -> Result<()> {
     let bb = crate::read(busybox).map_err(|_| Error::MissingTool {
         tool: busybox.display().to_string(),
@@ -249,7 +249,7 @@ pub fn build(
             package: "busybox-static".into(),
         });
     }
-    let repro_bytes = repro.materialize(work_dir)?;
+    let repro_bytes = repro.materialize(work_dir, cancel)?;
     let mut c = Cpio::default();
     for d in ["dev", "proc", "sys", "tmp", "bin", "root"] {
         c.dir(d);
@@ -285,16 +285,10 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("a.cpio");
         std::fs::write(&p, c.finish()).unwrap();
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg(format!("cpio -itv < {}", p.display()))
-            .output()
+        let out = Job::shell(format!("cpio -itv < {}", p.display()))
+            .output(&Cancel::new())
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let list = String::from_utf8_lossy(&out.stdout);
         assert!(list.contains("crw-------"), "{list}");
         assert!(list.contains("5,   1") || list.contains("5, 1"), "{list}");
@@ -307,8 +301,9 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let good = d.path().join("r.c");
         std::fs::write(&good, "int main(void) { return 0; }\n").unwrap();
+        let c = Cancel::new();
         let r = Repro::detect(&good).unwrap();
-        let bin = r.materialize(d.path()).unwrap();
+        let bin = r.materialize(d.path(), &c).unwrap();
         assert!(
             !is_dynamic(&bin).unwrap(),
             "gcc -static made a dynamic binary"
@@ -318,7 +313,7 @@ mod tests {
         std::fs::write(&bad, "int main(void) { return nope; }\n").unwrap();
         let err = Repro::detect(&bad)
             .unwrap()
-            .materialize(d.path())
+            .materialize(d.path(), &c)
             .unwrap_err()
             .to_string();
         assert!(
@@ -334,10 +329,12 @@ mod tests {
         std::fs::copy("/bin/sh", &dynbin).unwrap();
         let err = Repro::detect(&dynbin)
             .unwrap()
-            .materialize(d.path())
+            .materialize(d.path(), &c)
             .unwrap_err()
             .to_string();
         assert!(err.contains("dynamically linked"), "{err}");
+        c.cancel();
+        assert!(matches!(r.materialize(d.path(), &c), Err(Error::Cancelled)));
     }
 
     #[test]

@@ -16,8 +16,10 @@
 //! - [`demo`]: a synthetic kernel history with an injected flaky bug, used by
 //!   the end-to-end test and the README demo.
 //!
-//! make and QEMU run through `culprit-proc` (own process group, killed on
-//! timeout, on drop and on `culprit_proc::cancel`; never left behind).
+//! Every program (make, QEMU, gcc, git, tar) runs through `culprit-proc`
+//! under a [`culprit_proc::Cancel`] token the caller passes: contained with
+//! everything it starts, killed on timeout and when the token is cancelled,
+//! never left behind. A cancel surfaces as [`Error::Cancelled`].
 //!
 //! This crate never touches the user's checkout: builds happen in a worktree
 //! and a build directory the caller owns. It knows nothing of bisection.

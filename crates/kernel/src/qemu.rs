@@ -2,15 +2,17 @@
 //! console to a file, stop it on time.
 //!
 //! Two deadlines: the boot timeout runs until init prints its first marker,
-//! then the run timeout starts. QEMU runs in its own process group and is
-//! killed on timeout, on cancel and when dropped; it never outlives culprit.
+//! then the run timeout starts. The console is QEMU's standard output,
+//! captured through culprit-proc with a bound (the first MiB and the last
+//! 4 MiB, where the crash is), so a kernel that floods the console cannot
+//! fill the disk or the memory. QEMU runs contained and is killed on
+//! timeout and on cancel; it never outlives culprit.
 
 use crate::accel::Accel;
 use crate::initramfs::INIT_STARTED;
-use crate::{io_ctx, Error, Result};
-use culprit_proc::{ParentDeath, Wait};
+use crate::{Error, Result};
+use culprit_proc::{Bound, Cancel, Exit as JobExit, Job, ParentDeath, Sink};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Always on the kernel command line: console on the serial port, and every
@@ -54,9 +56,9 @@ pub struct Outcome {
 }
 
 impl Machine {
-    /// The QEMU command line, console to `console`.
-    pub fn command(&self, console: &Path) -> Command {
-        let mut c = Command::new(&self.qemu);
+    /// The QEMU job; the serial console is its standard output.
+    pub fn command(&self) -> Job {
+        let mut c = Job::new(&self.qemu);
         let cmdline = if self.cmdline.trim().is_empty() {
             BASE_CMDLINE.to_string()
         } else {
@@ -69,7 +71,7 @@ impl Machine {
             .args(["-accel", &self.accel.to_string()])
             .args(["-m", &self.memory_mb.to_string()])
             .args(["-smp", &self.cpus.to_string()])
-            .args(["-serial", &format!("file:{}", console.display())])
+            .args(["-serial", "stdio"])
             .arg("-kernel")
             .arg(&self.kernel)
             .arg("-initrd")
@@ -82,74 +84,60 @@ impl Machine {
     }
 
     /// Boots once; the console is written to `console`. `Err` only for a
-    /// cancel or an I/O failure of culprit itself.
-    pub fn boot(&self, console: &Path) -> Result<Outcome> {
-        let start = Instant::now();
-        let stderr_path = console.with_extension("qemu-stderr");
-        let stderr = io_ctx(std::fs::File::create(&stderr_path), || {
-            format!("create {}", stderr_path.display())
-        })?;
-        // QEMU appends to an existing file; start empty.
-        crate::write(console, b"")?;
-        let mut cmd = self.command(console);
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr);
-        let mut child = match culprit_proc::spawn(&mut cmd, ParentDeath::Kill) {
-            Ok(c) => c,
+    /// cancel of `cancel` or an I/O failure of culprit itself.
+    pub fn boot(&self, console: &Path, cancel: &Cancel) -> Result<Outcome> {
+        let mut job = self.command();
+        job.stdout(Sink::file(console))
+            .stderr(Sink::Memory(Bound {
+                head: 16 << 10,
+                tail: 16 << 10,
+            }))
+            .timeout(self.boot_timeout)
+            .parent_death(ParentDeath::Kill);
+        let started = job.watch(INIT_STARTED);
+        let run_timeout = self.run_timeout;
+        let mut booted = false;
+        let out = match job.run_with(cancel, |t| {
+            if !booted && t.seen(started) {
+                booted = true;
+                t.deadline = Some(Instant::now() + run_timeout);
+            }
+        }) {
+            Ok(o) => o,
             Err(culprit_proc::Error::Spawn { source, .. }) => {
                 return Ok(Outcome {
                     exit: Exit::StartFailed(format!("cannot run {}: {source}", self.qemu)),
                     console: Vec::new(),
                     stderr: String::new(),
-                    secs: start.elapsed().as_secs_f64(),
+                    secs: 0.0,
                 })
             }
             Err(e) => return Err(e.into()),
         };
-        let mut booted = false;
-        let mut last_check = Instant::now();
-        let run_timeout = self.run_timeout;
-        let wait = child.wait_until(start + self.boot_timeout, |deadline| {
-            if booted || last_check.elapsed() < Duration::from_millis(200) {
-                return;
-            }
-            last_check = Instant::now();
-            if let Ok(text) = std::fs::read(console) {
-                if contains(&text, INIT_STARTED.as_bytes()) {
-                    booted = true;
-                    *deadline = Instant::now() + run_timeout;
-                }
-            }
-        })?;
-        drop(child);
         let console_bytes = crate::read(console)?;
-        let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-        let booted = booted || contains(&console_bytes, INIT_STARTED.as_bytes());
-        let exit = match wait {
-            Wait::Cancelled => return Err(Error::Cancelled),
-            Wait::TimedOut if booted => Exit::RunTimeout,
-            Wait::TimedOut => Exit::BootTimeout,
-            Wait::Exited(st) if !st.success() && console_bytes.is_empty() => Exit::StartFailed(
+        let stderr = String::from_utf8_lossy(&out.stderr.bytes).into_owned();
+        let booted = booted || out.seen(started);
+        let exit = match out.exit {
+            JobExit::Cancelled => return Err(Error::Cancelled),
+            JobExit::TimedOut if booted => Exit::RunTimeout,
+            JobExit::TimedOut => Exit::BootTimeout,
+            e if !e.success() && out.stdout.total == 0 => Exit::StartFailed(
                 stderr
                     .lines()
                     .find(|l| !l.trim().is_empty())
                     .unwrap_or("qemu exited with no output")
                     .to_string(),
             ),
-            Wait::Exited(st) => Exit::Exited(st.code()),
+            JobExit::Code(c) => Exit::Exited(Some(c)),
+            _ => Exit::Exited(None),
         };
         Ok(Outcome {
             exit,
             console: console_bytes,
             stderr,
-            secs: start.elapsed().as_secs_f64(),
+            secs: out.secs,
         })
     }
-}
-
-pub(crate) fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 #[cfg(test)]
@@ -172,7 +160,7 @@ mod tests {
 
     #[test]
     fn command_line() {
-        let c = machine("qemu-system-x86_64").command(Path::new("/tmp/c.log"));
+        let c = machine("qemu-system-x86_64").command();
         let args: Vec<String> = c
             .get_args()
             .map(|a| a.to_string_lossy().into_owned())
@@ -180,7 +168,7 @@ mod tests {
         let s = args.join(" ");
         assert!(s.contains("-no-reboot"));
         assert!(s.contains("-accel tcg"));
-        assert!(s.contains("-serial file:/tmp/c.log"));
+        assert!(s.contains("-serial stdio"));
         assert!(s.contains("-m 256 -smp 2"));
         let append = &args[args.iter().position(|a| a == "-append").unwrap() + 1];
         assert!(append.starts_with("console=ttyS0"));
@@ -192,7 +180,7 @@ mod tests {
     fn missing_qemu_is_a_start_failure_not_an_error() {
         let d = tempfile::tempdir().unwrap();
         let out = machine("/nonexistent/qemu-system-x86_64")
-            .boot(&d.path().join("c.log"))
+            .boot(&d.path().join("c.log"), &Cancel::new())
             .unwrap();
         assert!(matches!(out.exit, Exit::StartFailed(_)), "{:?}", out.exit);
     }

@@ -47,20 +47,16 @@ pub fn of_file(path: &Path) -> Result<[u8; 32]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::process::Command;
+    use culprit_proc::{Cancel, Job};
 
     /// Compiles a tiny object with gcc (always present where kernels build).
     fn compile(dir: &Path, name: &str, src: &str) -> Vec<u8> {
         let c = dir.join(format!("{name}.c"));
         let o = dir.join(format!("{name}.o"));
         std::fs::write(&c, src).unwrap();
-        let st = Command::new("gcc")
-            .args(["-c", "-O2", "-g", "-o"])
-            .arg(&o)
-            .arg(&c)
-            .status()
-            .unwrap();
-        assert!(st.success());
+        let mut gcc = Job::new("gcc");
+        gcc.args(["-c", "-O2", "-g", "-o"]).arg(&o).arg(&c);
+        assert!(gcc.output(&Cancel::new()).unwrap().success());
         std::fs::read(&o).unwrap()
     }
 

@@ -1,19 +1,22 @@
 //! The "compiler: ..." line: the real compiler and linker that built the
 //! kernel (not the ccache wrapper), as the kernel itself records them.
 
+use culprit_proc::{Cancel, Job};
 use std::path::Path;
-use std::process::Command;
 
 /// The identity recorded by the build (include/generated/compile.h,
-/// LINUX_COMPILER), else asked from the tools.
-pub fn identity(build_dir: &Path, cc: &str) -> String {
+/// LINUX_COMPILER), else asked from the tools (under `cancel`; a cancelled
+/// or failed probe gives "unknown version").
+pub fn identity(build_dir: &Path, cc: &str, cancel: &Cancel) -> String {
     if let Ok(h) = std::fs::read_to_string(build_dir.join("include/generated/compile.h")) {
         if let Some(v) = from_compile_h(&h) {
             return v;
         }
     }
     let first = |tool: &str| -> Option<String> {
-        let out = Command::new(tool).arg("--version").output().ok()?;
+        let mut j = Job::new(tool);
+        j.arg("--version");
+        let out = j.output(cancel).ok()?;
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .next()
@@ -50,7 +53,7 @@ mod tests {
     #[test]
     fn asks_the_tools_without_a_build() {
         let d = tempfile::tempdir().unwrap();
-        let id = identity(d.path(), "gcc");
+        let id = identity(d.path(), "gcc", &Cancel::new());
         assert!(id.starts_with("gcc"), "{id}");
         assert!(id.contains("ld"), "{id}");
     }

@@ -6,12 +6,10 @@
 
 use anyhow::{bail, Context, Result};
 use culprit_git::{Repo, Worktree};
-use culprit_proc::{ParentDeath, Wait};
+use culprit_proc::{Cancel, Job, Sink};
 use std::collections::HashSet;
 use std::fmt;
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::{Backend, BuildResult, Progress, RunJob, RunResult, RunStatus, Untestable};
@@ -30,6 +28,8 @@ pub struct CommandSettings {
 
 pub struct CommandBackend {
     settings: CommandSettings,
+    /// The campaign's token: every build and test runs under it.
+    cancel: Cancel,
     tree: Worktree,
     workdir: PathBuf,
     /// Commits whose product is kept (with an artifact: copied aside).
@@ -37,8 +37,15 @@ pub struct CommandBackend {
 }
 
 impl CommandBackend {
-    pub fn new(repo: &Repo, bad: &str, workdir: &Path, settings: CommandSettings) -> Result<Self> {
-        let tree = Worktree::ensure(repo, &workdir.join("tree"), bad)
+    pub fn new(
+        repo: &Repo,
+        bad: &str,
+        workdir: &Path,
+        settings: CommandSettings,
+        cancel: Cancel,
+        progress: Progress,
+    ) -> Result<Self> {
+        let tree = Worktree::ensure(repo, &workdir.join("tree"), bad, progress)
             .context("creating culprit's worktree")?;
         let mut kept = HashSet::new();
         if let Some(a) = &settings.artifact {
@@ -53,6 +60,7 @@ impl CommandBackend {
         }
         Ok(CommandBackend {
             settings,
+            cancel,
             tree,
             workdir: workdir.to_path_buf(),
             kept,
@@ -88,10 +96,10 @@ pub fn first_error(output: &str) -> Option<String> {
 }
 
 impl Backend for CommandBackend {
-    fn build(&mut self, commit: &str, _progress: Progress) -> Result<BuildResult> {
+    fn build(&mut self, commit: &str, progress: Progress) -> Result<BuildResult> {
         let start = Instant::now();
         self.tree
-            .checkout(commit)
+            .checkout(commit, progress)
             .with_context(|| format!("checking out {commit} in {}", self.tree.dir().display()))?;
         let logs = self.workdir.join("builds");
         std::fs::create_dir_all(&logs)?;
@@ -103,7 +111,7 @@ impl Backend for CommandBackend {
             output: &log,
             timeout: self.settings.build_timeout,
         };
-        let exit = run_all(std::slice::from_ref(&spawn))?
+        let exit = run_all(std::slice::from_ref(&spawn), &self.cancel)?
             .pop()
             .context("no build result")?;
         let text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -182,7 +190,7 @@ impl Backend for CommandBackend {
         let mut results = Vec::new();
         for chunk in spawns.chunks(self.settings.vms.max(1) as usize) {
             let start = Instant::now();
-            let exits = run_all(chunk)?;
+            let exits = run_all(chunk, &self.cancel)?;
             let secs = start.elapsed().as_secs_f64();
             for (s, exit) in chunk.iter().zip(exits) {
                 let text = std::fs::read(s.output).unwrap_or_default();
@@ -238,55 +246,37 @@ pub struct Spawn<'a> {
 
 const INTERRUPTED: &str = "interrupted by a signal (Ctrl-C)";
 
-fn run_one(s: &Spawn<'_>) -> Result<Exit> {
-    let out = File::create(s.output).with_context(|| format!("creating {}", s.output.display()))?;
-    let err = out.try_clone()?;
-    let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c")
-        .arg(s.script)
-        .current_dir(s.cwd)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .envs(s.env.iter().map(|(k, v)| (k, v)));
-    let mut child = match culprit_proc::spawn(&mut cmd, ParentDeath::Kill) {
+fn run_one(s: &Spawn<'_>, cancel: &Cancel) -> Result<Exit> {
+    let mut job = Job::shell(s.script);
+    job.cwd(s.cwd).stdout(Sink::file(s.output)).merge_stderr();
+    for (k, v) in &s.env {
+        job.env(k, v);
+    }
+    if let Some(t) = s.timeout {
+        job.timeout(t);
+    }
+    let out = match job.run(cancel) {
         Err(culprit_proc::Error::Cancelled) => bail!(INTERRUPTED),
         r => r.with_context(|| format!("cannot start `{}` in {}", s.script, s.cwd.display()))?,
     };
-    let wait = match s.timeout {
-        Some(t) => child.wait_until(Instant::now() + t, |_| {}),
-        None => child.wait(),
-    }
-    .context("waiting for a child process")?;
-    use std::os::unix::process::ExitStatusExt;
-    Ok(match wait {
-        Wait::Cancelled => bail!(INTERRUPTED),
-        Wait::TimedOut => Exit::Timeout,
-        Wait::Exited(status) => match (status.code(), status.signal()) {
-            (Some(c), _) => Exit::Code(c),
-            (None, Some(sig)) => Exit::Signal(sig),
-            _ => Exit::Code(-1),
-        },
+    Ok(match out.exit {
+        culprit_proc::Exit::Cancelled => bail!(INTERRUPTED),
+        culprit_proc::Exit::TimedOut => Exit::Timeout,
+        culprit_proc::Exit::Code(c) => Exit::Code(c),
+        culprit_proc::Exit::Signal(sig) => Exit::Signal(sig),
     })
 }
 
-/// Runs all commands at once (one thread each) and waits for all of them.
-pub fn run_all(spawns: &[Spawn<'_>]) -> Result<Vec<Exit>> {
-    if culprit_proc::cancelled() {
+/// Runs all commands at once (one thread each, through crates/proc's pool)
+/// and waits for all of them.
+pub fn run_all(spawns: &[Spawn<'_>], cancel: &Cancel) -> Result<Vec<Exit>> {
+    if cancel.is_cancelled() {
         bail!(INTERRUPTED);
     }
-    std::thread::scope(|sc| {
-        // Each thread spawns and waits for its own child: the parent-death
-        // signal is tied to the spawning thread.
-        let handles: Vec<_> = spawns
-            .iter()
-            .map(|s| sc.spawn(move || run_one(s)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    })
+    culprit_proc::pool(cancel, spawns, spawns.len(), |s| run_one(s, cancel))
+        .into_iter()
+        .map(|slot| slot.done().unwrap_or_else(|| bail!(INTERRUPTED)))
+        .collect()
 }
 
 /// Maps a test's exit to a run status with `git bisect run`'s conventions.
@@ -356,7 +346,7 @@ mod tests {
             .zip(&outs)
             .map(|(s, o)| spawn(s, d.path(), o, Some(30.0)))
             .collect();
-        let exits = run_all(&spawns).unwrap();
+        let exits = run_all(&spawns, &Cancel::new()).unwrap();
         assert_eq!(
             exits,
             vec![
@@ -396,7 +386,7 @@ mod tests {
             pidfile.display()
         );
         let start = Instant::now();
-        let exits = run_all(&[spawn(&script, d.path(), &out, Some(0.5))]).unwrap();
+        let exits = run_all(&[spawn(&script, d.path(), &out, Some(0.5))], &Cancel::new()).unwrap();
         assert_eq!(exits, vec![Exit::Timeout]);
         assert!(start.elapsed() < Duration::from_secs(30));
         assert!(matches!(
@@ -422,7 +412,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let out = d.path().join("x.log");
         let missing = d.path().join("missing");
-        let err = run_all(&[spawn("true", &missing, &out, None)]).unwrap_err();
+        let err = run_all(&[spawn("true", &missing, &out, None)], &Cancel::new()).unwrap_err();
         assert!(
             format!("{err:#}").contains("cannot start `true`"),
             "{err:#}"

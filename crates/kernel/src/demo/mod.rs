@@ -19,10 +19,9 @@ mod history;
 pub use history::{PRCTL_OPTION, REPRO_C};
 
 use crate::{io_ctx, Error, Result};
+use culprit_proc::{Cancel, Input, Job};
 use history::history;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 /// Bump when the generated history changes.
 const VERSION: &str = "4";
@@ -47,8 +46,8 @@ pub struct Demo {
     pub repro: PathBuf,
 }
 
-fn git(repo: &Path) -> Command {
-    let mut c = Command::new("git");
+fn git(repo: &Path) -> Job {
+    let mut c = Job::new("git");
     c.arg("-C").arg(repo);
     c.env("GIT_AUTHOR_DATE", "1700000000 +0000")
         .env("GIT_COMMITTER_DATE", "1700000000 +0000")
@@ -59,9 +58,9 @@ fn git(repo: &Path) -> Command {
     c
 }
 
-fn run(c: &mut Command, what: &str) -> Result<String> {
-    let out = io_ctx(c.output(), || format!("run {what}"))?;
-    if !out.status.success() {
+fn run(c: &mut Job, what: &str, cancel: &Cancel) -> Result<String> {
+    let out = c.output(cancel)?;
+    if !out.success() {
         return Err(Error::Command {
             cmd: what.to_string(),
             detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
@@ -71,8 +70,13 @@ fn run(c: &mut Command, what: &str) -> Result<String> {
 }
 
 /// The demo in `dir`, created (or reused if already there) from `tarball`.
-/// `log` receives progress lines.
-pub fn create(tarball: &Path, dir: &Path, log: &mut dyn FnMut(&str)) -> Result<Demo> {
+/// `log` receives progress lines; git, tar and make run under `cancel`.
+pub fn create(
+    tarball: &Path,
+    dir: &Path,
+    log: &mut dyn FnMut(&str),
+    cancel: &Cancel,
+) -> Result<Demo> {
     io_ctx(std::fs::create_dir_all(dir), || {
         format!("create {}", dir.display())
     })?;
@@ -94,7 +98,7 @@ pub fn create(tarball: &Path, dir: &Path, log: &mut dyn FnMut(&str)) -> Result<D
         format!("create {}", dir.display())
     })?;
     let t = std::time::Instant::now();
-    extract(tarball, dir, &repo)?;
+    extract(tarball, dir, &repo, cancel)?;
     log(&format!(
         "extracted {} in {:.0} s",
         tarball.display(),
@@ -103,16 +107,29 @@ pub fn create(tarball: &Path, dir: &Path, log: &mut dyn FnMut(&str)) -> Result<D
 
     let t = std::time::Instant::now();
     fix_gitignore(&repo)?;
-    run(git(&repo).args(["init", "-q", "-b", "master"]), "git init")?;
-    run(git(&repo).args(["config", "gc.auto", "0"]), "git config")?;
+    run(
+        git(&repo).args(["init", "-q", "-b", "master"]),
+        "git init",
+        cancel,
+    )?;
+    run(
+        git(&repo).args(["config", "gc.auto", "0"]),
+        "git config",
+        cancel,
+    )?;
     // Force: the tarball is pristine source, and upstream's ".*" rule would
     // otherwise drop hundreds of tracked dotfiles.
-    run(git(&repo).args(["add", "-A", "-f", "."]), "git add")?;
+    run(git(&repo).args(["add", "-A", "-f", "."]), "git add", cancel)?;
     run(
         git(&repo).args(["commit", "-q", "-m", "Linux 6.1 (demo base)"]),
         "git commit",
+        cancel,
     )?;
-    let good = run(git(&repo).args(["rev-parse", "HEAD"]), "git rev-parse")?;
+    let good = run(
+        git(&repo).args(["rev-parse", "HEAD"]),
+        "git rev-parse",
+        cancel,
+    )?;
     log(&format!(
         "base commit in {:.0} s",
         t.elapsed().as_secs_f64()
@@ -121,26 +138,19 @@ pub fn create(tarball: &Path, dir: &Path, log: &mut dyn FnMut(&str)) -> Result<D
     let t = std::time::Instant::now();
     let (stream, marks) = history(&repo, &good)?;
     let marks_file = dir.join("marks");
+    // Jobs read stdin from a file: nothing can block on a pipe we feed.
+    let stream_file = dir.join("history.fast-import");
+    crate::write(&stream_file, &stream)?;
     let mut c = git(&repo);
     c.args(["fast-import", "--quiet", "--force"])
         .arg(format!("--export-marks={}", marks_file.display()))
-        .stdin(Stdio::piped());
-    let mut child = io_ctx(c.spawn(), || "run git fast-import".into())?;
-    let mut stdin = child.stdin.take().expect("piped");
-    io_ctx(stdin.write_all(&stream), || {
-        "write to git fast-import".into()
-    })?;
-    drop(stdin);
-    let st = io_ctx(child.wait(), || "wait for git fast-import".into())?;
-    if !st.success() {
-        return Err(Error::Command {
-            cmd: "git fast-import".into(),
-            detail: st.to_string(),
-        });
-    }
+        .stdin(Input::File(stream_file.clone()));
+    run(&mut c, "git fast-import", cancel)?;
+    let _ = std::fs::remove_file(&stream_file);
     run(
         git(&repo).args(["reset", "-q", "--hard", "master"]),
         "git reset",
+        cancel,
     )?;
     let exported = std::fs::read_to_string(&marks_file).unwrap_or_default();
     let hash = |mark: usize| -> Result<String> {
@@ -153,10 +163,15 @@ pub fn create(tarball: &Path, dir: &Path, log: &mut dyn FnMut(&str)) -> Result<D
                 detail: format!("mark {mark} not exported"),
             })
     };
-    let bad = run(git(&repo).args(["rev-parse", "master"]), "git rev-parse")?;
+    let bad = run(
+        git(&repo).args(["rev-parse", "master"]),
+        "git rev-parse",
+        cancel,
+    )?;
     let count = run(
         git(&repo).args(["rev-list", "--count", &format!("{good}..{bad}")]),
         "git rev-list",
+        cancel,
     )?;
     log(&format!(
         "history of {count} commits in {:.1} s",
@@ -174,7 +189,7 @@ pub fn create(tarball: &Path, dir: &Path, log: &mut dyn FnMut(&str)) -> Result<D
         repro: dir.join("repro.c"),
     };
     crate::write(&demo.repro, REPRO_C)?;
-    make_config(&repo, dir, &demo.config)?;
+    make_config(&repo, dir, &demo.config, cancel)?;
     save(&meta, &demo)?;
     Ok(demo)
 }
@@ -222,16 +237,16 @@ impl Drop for Lock {
     }
 }
 
-fn extract(tarball: &Path, dir: &Path, repo: &Path) -> Result<()> {
+fn extract(tarball: &Path, dir: &Path, repo: &Path, cancel: &Cancel) -> Result<()> {
     crate::require_tool("tar", "tar")?;
     let tmp = dir.join("extract.tmp");
     let _ = std::fs::remove_dir_all(&tmp);
     io_ctx(std::fs::create_dir_all(&tmp), || {
         format!("create {}", tmp.display())
     })?;
-    let mut c = Command::new("tar");
+    let mut c = Job::new("tar");
     c.arg("xf").arg(tarball).arg("-C").arg(&tmp);
-    run(&mut c, &format!("tar xf {}", tarball.display()))?;
+    run(&mut c, &format!("tar xf {}", tarball.display()), cancel)?;
     let top = io_ctx(std::fs::read_dir(&tmp), || {
         format!("list {}", tmp.display())
     })?
@@ -273,7 +288,7 @@ fn fix_gitignore(repo: &Path) -> Result<()> {
     crate::write(&p, out.join("\n") + "\n")
 }
 
-fn make_config(repo: &Path, dir: &Path, out: &Path) -> Result<()> {
+fn make_config(repo: &Path, dir: &Path, out: &Path, cancel: &Cancel) -> Result<()> {
     let build = dir.join("config-build");
     let b = crate::build::Builder::new(
         repo,
@@ -283,7 +298,7 @@ fn make_config(repo: &Path, dir: &Path, out: &Path) -> Result<()> {
             ccache: false,
         },
     )?;
-    let text = crate::config::tiny_vm_config(&b, &dir.join("config.log"))?;
+    let text = crate::config::tiny_vm_config(&b, &dir.join("config.log"), cancel)?;
     crate::write(out, text)?;
     let _ = std::fs::remove_dir_all(&build);
     Ok(())

@@ -19,9 +19,8 @@ use culprit_kernel::classify::{classify, Verdict};
 use culprit_kernel::initramfs::{self, Repro};
 use culprit_kernel::qemu::Machine;
 use culprit_kernel::{accel, config, signature, toolchain};
+use culprit_proc::Cancel;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::{Backend, BuildResult, Progress, RunJob, RunResult, RunStatus, Untestable};
@@ -48,6 +47,8 @@ pub struct Pool {
 pub struct KernelBackend {
     s: KernelSettings,
     vms: u32,
+    /// The campaign's token: every make and QEMU runs under it.
+    cancel: Cancel,
     tree: Worktree,
     workdir: PathBuf,
     builder: Builder,
@@ -69,6 +70,8 @@ impl KernelBackend {
         workdir: &Path,
         s: KernelSettings,
         pool: Pool,
+        cancel: Cancel,
+        progress: Progress,
     ) -> Result<Self> {
         preflight(&s)?;
         s.validate()?;
@@ -104,6 +107,7 @@ impl KernelBackend {
             },
             &tmp,
             &initrd,
+            &cancel,
         )
         .context("building the initramfs")?;
         let (accel, why) = accel::choose(&s.accel).map_err(anyhow::Error::msg)?;
@@ -113,7 +117,7 @@ impl KernelBackend {
             Some((d, lock)) => (d, Some(lock)),
             None => (workdir.clone(), None),
         };
-        let tree = Worktree::ensure(repo, &root.join("tree"), bad)
+        let tree = Worktree::ensure(repo, &root.join("tree"), bad, progress)
             .context("creating culprit's worktree")?;
         let compiler = Compiler {
             cc: s.compiler.clone(),
@@ -129,6 +133,7 @@ impl KernelBackend {
         Ok(KernelBackend {
             s,
             vms: pool.vms,
+            cancel,
             tree,
             workdir,
             builder,
@@ -175,7 +180,7 @@ impl KernelBackend {
         let text = match std::fs::read_to_string(&saved) {
             Ok(t) => t,
             Err(_) => {
-                let t = config::tiny_vm_config(&self.builder, log)
+                let t = config::tiny_vm_config(&self.builder, log, &self.cancel)
                     .context("making tinyconfig + VM options")?;
                 std::fs::write(&saved, &t)?;
                 t
@@ -185,13 +190,13 @@ impl KernelBackend {
         Ok(text)
     }
 
-    fn build_now(&mut self, commit: &str) -> Result<BuildResult> {
+    fn build_now(&mut self, commit: &str, progress: Progress) -> Result<BuildResult> {
         let start = Instant::now();
         let dir = self.kernel_dir(commit);
         std::fs::create_dir_all(&dir)?;
         let log = dir.join("build.log");
         self.tree
-            .checkout(commit)
+            .checkout(commit, progress)
             .with_context(|| format!("checking out {commit}"))?;
         let failed = |first_error: String, log: &Path| BuildResult {
             ok: false,
@@ -204,7 +209,7 @@ impl KernelBackend {
         };
         let cfg_log = dir.join("config.log");
         let base = self.base_config(&cfg_log)?;
-        let effective = match config::prepare(&self.builder, &base, &cfg_log) {
+        let effective = match config::prepare(&self.builder, &base, &cfg_log, &self.cancel) {
             Ok(t) => t,
             Err(culprit_kernel::Error::Cancelled) => bail!("interrupted"),
             Err(e @ (culprit_kernel::Error::Io { .. } | culprit_kernel::Error::Process(_))) => {
@@ -213,7 +218,10 @@ impl KernelBackend {
             Err(e) => return Ok(failed(e.to_string(), &cfg_log)),
         };
         std::fs::write(dir.join("config"), &effective)?;
-        let out = match self.builder.make(&["bzImage"], &log) {
+        let out = match self
+            .builder
+            .make_with(&["bzImage"], &log, &self.cancel, progress)
+        {
             Ok(o) => o,
             Err(culprit_kernel::Error::Cancelled) => bail!("interrupted"),
             Err(e) => return Err(e.into()),
@@ -227,7 +235,7 @@ impl KernelBackend {
         let build = &self.builder.build_dir;
         culprit_kernel::build::check_bzimage(build)?;
         let sig = signature::of_file(&build.join("vmlinux")).context("signing vmlinux")?;
-        let compiler = toolchain::identity(build, &self.builder.compiler.cc);
+        let compiler = toolchain::identity(build, &self.builder.compiler.cc, &self.cancel);
         std::fs::copy(build.join("arch/x86/boot/bzImage"), dir.join("bzImage"))
             .context("keeping bzImage")?;
         std::fs::write(
@@ -270,7 +278,7 @@ impl KernelBackend {
         let dir = self.workdir.join("runs").join(&job.commit);
         std::fs::create_dir_all(&dir)?;
         let console = dir.join(format!("{}.log", job.run));
-        let out = match self.machine(&job.commit).boot(&console) {
+        let out = match self.machine(&job.commit).boot(&console, &self.cancel) {
             Ok(o) => o,
             Err(culprit_kernel::Error::Cancelled) => bail!("interrupted"),
             Err(e) => return Err(e.into()),
@@ -292,10 +300,10 @@ impl KernelBackend {
 }
 
 impl Backend for KernelBackend {
-    fn build(&mut self, commit: &str, _progress: Progress) -> Result<BuildResult> {
+    fn build(&mut self, commit: &str, progress: Progress) -> Result<BuildResult> {
         let mut r = match self.cached(commit) {
             Some(r) => r,
-            None => self.build_now(commit)?,
+            None => self.build_now(commit, progress)?,
         };
         if r.ok && !self.notes.is_empty() {
             r.info.append(&mut self.notes);
@@ -309,35 +317,20 @@ impl Backend for KernelBackend {
                 bail!("commit {} has no kernel built", j.commit);
             }
         }
-        let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<Option<Result<RunResult>>>> =
-            Mutex::new((0..jobs.len()).map(|_| None).collect());
         let workers = (self.vms as usize).min(jobs.len()).max(1);
         let this = &*self;
-        // Ctrl-C (culprit_proc::cancel) kills the running VMs and stops
-        // the workers from starting more.
-        std::thread::scope(|sc| {
-            for _ in 0..workers {
-                sc.spawn(|| loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    if i >= jobs.len() || culprit_proc::cancelled() {
-                        break;
-                    }
-                    let r = this.run_one(&jobs[i]);
-                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
-                });
-            }
-        });
-        if crate::procs::interrupted() {
+        // A cancel of the campaign's token (Ctrl-C) kills the running VMs and
+        // stops the pool from starting more.
+        let results = culprit_proc::pool(&self.cancel, jobs, workers, |j| this.run_one(j));
+        if self.cancel.is_cancelled() {
             bail!("interrupted");
         }
         results
-            .into_inner()
-            .unwrap_or_else(|e| e.into_inner())
             .into_iter()
             .zip(jobs)
             .map(|(r, j)| {
-                r.unwrap_or_else(|| Err(anyhow::anyhow!("run #{} was not executed", j.run)))
+                r.done()
+                    .unwrap_or_else(|| Err(anyhow::anyhow!("run #{} was not executed", j.run)))
                     .with_context(|| format!("run #{} on {}", j.run, j.commit))
             })
             .collect()

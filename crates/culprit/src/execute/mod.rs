@@ -7,13 +7,14 @@
 use anyhow::{bail, Context, Result};
 use culprit_bisect::Config;
 use culprit_git::Repo;
+use culprit_proc::Cancel;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::backend::command::{CommandBackend, CommandSettings};
 use crate::backend::kernel::{self, KernelBackend, KernelSettings, Pool, TreeChoice};
-use crate::backend::Backend;
-use crate::campaign::{Commit, Fanout, Machine, Plan, Sink};
+use crate::backend::{Backend, Progress};
+use crate::campaign::{Event, Machine, Plan, Sink};
 use crate::cli::paths::{default_build_tree, default_workdir};
 use crate::hint::{Hinter, NoHints, StackHinter};
 use crate::journal::Journal;
@@ -22,74 +23,8 @@ use crate::print::text::TextLog;
 use crate::result;
 use crate::spec::{content_id, CampaignSpec, Experiment, Mode};
 
-/// The validated range: bad, goods (after merge-base substitution), commits.
-pub struct Setup {
-    pub repo: Repo,
-    pub bad: String,
-    pub goods: Vec<String>,
-    pub commits: Vec<Commit>,
-    pub notes: Vec<String>,
-}
-
-/// Resolves and checks the revisions, and loads the range.
-pub fn setup(repo_path: &Path, bad: &str, goods: &[String]) -> Result<Setup> {
-    let repo = Repo::open(repo_path)
-        .with_context(|| format!("opening the repository {}", repo_path.display()))?;
-    let bad_sha = repo.resolve(bad).context("resolving --bad")?;
-    if goods.is_empty() {
-        bail!("give at least one --good commit (one where the bug does not show)");
-    }
-    let mut notes = Vec::new();
-    let mut good_shas: Vec<String> = Vec::new();
-    for g in goods {
-        let sha = repo.resolve(g).context("resolving --good")?;
-        if sha == bad_sha {
-            bail!("--good {g} and --bad {bad} are the same commit {sha}: nothing to bisect");
-        }
-        let good = if repo.is_ancestor(&sha, &bad_sha)? {
-            sha
-        } else if repo.is_ancestor(&bad_sha, &sha)? {
-            bail!(
-                "--bad {bad} is an ancestor of --good {g}: the range is empty. \
-                 Did you swap them?"
-            );
-        } else {
-            let Some(base) = repo.merge_base(&sha, &bad_sha)? else {
-                bail!("--good {g} and --bad {bad} share no history; pick a good commit that bad descends from");
-            };
-            notes.push(format!(
-                "good commit {sha} is not an ancestor of bad; using their merge base {base} as the good end, as git bisect does (it is tested like any other commit)"
-            ));
-            base
-        };
-        if !good_shas.contains(&good) {
-            good_shas.push(good);
-        }
-    }
-    let range = repo
-        .range(&bad_sha, &good_shas)
-        .context("loading the commit range")?;
-    if range.candidates() == 0 {
-        bail!("no commits between the good commits and {bad_sha}: the range is empty");
-    }
-    let commits = range
-        .commits
-        .into_iter()
-        .map(|c| Commit {
-            sha: c.sha,
-            parents: c.parents,
-            good: c.good,
-            subject: c.subject,
-        })
-        .collect();
-    Ok(Setup {
-        repo,
-        bad: bad_sha,
-        goods: good_shas,
-        commits,
-        notes,
-    })
-}
+mod setup;
+pub use setup::{setup, Setup};
 
 fn timeout(name: &str, v: Option<f64>) -> Result<Option<Duration>> {
     match v {
@@ -182,53 +117,98 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
     }
     .identity();
     let workdir = make_workdir(spec, &key)?;
-    let events_file = match &spec.output.events {
-        Some(p) => Some(
-            std::fs::File::create(p)
-                .with_context(|| format!("creating the event stream {}", p.display()))?,
+    // Every child of this campaign carries its label, so that a resumed
+    // campaign first stops whatever a dead run of it left behind.
+    let label = format!("campaign-{}", &key[..16]);
+    let cancel = crate::procs::root()
+        .with_label(&label)
+        .context("labelling the campaign's processes")?;
+    match culprit_proc::kill_leftovers(&label) {
+        Ok(pids) if !pids.is_empty() => tracing::warn!(
+            "stopped {} processes left by an earlier run of this campaign",
+            pids.len()
         ),
-        None => None,
-    };
+        Ok(_) => {}
+        Err(e) => tracing::warn!("cannot look for processes of an earlier run: {e}"),
+    }
     if let Some(p) = &spec.output.json {
         check_writable(p)?;
     }
-    let mut backend: Box<dyn Backend> = match &spec.mode {
-        Mode::Generic(g) => Box::new(CommandBackend::new(
-            &s.repo,
-            &s.bad,
-            &workdir,
-            CommandSettings {
-                build: g.build.clone(),
-                test: g.test.clone(),
-                artifact: g.artifact.clone(),
-                vms: spec.search.vms,
-                run_timeout: timeout("--run-timeout", g.run_timeout)?,
-                build_timeout: timeout("--build-timeout", g.build_timeout)?,
-            },
-        )?),
-        Mode::Kernel(k) => Box::new(kernel_backend(spec, k, &s, &workdir)?),
-    };
-    let product = match spec.mode {
-        Mode::Generic(_) => "build",
-        Mode::Kernel(_) => "kernel",
-    };
-    drive(
-        spec,
-        s,
-        key,
-        config,
-        &workdir,
-        backend.as_mut(),
-        product,
-        events_file,
-    )
+    let mut out = Printers::open(spec, &workdir)?;
+    let repo = s.repo.with_cancel(&cancel);
+    // The campaign notices a cancel by itself (its next build or run fails):
+    // Ctrl-C must not end the process in the middle of a checkout or a
+    // journal write between two jobs.
+    let _observing = cancel.observe();
+    let code = (|| {
+        let mut progress = |text: String| {
+            out.event(&Event::Progress {
+                commit: String::new(),
+                text,
+            })
+        };
+        let mut backend: Box<dyn Backend> = match &spec.mode {
+            Mode::Generic(g) => Box::new(CommandBackend::new(
+                &repo,
+                &s.bad,
+                &workdir,
+                CommandSettings {
+                    build: g.build.clone(),
+                    test: g.test.clone(),
+                    artifact: g.artifact.clone(),
+                    vms: spec.search.vms,
+                    run_timeout: timeout("--run-timeout", g.run_timeout)?,
+                    build_timeout: timeout("--build-timeout", g.build_timeout)?,
+                },
+                cancel.clone(),
+                &mut progress,
+            )?),
+            Mode::Kernel(k) => Box::new(kernel_backend(
+                spec,
+                k,
+                &repo,
+                &s.bad,
+                &workdir,
+                cancel.clone(),
+                &mut progress,
+            )?),
+        };
+        let product = match spec.mode {
+            Mode::Generic(_) => "build",
+            Mode::Kernel(_) => "kernel",
+        };
+        let plan = Plan {
+            bad: s.commits.len() as u32 - 1,
+            commits: s.commits.clone(),
+            config,
+            target_title: spec.target.clone(),
+            key,
+            product: product.to_string(),
+            hints: spec.search.hints,
+            workdir: Some(workdir.clone()),
+            notes: s.notes.clone(),
+        };
+        campaign(spec, &s, plan, &workdir, backend.as_mut(), &mut out)
+    })();
+    if cancel.is_cancelled() {
+        return code.and_then(|_| bail!("interrupted")).with_context(|| {
+            format!(
+                "campaign stopped; the journal in {} is intact: rerun the same command to resume",
+                workdir.display()
+            )
+        });
+    }
+    code
 }
 
 fn kernel_backend(
     spec: &CampaignSpec,
     k: &KernelSettings,
-    s: &Setup,
+    repo: &Repo,
+    bad: &str,
     workdir: &Path,
+    cancel: Cancel,
+    progress: Progress,
 ) -> Result<KernelBackend> {
     let tree = if k.private_tree {
         TreeChoice::Private
@@ -238,14 +218,16 @@ fn kernel_backend(
         TreeChoice::SharedOrPrivate(default_build_tree(&spec.repo)?)
     };
     KernelBackend::new(
-        &s.repo,
-        &s.bad,
+        repo,
+        bad,
         workdir,
         k.clone(),
         Pool {
             vms: spec.search.vms,
             tree,
         },
+        cancel,
+        progress,
     )
     .context("preparing the kernel backend")
 }
@@ -277,32 +259,46 @@ fn check_writable(p: &Path) -> Result<()> {
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn drive(
+/// Where a campaign's events go: the text log, and the event stream when
+/// asked for.
+struct Printers {
+    log: TextLog,
+    jsonl: Option<JsonLines>,
+}
+
+impl Printers {
+    fn open(spec: &CampaignSpec, workdir: &Path) -> Result<Printers> {
+        let jsonl = match &spec.output.events {
+            Some(p) => Some(JsonLines::new(std::fs::File::create(p).with_context(
+                || format!("creating the event stream {}", p.display()),
+            )?)),
+            None => None,
+        };
+        let log = TextLog::new(Some(&workdir.join("bisect.log")), spec.output.quiet)
+            .context("opening the log file")?;
+        Ok(Printers { log, jsonl })
+    }
+}
+
+impl Sink for Printers {
+    fn event(&mut self, e: &Event) {
+        self.log.event(e);
+        if let Some(j) = self.jsonl.as_mut() {
+            j.event(e);
+        }
+    }
+}
+
+/// Drives the campaign to its end and reports the result.
+fn campaign(
     spec: &CampaignSpec,
-    s: Setup,
-    key: String,
-    config: Config,
+    s: &Setup,
+    plan: Plan,
     workdir: &Path,
     backend: &mut dyn Backend,
-    product: &str,
-    events_file: Option<std::fs::File>,
+    out: &mut Printers,
 ) -> Result<i32> {
     let (mut journal, past) = Journal::open(&workdir.join("journal.jsonl"))?;
-    let mut log = TextLog::new(Some(&workdir.join("bisect.log")), spec.output.quiet)
-        .context("opening the log file")?;
-    let bad = s.commits.len() as u32 - 1;
-    let plan = Plan {
-        commits: s.commits,
-        bad,
-        config,
-        target_title: spec.target.clone(),
-        key,
-        product: product.to_string(),
-        hints: spec.search.hints,
-        workdir: Some(workdir.to_path_buf()),
-        notes: s.notes,
-    };
     let mut stack_hinter;
     let hints: &mut dyn Hinter = if spec.search.hints {
         stack_hinter = StackHinter::new(&s.repo, &s.bad, &plan.commits);
@@ -310,32 +306,15 @@ fn drive(
     } else {
         &mut NoHints
     };
-    let mut jsonl = events_file.map(JsonLines::new);
-    let mut sinks: Vec<&mut dyn Sink> = vec![&mut log];
-    if let Some(j) = jsonl.as_mut() {
-        sinks.push(j);
-    }
     let machine = Machine::new(plan.clone())?;
-    let mut fan = Fanout(sinks);
-    let finished = crate::drive::drive(machine, &past, backend, &mut journal, &mut fan, hints);
-    drop(fan);
-    let finish = finished.map_err(|e| {
-        if crate::procs::interrupted() {
-            e.context(format!(
-                "campaign stopped; the journal in {} is intact: rerun the same command to resume",
-                workdir.display()
-            ))
-        } else {
-            e
-        }
-    })?;
+    let finish = crate::drive::drive(machine, &past, backend, &mut journal, out, hints)?;
     let summary = result::summarize(&s.repo, &plan, &finish)?;
-    log.result(&summary);
+    out.log.result(&summary);
     if let Some(p) = &spec.output.json {
         let text = serde_json::to_string_pretty(&summary.result)?;
         std::fs::write(p, text + "\n").with_context(|| format!("writing {}", p.display()))?;
     }
-    if let Some(j) = jsonl.as_mut() {
+    if let Some(j) = out.jsonl.as_mut() {
         j.result(&summary.result);
         if let Some(e) = j.error.take() {
             eprintln!("warning: the event stream could not be written: {e}");

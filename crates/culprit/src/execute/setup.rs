@@ -1,0 +1,78 @@
+//! The range a campaign bisects: revisions resolved and checked, good ends
+//! that are not ancestors of bad replaced by merge bases (as git bisect
+//! does), the commits loaded.
+
+use anyhow::{bail, Context, Result};
+use culprit_git::Repo;
+use std::path::Path;
+
+use crate::campaign::Commit;
+
+/// The validated range: bad, goods (after merge-base substitution), commits.
+pub struct Setup {
+    pub repo: Repo,
+    pub bad: String,
+    pub goods: Vec<String>,
+    pub commits: Vec<Commit>,
+    pub notes: Vec<String>,
+}
+
+/// Resolves and checks the revisions, and loads the range.
+pub fn setup(repo_path: &Path, bad: &str, goods: &[String]) -> Result<Setup> {
+    let repo = Repo::open(repo_path)
+        .with_context(|| format!("opening the repository {}", repo_path.display()))?;
+    let bad_sha = repo.resolve(bad).context("resolving --bad")?;
+    if goods.is_empty() {
+        bail!("give at least one --good commit (one where the bug does not show)");
+    }
+    let mut notes = Vec::new();
+    let mut good_shas: Vec<String> = Vec::new();
+    for g in goods {
+        let sha = repo.resolve(g).context("resolving --good")?;
+        if sha == bad_sha {
+            bail!("--good {g} and --bad {bad} are the same commit {sha}: nothing to bisect");
+        }
+        let good = if repo.is_ancestor(&sha, &bad_sha)? {
+            sha
+        } else if repo.is_ancestor(&bad_sha, &sha)? {
+            bail!(
+                "--bad {bad} is an ancestor of --good {g}: the range is empty. \
+                 Did you swap them?"
+            );
+        } else {
+            let Some(base) = repo.merge_base(&sha, &bad_sha)? else {
+                bail!("--good {g} and --bad {bad} share no history; pick a good commit that bad descends from");
+            };
+            notes.push(format!(
+                "good commit {sha} is not an ancestor of bad; using their merge base {base} as the good end, as git bisect does (it is tested like any other commit)"
+            ));
+            base
+        };
+        if !good_shas.contains(&good) {
+            good_shas.push(good);
+        }
+    }
+    let range = repo
+        .range(&bad_sha, &good_shas)
+        .context("loading the commit range")?;
+    if range.candidates() == 0 {
+        bail!("no commits between the good commits and {bad_sha}: the range is empty");
+    }
+    let commits = range
+        .commits
+        .into_iter()
+        .map(|c| Commit {
+            sha: c.sha,
+            parents: c.parents,
+            good: c.good,
+            subject: c.subject,
+        })
+        .collect();
+    Ok(Setup {
+        repo,
+        bad: bad_sha,
+        goods: good_shas,
+        commits,
+        notes,
+    })
+}
