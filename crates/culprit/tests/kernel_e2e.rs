@@ -160,7 +160,7 @@ fn backend_builds_boots_and_classifies_the_demo() {
 
     // p(crash) ~ 0.5 * 0.9 per run: 12 runs without a crash is ~0.08%.
     let t = std::time::Instant::now();
-    let res = b.run(&runs(&d.bad, 12), &mut |_| {}).unwrap();
+    let res = b.run_collect(&runs(&d.bad, 12), &mut |_| {}).unwrap();
     eprintln!("12 runs on 2 VMs: {:.1} s", t.elapsed().as_secs_f64());
     let crashes: Vec<&String> = res
         .iter()
@@ -197,7 +197,7 @@ fn backend_builds_boots_and_classifies_the_demo() {
     );
     assert!(good.ok, "{:?}", good.first_error);
     assert_ne!(good.signature, bad.signature);
-    let res = b.run(&runs(&d.good, 4), &mut |_| {}).unwrap();
+    let res = b.run_collect(&runs(&d.good, 4), &mut |_| {}).unwrap();
     for r in &res {
         assert_eq!(r.status, RunStatus::Ok, "{:?}", r.output);
         let console = std::fs::read_to_string(r.output.as_ref().unwrap()).unwrap();
@@ -216,7 +216,7 @@ fn backend_builds_boots_and_classifies_the_demo() {
         b.build(&d.good, &mut |_| {}).unwrap().signature,
         good.signature
     );
-    let res = b.run(&runs(&d.good, 1), &mut |_| {}).unwrap();
+    let res = b.run_collect(&runs(&d.good, 1), &mut |_| {}).unwrap();
     assert_eq!(res[0].status, RunStatus::Ok, "{:?}", res[0].output);
     let console = std::fs::read_to_string(res[0].output.as_ref().unwrap()).unwrap();
     assert_eq!(executions(&console), Some(3), "{console}");

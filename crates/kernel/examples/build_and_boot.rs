@@ -60,7 +60,7 @@ fn run() -> Res<i32> {
     let base = std::fs::read_to_string(&a[3])?;
     let b = Builder::new(&src, &work.join("build"), Compiler::detect("gcc"))?;
     let cancel = Cancel::new();
-    let built = config::prepare(&b, &base, &work.join("config.log"), &cancel)
+    let built = config::prepare(&b, &base, &work.join("config.log"), &cancel, None)
         .map_err(|e| e.to_string())
         .and_then(|_| {
             b.make(&["bzImage"], &work.join("build.log"), &cancel)

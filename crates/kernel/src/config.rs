@@ -8,7 +8,8 @@
 
 use crate::build::Builder;
 use crate::{Error, Result};
-use culprit_proc::{Cancel, Job};
+use culprit_git::Repo;
+use culprit_proc::Cancel;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -109,15 +110,22 @@ const STAMP: &str = ".culprit-config-commit";
 /// when neither the input nor any Kconfig input changed since the commit
 /// the .config was completed for, keeps it without running olddefconfig
 /// (its result would be the same; this saves over a second per build).
-/// Its git and make run under `cancel`.
-pub fn prepare(b: &Builder, base: &str, log: &Path, cancel: &Cancel) -> Result<String> {
+/// `source` is the repository and the commit checked out in the source
+/// tree (without it, olddefconfig always runs). make runs under `cancel`.
+pub fn prepare(
+    b: &Builder,
+    base: &str,
+    log: &Path,
+    cancel: &Cancel,
+    source: Option<(&Repo, &str)>,
+) -> Result<String> {
     let wanted = format!("{base}\n{REPRODUCIBLE_FRAGMENT}");
     let input = b.build_dir.join(".culprit-input-config");
     let dot = b.build_dir.join(".config");
     let stamp = b.build_dir.join(STAMP);
     std::fs::create_dir_all(&b.build_dir).ok();
     let same = std::fs::read_to_string(&input).ok().as_deref() == Some(&wanted) && dot.exists();
-    let commit = git_head(&b.src, cancel)?;
+    let commit = source.map(|(_, c)| c.to_string());
     // The stamp names the .config's content too: a .config changed by
     // anything else is completed again.
     let stamp_text = |c: &str, config: &[u8]| {
@@ -127,7 +135,8 @@ pub fn prepare(b: &Builder, base: &str, log: &Path, cancel: &Cancel) -> Result<S
     if let (true, Some(c), Ok(prev)) = (same, &commit, std::fs::read_to_string(&stamp)) {
         let p = prev.lines().next().unwrap_or_default();
         let current = crate::read(&dot)?;
-        if prev == stamp_text(p, &current) && kconfig_unchanged(&b.src, p, c, cancel)? {
+        let unchanged = source.is_some_and(|(repo, _)| repo.unchanged(p, c, KCONFIG_INPUTS));
+        if prev == stamp_text(p, &current) && unchanged {
             crate::write(
                 log,
                 format!("culprit: no Kconfig input changed since {p}: .config kept\n"),
@@ -172,40 +181,6 @@ fn check_completed(text: &str) -> Result<()> {
     )))
 }
 
-/// The commit checked out in `src`, if it is a git checkout.
-fn git_head(src: &Path, cancel: &Cancel) -> Result<Option<String>> {
-    let mut j = Job::new("git");
-    j.arg("-C")
-        .arg(src)
-        .args(["rev-parse", "--verify", "-q", "HEAD"]);
-    let out = match j.output(cancel) {
-        Ok(o) => o,
-        Err(culprit_proc::Error::Spawn { .. }) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    let sha = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    Ok((out.success() && !sha.is_empty()).then_some(sha))
-}
-
-/// Whether no Kconfig input differs between commits `a` and `b` of `src`
-/// (false when git cannot tell).
-fn kconfig_unchanged(src: &Path, a: &str, b: &str, cancel: &Cancel) -> Result<bool> {
-    if a.is_empty() || a.starts_with('-') {
-        return Ok(false);
-    }
-    let mut j = Job::new("git");
-    j.arg("-C")
-        .arg(src)
-        .args(["diff", "--quiet", a, b, "--"])
-        .args(KCONFIG_INPUTS);
-    match j.run(cancel) {
-        Ok(o) if o.exit == culprit_proc::Exit::Cancelled => Err(Error::Cancelled),
-        Ok(o) => Ok(o.exit.success()),
-        Err(culprit_proc::Error::Spawn { .. }) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
-}
-
 /// tinyconfig plus [`VM_FRAGMENT`], completed: a config that boots in QEMU.
 pub fn tiny_vm_config(b: &Builder, log: &Path, cancel: &Cancel) -> Result<String> {
     let out = b.make(&["tinyconfig"], log, cancel)?;
@@ -218,12 +193,13 @@ pub fn tiny_vm_config(b: &Builder, log: &Path, cancel: &Cancel) -> Result<String
     let dot = b.build_dir.join(".config");
     let tiny = String::from_utf8_lossy(&crate::read(&dot)?).into_owned();
     std::fs::remove_file(b.build_dir.join(".culprit-input-config")).ok();
-    prepare(b, &format!("{tiny}\n{VM_FRAGMENT}"), log, cancel)
+    prepare(b, &format!("{tiny}\n{VM_FRAGMENT}"), log, cancel, None)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use culprit_proc::Job;
 
     #[test]
     fn kconfig_inputs_are_told_apart_from_other_changes() {
@@ -245,7 +221,7 @@ mod tests {
             std::fs::write(p, text).unwrap();
             git(&["add", "-A"]);
             git(&["commit", "-q", "-m", path]);
-            git_head(d.path(), &c).unwrap().unwrap()
+            git(&["rev-parse", "HEAD"])
         };
         git(&["init", "-q"]);
         let a = commit("Kconfig", "config A\n");
@@ -253,21 +229,14 @@ mod tests {
         let k = commit("drivers/foo/Kconfig.debug", "config B\n");
         let e = commit("scripts/kconfig/conf.c", "int y;\n");
         let f = commit("Documentation/x.rst", "doc\n");
-        let same = |x: &str, y: &str| kconfig_unchanged(d.path(), x, y, &c).unwrap();
+        let repo = Repo::open(d.path()).unwrap();
+        let same = |x: &str, y: &str| repo.unchanged(x, y, KCONFIG_INPUTS);
         assert!(same(&a, &b));
         assert!(!same(&b, &k), "nested Kconfig.debug");
         assert!(!same(&k, &e), "scripts/");
         assert!(same(&e, &f));
         assert!(!same(&a, &f));
         assert!(!same("no-such-commit", &f));
-        assert!(git_head(&d.path().join("kernel"), &c).unwrap().is_some());
-        assert!(git_head(Path::new("/"), &c).unwrap().is_none());
-        c.cancel();
-        assert!(matches!(git_head(d.path(), &c), Err(Error::Cancelled)));
-        assert!(matches!(
-            kconfig_unchanged(d.path(), &a, &b, &c),
-            Err(Error::Cancelled)
-        ));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{Backend, BuildResult, Progress, RunJob, RunResult, RunStatus, Untestable};
+use super::{Backend, BuildResult, Done, Progress, RunJob, RunResult, RunStatus, Untestable};
 
 /// Settings of the command backend.
 #[derive(Debug, Clone)]
@@ -161,7 +161,7 @@ impl Backend for CommandBackend {
         Ok(res)
     }
 
-    fn run(&mut self, jobs: &[RunJob], _progress: Progress) -> Result<Vec<RunResult>> {
+    fn run(&mut self, jobs: &[RunJob], _progress: Progress, done: Done) -> Result<()> {
         let mut spawns = Vec::new();
         let mut outputs = Vec::new();
         for j in jobs {
@@ -187,28 +187,51 @@ impl Backend for CommandBackend {
                 timeout: self.settings.run_timeout,
             });
         }
-        let mut results = Vec::new();
-        for chunk in spawns.chunks(self.settings.vms.max(1) as usize) {
-            let start = Instant::now();
-            let exits = run_all(chunk, &self.cancel)?;
-            let secs = start.elapsed().as_secs_f64();
-            for (s, exit) in chunk.iter().zip(exits) {
-                let text = std::fs::read(s.output).unwrap_or_default();
-                let status = classify(exit, &text).with_context(|| {
-                    format!(
-                        "the test command stopped the campaign; its output ({}):\n{}",
-                        s.output.display(),
-                        tail(&text, 20)
-                    )
-                })?;
-                results.push(RunResult {
-                    status,
-                    secs,
-                    output: Some(s.output.to_path_buf()),
-                });
-            }
+        if self.cancel.is_cancelled() {
+            bail!(INTERRUPTED);
         }
-        Ok(results)
+        // Up to --vms runs at once; each result is handed over as soon as
+        // its run ends, so an interrupted round keeps what finished.
+        let mut first_error: Option<anyhow::Error> = None;
+        let vms = self.settings.vms.max(1) as usize;
+        let cancel = &self.cancel;
+        let started = culprit_proc::pool_each(
+            cancel,
+            &spawns,
+            vms,
+            |s| run_one(s, cancel),
+            |i, r| {
+                let s = &spawns[i];
+                let res = r.and_then(|(exit, secs)| {
+                    let text = std::fs::read(s.output).unwrap_or_default();
+                    let status = classify(exit, &text).with_context(|| {
+                        format!(
+                            "the test command stopped the campaign; its output ({}):\n{}",
+                            s.output.display(),
+                            tail(&text, 20)
+                        )
+                    })?;
+                    Ok(RunResult {
+                        status,
+                        secs,
+                        output: Some(s.output.to_path_buf()),
+                    })
+                });
+                match res {
+                    Ok(r) => done(i, r),
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            },
+        );
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        if started.iter().any(|s| !s) {
+            bail!(INTERRUPTED);
+        }
+        Ok(())
     }
 
     fn is_available(&self, commit: &str) -> bool {
@@ -246,7 +269,7 @@ pub struct Spawn<'a> {
 
 const INTERRUPTED: &str = "interrupted by a signal (Ctrl-C)";
 
-fn run_one(s: &Spawn<'_>, cancel: &Cancel) -> Result<Exit> {
+fn run_one(s: &Spawn<'_>, cancel: &Cancel) -> Result<(Exit, f64)> {
     let mut job = Job::shell(s.script);
     job.cwd(s.cwd).stdout(Sink::file(s.output)).merge_stderr();
     for (k, v) in &s.env {
@@ -259,12 +282,13 @@ fn run_one(s: &Spawn<'_>, cancel: &Cancel) -> Result<Exit> {
         Err(culprit_proc::Error::Cancelled) => bail!(INTERRUPTED),
         r => r.with_context(|| format!("cannot start `{}` in {}", s.script, s.cwd.display()))?,
     };
-    Ok(match out.exit {
+    let exit = match out.exit {
         culprit_proc::Exit::Cancelled => bail!(INTERRUPTED),
         culprit_proc::Exit::TimedOut => Exit::Timeout,
         culprit_proc::Exit::Code(c) => Exit::Code(c),
         culprit_proc::Exit::Signal(sig) => Exit::Signal(sig),
-    })
+    };
+    Ok((exit, out.secs))
 }
 
 /// Runs all commands at once (one thread each, through crates/proc's pool)
@@ -275,7 +299,7 @@ pub fn run_all(spawns: &[Spawn<'_>], cancel: &Cancel) -> Result<Vec<Exit>> {
     }
     culprit_proc::pool(cancel, spawns, spawns.len(), |s| run_one(s, cancel))
         .into_iter()
-        .map(|slot| slot.done().unwrap_or_else(|| bail!(INTERRUPTED)))
+        .map(|slot| slot.done().unwrap_or_else(|| bail!(INTERRUPTED)).map(|r| r.0))
         .collect()
 }
 

@@ -23,7 +23,7 @@ use culprit_proc::Cancel;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{Backend, BuildResult, Progress, RunJob, RunResult, RunStatus, Untestable};
+use super::{Backend, BuildResult, Done, Progress, RunJob, RunResult, RunStatus, Untestable};
 
 mod settings;
 mod tree;
@@ -46,6 +46,8 @@ pub struct Pool {
 
 pub struct KernelBackend {
     s: KernelSettings,
+    /// The repository bisected (read only).
+    repo: Repo,
     vms: u32,
     /// The campaign's token: every make and QEMU runs under it.
     cancel: Cancel,
@@ -112,7 +114,7 @@ impl KernelBackend {
         .context("building the initramfs")?;
         let (accel, why) = accel::choose(&s.accel).map_err(anyhow::Error::msg)?;
         let mut notes = vec![why];
-        let shared = shared_tree(repo, &pool.tree, &mut notes)?;
+        let shared = shared_tree(&pool.tree, &mut notes)?;
         let (root, lock) = match shared {
             Some((d, lock)) => (d, Some(lock)),
             None => (workdir.clone(), None),
@@ -131,6 +133,7 @@ impl KernelBackend {
             builder.jobs = j.max(1);
         }
         Ok(KernelBackend {
+            repo: repo.clone(),
             s,
             vms: pool.vms,
             cancel,
@@ -209,7 +212,8 @@ impl KernelBackend {
         };
         let cfg_log = dir.join("config.log");
         let base = self.base_config(&cfg_log)?;
-        let effective = match config::prepare(&self.builder, &base, &cfg_log, &self.cancel) {
+        let source = Some((&self.repo, commit));
+        let effective = match config::prepare(&self.builder, &base, &cfg_log, &self.cancel, source) {
             Ok(t) => t,
             Err(culprit_kernel::Error::Cancelled) => bail!("interrupted"),
             Err(e @ (culprit_kernel::Error::Io { .. } | culprit_kernel::Error::Process(_))) => {
@@ -311,7 +315,7 @@ impl Backend for KernelBackend {
         Ok(r)
     }
 
-    fn run(&mut self, jobs: &[RunJob], _progress: Progress) -> Result<Vec<RunResult>> {
+    fn run(&mut self, jobs: &[RunJob], _progress: Progress, done: Done) -> Result<()> {
         for j in jobs {
             if !self.is_available(&j.commit) {
                 bail!("commit {} has no kernel built", j.commit);
@@ -319,21 +323,30 @@ impl Backend for KernelBackend {
         }
         let workers = (self.vms as usize).min(jobs.len()).max(1);
         let this = &*self;
-        // A cancel of the campaign's token (Ctrl-C) kills the running VMs and
-        // stops the pool from starting more.
-        let results = culprit_proc::pool(&self.cancel, jobs, workers, |j| this.run_one(j));
-        if self.cancel.is_cancelled() {
+        let mut first_error: Option<anyhow::Error> = None;
+        // A cancel of the campaign's token (Ctrl-C) kills the running VMs
+        // and stops the pool from starting more; each run is handed over
+        // as it ends.
+        let started = culprit_proc::pool_each(
+            &self.cancel,
+            jobs,
+            workers,
+            |j| this.run_one(j),
+            |i, r| match r {
+                Ok(r) => done(i, r),
+                Err(e) => {
+                    let j = &jobs[i];
+                    first_error.get_or_insert(e.context(format!("run #{} on {}", j.run, j.commit)));
+                }
+            },
+        );
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        if self.cancel.is_cancelled() || started.iter().any(|s| !s) {
             bail!("interrupted");
         }
-        results
-            .into_iter()
-            .zip(jobs)
-            .map(|(r, j)| {
-                r.done()
-                    .unwrap_or_else(|| Err(anyhow::anyhow!("run #{} was not executed", j.run)))
-                    .with_context(|| format!("run #{} on {}", j.run, j.commit))
-            })
-            .collect()
+        Ok(())
     }
 
     fn is_available(&self, commit: &str) -> bool {
