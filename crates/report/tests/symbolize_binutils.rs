@@ -1,0 +1,275 @@
+//! The symbolizer against binutils' `addr2line -i -f`: on a small program
+//! this test compiles itself (gcc -g -O2, inline functions, two static
+//! functions of the same name), and on a kernel given by
+//! `CULPRIT_TEST_VMLINUX` (skipped with a message when unset).
+
+mod common;
+
+use common::binutils::{addr2line, have, same};
+use culprit_report::symbolize::{paths::Prefixes, Frame, Symbolizer};
+use object::{Object, ObjectSection, ObjectSymbol, SectionKind};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const SOURCES: &[(&str, &str)] = &[
+    ("include/inl.h", include_str!("symbolize_src/include/inl.h")),
+    ("init/main.c", include_str!("symbolize_src/init/main.c")),
+    ("mm/dup.c", include_str!("symbolize_src/mm/dup.c")),
+];
+
+/// Text symbols with their addresses and sizes.
+fn functions(elf: &[u8]) -> Vec<(String, u64, u64)> {
+    let obj = object::File::parse(elf).unwrap();
+    let mut v: Vec<(String, u64, u64)> = obj
+        .symbols()
+        .filter(|s| s.size() > 0)
+        .filter(|s| {
+            s.section_index()
+                .and_then(|i| obj.section_by_index(i).ok())
+                .is_some_and(|sec| sec.kind() == SectionKind::Text)
+        })
+        .map(|s| (s.name().unwrap().to_string(), s.address(), s.size()))
+        .collect();
+    v.sort_by_key(|f| f.1);
+    v
+}
+
+/// Builds the test program the way Kbuild builds a kernel with `O=`: from
+/// a build directory next to the tree, sources named `../tree/...`.
+fn build(dir: &Path, dwarf: &str) -> Option<PathBuf> {
+    for (name, text) in SOURCES {
+        let p = dir.join("tree").join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let build = dir.join("build");
+    std::fs::create_dir_all(&build).unwrap();
+    let out = Command::new("gcc")
+        .current_dir(&build)
+        .args([
+            dwarf,
+            "-O2",
+            "-o",
+            "prog",
+            "../tree/init/main.c",
+            "../tree/mm/dup.c",
+        ])
+        .output()
+        .ok()?;
+    assert!(
+        out.status.success(),
+        "gcc: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(build.join("prog"))
+}
+
+#[test]
+fn every_address_of_a_small_program_agrees_with_binutils() {
+    if !have("gcc") || !have("addr2line") {
+        eprintln!("skipped: needs gcc and binutils' addr2line");
+        return;
+    }
+    for dwarf in ["-gdwarf-5", "-gdwarf-4"] {
+        let dir = tempfile::tempdir().unwrap();
+        let prog = build(dir.path(), dwarf).unwrap();
+        let elf = std::fs::read(&prog).unwrap();
+        let sym = Symbolizer::new(&elf).unwrap();
+        let mut prefixes = Prefixes::default();
+        prefixes.add(&dir.path().join("tree").display().to_string());
+        prefixes.add(&dir.path().join("build").display().to_string());
+        let ours_only = ["main", "crash", "helper", "mm_entry"];
+        let funcs: Vec<_> = functions(&elf)
+            .into_iter()
+            .filter(|f| ours_only.contains(&f.0.as_str()))
+            .collect();
+        assert_eq!(
+            funcs.iter().filter(|f| f.0 == "helper").count(),
+            2,
+            "{dwarf}: the test needs two static helper()s: {funcs:?}"
+        );
+        let addrs: Vec<u64> = funcs.iter().flat_map(|f| f.1..f.1 + f.2).collect();
+        let theirs = addr2line(&prog, &addrs, &prefixes);
+        let mut inlined = 0;
+        for (a, t) in addrs.iter().zip(&theirs) {
+            let ours = sym.frames_at(*a);
+            assert!(
+                same(&ours, t),
+                "{dwarf} {a:#x}: ours {ours:?}\nbinutils {t:?}"
+            );
+            inlined += usize::from(ours.len() > 1);
+        }
+        assert!(inlined > 10, "{dwarf}: the program must exercise inlining");
+        // Paths come out relative to the tree, as in a kernel.
+        let files: Vec<String> = addrs
+            .iter()
+            .flat_map(|a| sym.frames_at(*a))
+            .filter_map(|f| f.file)
+            .collect();
+        for want in ["init/main.c", "mm/dup.c", "include/inl.h"] {
+            assert!(
+                files.iter().any(|f| f == want),
+                "{dwarf}: no {want} in {files:?}"
+            );
+        }
+        eprintln!("{dwarf}: {} addresses agree with binutils", addrs.len());
+
+        // Each `helper` is told apart by its size, and a report line is
+        // looked up at its return address minus one.
+        for (name, addr, size) in funcs.iter().filter(|f| f.0 == "helper") {
+            assert_eq!(sym.resolve(name, 5, *size), Some(addr + 5));
+        }
+        let report = report_text(&funcs);
+        let rendered = sym.symbolize(&report);
+        assert_eq!(
+            rendered,
+            expected(&prog, &report, &funcs, &prefixes),
+            "{dwarf}"
+        );
+    }
+}
+
+/// A report naming every function at a few offsets: a RIP line, then
+/// frames (some unreliable).
+fn report_text(funcs: &[(String, u64, u64)]) -> String {
+    let mut r = String::from("general protection fault: 0000 [#1] SMP\n");
+    for (i, (name, _, size)) in funcs.iter().enumerate() {
+        for off in [1, size / 2, size - 1] {
+            let prefix = match (i, off) {
+                (0, 1) => "RIP: 0010:",
+                (_, 1) => " ? ",
+                _ => " ",
+            };
+            r.push_str(&format!("{prefix}{name}+{off:#x}/{size:#x}\n"));
+        }
+    }
+    r.push_str(" unknown_function+0x1/0x10\nRIP: 0033:0x4665f9\n");
+    r
+}
+
+/// What the symbolised report must be, from binutils' answers.
+fn expected(prog: &Path, report: &str, funcs: &[(String, u64, u64)], p: &Prefixes) -> String {
+    let mut out = String::new();
+    for line in report.lines() {
+        let hit = funcs.iter().find_map(|(name, addr, size)| {
+            let start = line.find(&format!("{name}+"))?;
+            let rest = &line[start + name.len() + 1..];
+            let (off, sz) = rest.split_once('/')?;
+            let off = u64::from_str_radix(off.trim_start_matches("0x"), 16).ok()?;
+            (sz == format!("{size:#x}")).then_some((start, addr + off))
+        });
+        let Some((start, addr)) = hit else {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        };
+        let lookup = if line.starts_with("RIP:") {
+            addr
+        } else {
+            addr - 1
+        };
+        let frames: Vec<Frame> = addr2line(prog, &[lookup], p).remove(0);
+        let head = &line[..start];
+        for f in &frames[..frames.len() - 1] {
+            let name = f.function.as_deref().unwrap();
+            out.push_str(&format!(
+                "{head}{name} {} [inline]\n",
+                f.location().unwrap()
+            ));
+        }
+        out.push_str(&format!(
+            "{line} {}\n",
+            frames.last().unwrap().location().unwrap()
+        ));
+    }
+    out
+}
+
+/// A kernel built with DWARF: every function at several offsets, each
+/// compared with binutils. Set CULPRIT_TEST_VMLINUX to the vmlinux (in its
+/// build directory); CULPRIT_TEST_CONSOLE may name a console log whose
+/// frames are compared too.
+#[test]
+fn a_kernel_agrees_with_binutils() {
+    let Some(vmlinux) = std::env::var_os("CULPRIT_TEST_VMLINUX") else {
+        eprintln!("skipped: set CULPRIT_TEST_VMLINUX to a vmlinux built with DWARF");
+        return;
+    };
+    assert!(
+        have("addr2line"),
+        "CULPRIT_TEST_VMLINUX is set but binutils' addr2line is missing"
+    );
+    let vmlinux = PathBuf::from(vmlinux);
+    let elf = std::fs::read(&vmlinux).expect("read CULPRIT_TEST_VMLINUX");
+    let start = std::time::Instant::now();
+    let sym = Symbolizer::new(&elf).unwrap();
+    eprintln!("context built in {:?}", start.elapsed());
+    let funcs = functions(&elf);
+    // The tree as binutils names it: the directory of init/main.c.
+    let start_kernel = funcs
+        .iter()
+        .find(|f| f.0 == "start_kernel")
+        .expect("start_kernel");
+    let mut none = Prefixes::default();
+    none.add("/nonexistent");
+    let main_c = addr2line(&vmlinux, &[start_kernel.1], &none)[0]
+        .last()
+        .and_then(|f| f.file.clone())
+        .expect("start_kernel has a file");
+    let tree = main_c
+        .strip_suffix("init/main.c")
+        .expect("start_kernel is in init/main.c");
+    let mut prefixes = Prefixes::default();
+    prefixes.add(tree);
+    prefixes.add(&vmlinux.parent().unwrap().display().to_string());
+
+    let mut addrs: Vec<u64> = Vec::new();
+    for (_, addr, size) in &funcs {
+        for off in [0, 1, size / 3, size / 2, size - 1] {
+            addrs.push(addr + off);
+        }
+    }
+    addrs.sort_unstable();
+    addrs.dedup();
+    let theirs = addr2line(&vmlinux, &addrs, &prefixes);
+    let start = std::time::Instant::now();
+    let mut bad = Vec::new();
+    let mut inlined = 0;
+    for (a, t) in addrs.iter().zip(&theirs) {
+        let ours = sym.frames_at(*a);
+        inlined += usize::from(ours.len() > 1);
+        if !same(&ours, t) {
+            bad.push(format!("{a:#x}: ours {ours:?}\n  binutils {t:?}"));
+        }
+    }
+    eprintln!(
+        "{} addresses ({} with inlined frames) of {} functions looked up in {:?}; {} differ",
+        addrs.len(),
+        inlined,
+        funcs.len(),
+        start.elapsed(),
+        bad.len()
+    );
+    assert!(bad.is_empty(), "{}", bad[..bad.len().min(20)].join("\n"));
+
+    if let Some(console) = std::env::var_os("CULPRIT_TEST_CONSOLE") {
+        let text = String::from_utf8_lossy(&std::fs::read(console).unwrap()).into_owned();
+        let lines = sym.lines(&text);
+        assert!(
+            !lines.is_empty(),
+            "no frame of CULPRIT_TEST_CONSOLE resolved"
+        );
+        let lookups: Vec<u64> = lines.iter().map(|l| l.lookup).collect();
+        let theirs = addr2line(&vmlinux, &lookups, &prefixes);
+        for (l, t) in lines.iter().zip(&theirs) {
+            assert!(
+                same(&l.frames, t),
+                "{}: ours {:?}\nbinutils {t:?}",
+                l.original,
+                l.frames
+            );
+        }
+        eprintln!("{} console frames agree with binutils", lines.len());
+        eprintln!("{}", sym.symbolize(&text));
+    }
+}
