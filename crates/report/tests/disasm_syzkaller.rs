@@ -34,9 +34,7 @@ fn fields(line: &str) -> (String, String, String, String) {
     let parts: Vec<&str> = line.splitn(3, '\t').collect();
     let asm = parts.get(2).copied().unwrap_or("");
     let asm = asm.trim_end_matches(" <-- trapping instruction");
-    let (m, ops) = asm
-        .split_once(|c: char| c == '\t' || c == ' ')
-        .unwrap_or((asm, ""));
+    let (m, ops) = asm.split_once(['\t', ' ']).unwrap_or((asm, ""));
     (
         parts[0].to_string(),
         parts.get(1).unwrap_or(&"").trim().to_string(),

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// Bump when the generated history changes.
-const VERSION: &str = "4";
+const VERSION: &str = "5";
 
 /// A generated history.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,8 +3,9 @@
 //! block shows them:
 //!
 //! ```text
-//!   26:	48 c1 ea 03          	shr    $0x3,%rdx
-//! * 2a:	80 3c 02 00          	cmpb   $0x0,(%rdx,%rax,1) <-- trapping instruction
+//! (tabs shown as spaces)
+//!   26:   48 c1 ea 03             shr    $0x3,%rdx
+//! * 2a:   80 3c 02 00             cmpb   $0x0,(%rdx,%rax,1) <-- trapping instruction
 //! ```
 //!
 //! x86-64 is decoded by iced-x86 and formatted like objdump's AT&T output;

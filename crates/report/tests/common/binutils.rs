@@ -64,15 +64,11 @@ pub fn addr2line(elf: &Path, addrs: &[u64], prefixes: &Prefixes) -> Vec<Vec<Fram
 /// Ours and binutils' frames agree: same functions, files and lines.
 /// A frame binutils has no line for (`:0`/`:?`) counts as line `None`.
 pub fn same(ours: &[Frame], theirs: &[Frame]) -> bool {
-    let norm = |f: &[Frame]| -> Vec<(Option<String>, Option<String>, Option<u32>, bool)> {
+    let norm = |f: &[Frame]| -> Vec<Frame> {
         f.iter()
-            .map(|f| {
-                (
-                    f.function.clone(),
-                    f.file.clone(),
-                    f.line.filter(|&n| n != 0),
-                    f.inline,
-                )
+            .map(|f| Frame {
+                line: f.line.filter(|&n| n != 0),
+                ..f.clone()
             })
             .collect()
     };
