@@ -147,7 +147,7 @@ fn objdump_spelling(
     let rex_w = bytes
         .get(prefixes.len())
         .is_some_and(|b| (0x48..=0x4f).contains(b));
-    let used = usize::from(!(rex_w && !operands.contains("%xmm")));
+    let used = usize::from(!rex_w || operands.contains("%xmm"));
     if size_prefixes > used {
         *mnemonic = format!("{}{mnemonic}", "data16 ".repeat(size_prefixes - used));
     }
