@@ -119,6 +119,9 @@ fn every_address_of_a_small_program_agrees_with_binutils() {
         for (name, addr, size) in funcs.iter().filter(|f| f.0 == "helper") {
             assert_eq!(sym.resolve(name, 5, *size), Some(addr + 5));
         }
+        // A size neither has: ambiguous, not resolved.
+        assert_eq!(sym.resolve("helper", 5, 0x7777), None);
+        assert_eq!(sym.resolve("no_such_function", 0, 0x10), None);
         let report = report_text(&funcs);
         let rendered = sym.symbolize(&report);
         assert_eq!(
