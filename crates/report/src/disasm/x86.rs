@@ -115,6 +115,8 @@ fn objdump_spelling(
         ("jmpq", "jmp"),
         ("pushq", "push"),
         ("popq", "pop"),
+        ("lcalll", "lcall"),
+        ("ljmpl", "ljmp"),
     ] {
         if let Some(p) = mnemonic.strip_suffix(with) {
             *mnemonic = format!("{p}{without}");
