@@ -35,33 +35,44 @@ fn functions(elf: &[u8]) -> Vec<(String, u64, u64)> {
 }
 
 /// Builds the test program the way Kbuild builds a kernel with `O=`: from
-/// a build directory next to the tree, sources named `../tree/...`.
-fn build(dir: &Path, dwarf: &str) -> Option<PathBuf> {
-    for (name, text) in SOURCES {
-        let p = dir.join("tree").join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
+/// a build directory next to the tree, sources named `../tree/...`. With
+/// `split`, mm/dup.c is compiled in another worktree (`other/`), as when
+/// ccache serves an object another worktree compiled: its DWARF names the
+/// other build directory.
+fn build(dir: &Path, dwarf: &str, split: bool) -> PathBuf {
+    let roots = [dir.to_path_buf(), dir.join("other")];
+    for root in &roots {
+        for (name, text) in SOURCES {
+            let p = root.join("tree").join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        std::fs::create_dir_all(root.join("build")).unwrap();
     }
-    let build = dir.join("build");
-    std::fs::create_dir_all(&build).unwrap();
-    let out = Command::new("gcc")
-        .current_dir(&build)
-        .args([
-            dwarf,
-            "-O2",
-            "-o",
-            "prog",
-            "../tree/init/main.c",
-            "../tree/mm/dup.c",
-        ])
-        .output()
-        .ok()?;
-    assert!(
-        out.status.success(),
-        "gcc: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let gcc = |root: &Path, args: &[&str]| {
+        let out = Command::new("gcc")
+            .current_dir(root.join("build"))
+            .args(args)
+            .output()
+            .expect("run gcc");
+        assert!(
+            out.status.success(),
+            "gcc: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let dup_root = if split { &roots[1] } else { &roots[0] };
+    gcc(
+        &roots[0],
+        &[dwarf, "-O2", "-c", "-o", "main.o", "../tree/init/main.c"],
     );
-    Some(build.join("prog"))
+    gcc(
+        dup_root,
+        &[dwarf, "-O2", "-c", "-o", "dup.o", "../tree/mm/dup.c"],
+    );
+    let dup = dup_root.join("build/dup.o").display().to_string();
+    gcc(&roots[0], &["-o", "prog", "main.o", &dup]);
+    roots[0].join("build/prog")
 }
 
 #[test]
@@ -70,14 +81,20 @@ fn every_address_of_a_small_program_agrees_with_binutils() {
         eprintln!("skipped: needs gcc and binutils' addr2line");
         return;
     }
-    for dwarf in ["-gdwarf-5", "-gdwarf-4"] {
+    for (dwarf, split) in [
+        ("-gdwarf-5", false),
+        ("-gdwarf-4", false),
+        ("-gdwarf-5", true),
+    ] {
         let dir = tempfile::tempdir().unwrap();
-        let prog = build(dir.path(), dwarf).unwrap();
+        let prog = build(dir.path(), dwarf, split);
         let elf = std::fs::read(&prog).unwrap();
         let sym = Symbolizer::new(&elf).unwrap();
         let mut prefixes = Prefixes::default();
         prefixes.add(&dir.path().join("tree").display().to_string());
         prefixes.add(&dir.path().join("build").display().to_string());
+        prefixes.add(&dir.path().join("other/tree").display().to_string());
+        prefixes.add(&dir.path().join("other/build").display().to_string());
         let ours_only = ["main", "crash", "helper", "mm_entry"];
         let funcs: Vec<_> = functions(&elf)
             .into_iter()
@@ -112,7 +129,10 @@ fn every_address_of_a_small_program_agrees_with_binutils() {
                 "{dwarf}: no {want} in {files:?}"
             );
         }
-        eprintln!("{dwarf}: {} addresses agree with binutils", addrs.len());
+        eprintln!(
+            "{dwarf} split={split}: {} addresses agree with binutils",
+            addrs.len()
+        );
 
         // Each `helper` is told apart by its size, and a report line is
         // looked up at its return address minus one.

@@ -269,13 +269,19 @@ fn render(s: &SymbolizedLine, eol: &str, out: &mut String) {
     }
 }
 
-/// The directories to show paths relative to: the kernel tree (found by
-/// its `init/main.c` unit) and every unit's compilation directory (the
-/// build directory, for generated files).
+/// The directories to show paths relative to: every unit's compilation
+/// directory (the build directory, for generated files) and the kernel
+/// tree as seen from it. The tree is spelled the way the `init/main.c`
+/// unit names it (`../tree/` under ccache's base_dir, `/src/linux/`
+/// without), and that spelling is applied to every compilation
+/// directory: with ccache's hash_dir off, objects served from the cache
+/// keep the compilation directory of the worktree that first built them,
+/// so one vmlinux can name several build directories, each with its tree.
 fn prefixes_of(dwarf: &gimli::Dwarf<Reader>) -> Result<paths::Prefixes, gimli::Error> {
     use gimli::Reader as _;
     let mut p = paths::Prefixes::default();
     let mut comp_dirs: Vec<String> = Vec::new();
+    let mut tree: Option<String> = None;
     let mut units = dwarf.units();
     while let Some(header) = units.next()? {
         let unit = dwarf.unit(header)?;
@@ -283,23 +289,20 @@ fn prefixes_of(dwarf: &gimli::Dwarf<Reader>) -> Result<paths::Prefixes, gimli::E
             Some(d) => d.to_string_lossy()?.into_owned(),
             None => String::new(),
         };
-        if let Some(name) = &unit.name {
-            let name = name.to_string_lossy()?;
-            let full = if name.starts_with('/') || dir.is_empty() {
-                name.into_owned()
-            } else {
-                format!("{dir}/{name}")
-            };
-            if let Some(tree) = paths::kernel_tree_of(&full) {
-                p.add(&tree);
-            }
+        if let (None, Some(name)) = (&tree, &unit.name) {
+            tree = paths::kernel_tree_of(&name.to_string_lossy()?);
         }
         if !dir.is_empty() && !comp_dirs.contains(&dir) {
             comp_dirs.push(dir);
         }
     }
-    for d in comp_dirs {
-        p.add(&d);
+    for d in &comp_dirs {
+        p.add(d);
+        match &tree {
+            Some(t) if t.starts_with('/') => p.add(t),
+            Some(t) => p.add(&format!("{d}/{t}")),
+            None => {}
+        }
     }
     Ok(p)
 }

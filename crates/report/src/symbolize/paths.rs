@@ -63,12 +63,12 @@ impl Prefixes {
     }
 }
 
-/// The kernel tree a compilation unit's source path belongs to: every
-/// kernel has `init/main.c`, so the unit named `<tree>/init/main.c` names
-/// the tree. `name` is the unit's path already joined to its directory.
+/// The kernel tree as a unit names its source: every kernel has
+/// `init/main.c`, so the unit named `<tree>/init/main.c` gives the tree's
+/// spelling, relative to the unit's compilation directory (`../tree`, or
+/// empty for an in-tree build) or absolute (`/src/linux`).
 pub fn kernel_tree_of(name: &str) -> Option<String> {
-    let n = normalize(name);
-    let tree = n.strip_suffix("init/main.c")?;
+    let tree = name.strip_suffix("init/main.c")?;
     (tree.is_empty() || tree.ends_with('/')).then(|| tree.trim_end_matches('/').to_string())
 }
 
@@ -115,9 +115,10 @@ mod tests {
     #[test]
     fn the_tree_is_where_init_main_is() {
         assert_eq!(
-            kernel_tree_of("/w/A/build/../tree/init/main.c").as_deref(),
-            Some("/w/A/tree")
+            kernel_tree_of("../tree/init/main.c").as_deref(),
+            Some("../tree")
         );
+        assert_eq!(kernel_tree_of("init/main.c").as_deref(), Some(""));
         assert_eq!(
             kernel_tree_of("/src/linux/init/main.c").as_deref(),
             Some("/src/linux")
