@@ -60,11 +60,16 @@ pub fn find(line: &str) -> Option<Token> {
 }
 
 /// Whether the text before the token names the interrupted instruction
-/// (x86 `RIP: 0010:` / `EIP:`, arm64 `pc : `, arm `PC is at `) rather
-/// than a stack frame, whose address is a return address.
+/// (x86 `RIP: 0010:` / `EIP:`, arm64 `pc : `, arm `PC is at `, the
+/// WARNING header's `at %pS`, printed by __warn() for the trapping pc)
+/// rather than a stack frame, whose address is a return address.
 fn is_exact(prefix: &str) -> bool {
     let p = prefix.trim_end();
-    p.contains("RIP: ") || p.contains("EIP: ") || p.ends_with("pc :") || p.ends_with("PC is at")
+    (p.contains("WARNING: CPU: ") && (p.contains(" at ") || p.ends_with(" at")))
+        || p.contains("RIP: ")
+        || p.contains("EIP: ")
+        || p.ends_with("pc :")
+        || p.ends_with("PC is at")
 }
 
 #[cfg(test)]
@@ -83,6 +88,15 @@ mod tests {
         let t = find(" ? __schedule.cold+0x1f/0x26f0\r").unwrap();
         assert_eq!(t.function, "__schedule.cold");
         assert!(!t.exact);
+    }
+
+    #[test]
+    fn the_warning_header_names_the_trapping_pc() {
+        let t = find("WARNING: CPU: 0 PID: 22 at kernel/sys.c:2403 culprit_test+0x6/0x16").unwrap();
+        assert_eq!(t.function, "culprit_test");
+        assert!(t.exact);
+        let t = find("WARNING: CPU: 1 PID: 3 at culprit_test+0x6/0x16").unwrap();
+        assert!(t.exact);
     }
 
     #[test]
