@@ -4,9 +4,9 @@
 //! nothing worth decoding) and against the reference syzbot log's block.
 //!
 //! x86-64 must match objdump's text exactly. arm and arm64 are decoded by
-//! yaxpeax-arm, whose operand syntax differs from objdump's; they must
-//! match on offsets, encodings, the trapping mark and mnemonics, and on
-//! operands after the normalisation in `arm_operands` (documented there).
+//! yaxpeax-arm; they must match on offsets, encodings, the trapping mark
+//! and mnemonics, and on operands after the normalisation in
+//! `arm_operands` (objdump's value comments dropped; documented there).
 
 use culprit_report::disasm::report_block;
 use std::path::{Path, PathBuf};

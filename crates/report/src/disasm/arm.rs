@@ -71,6 +71,42 @@ fn ldrd_strd_pc(chunk: &[u8]) -> bool {
         && (w >> 12) & 0xf == 0xf
 }
 
+/// Closer to objdump: branch targets as addresses (`bls 0x50`, not
+/// `$+0x50`), and on 32-bit ARM immediates as `#` and decimal (`add r3,
+/// r5, #32`, `[r3, #-32]`; yaxpeax writes `0x20`). arm64 immediates are
+/// already spelled as objdump spells them.
+fn objdump_operands(arch: Arch, ops: &str, offset: usize) -> String {
+    let parse_hex = |t: &str| -> Option<i64> {
+        let (neg, t) = t.strip_prefix('-').map_or((false, t), |r| (true, r));
+        let v = i64::from_str_radix(t.strip_prefix("0x")?, 16).ok()?;
+        Some(if neg { -v } else { v })
+    };
+    if let Some(rel) = ops.strip_prefix('$') {
+        if let Some(v) = parse_hex(rel.trim_start_matches('+')) {
+            let target = (offset as i64 + v) & 0xffff_ffff;
+            return format!("0x{target:x}");
+        }
+    }
+    if arch == Arch::Arm64 {
+        return ops.to_string();
+    }
+    ops.split(", ")
+        .map(|t| {
+            let (open, t) = t.strip_prefix('[').map_or(("", t), |r| ("[", r));
+            let (t, close) = t
+                .strip_suffix("]!")
+                .map(|r| (r, "]!"))
+                .or_else(|| t.strip_suffix(']').map(|r| (r, "]")))
+                .unwrap_or((t, ""));
+            match parse_hex(t) {
+                Some(v) => format!("{open}#{v}{close}"),
+                None => format!("{open}{t}{close}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A Thumb instruction is 32 bits when its first halfword starts with
 /// 0b11101, 0b11110 or 0b11111 (ARM ARM, "Thumb instruction set encoding").
 fn thumb_len(first: u16) -> usize {
@@ -99,6 +135,7 @@ pub fn decode(arch: Arch, bytes: &[u8], start: usize) -> Vec<Insn> {
         match (end - pos == len).then(|| one(arch, chunk)).flatten() {
             Some(text) => {
                 let (mnemonic, operands) = split(&text);
+                let operands = objdump_operands(arch, &operands, pos);
                 out.push(Insn {
                     offset: pos,
                     bytes: chunk.to_vec(),

@@ -8,10 +8,11 @@
 //! * 2a:   80 3c 02 00             cmpb   $0x0,(%rdx,%rax,1) <-- trapping instruction
 //! ```
 //!
-//! x86-64 is decoded by iced-x86 and formatted like objdump's AT&T output;
-//! arm64, arm and Thumb by yaxpeax-arm, in its own syntax (objdump's
-//! layout, yaxpeax's operand spelling: immediates and branch targets are
-//! written differently, see `tests/disasm_syzkaller.rs`).
+//! x86-64 is decoded by iced-x86 and spelled like objdump (binutils 2.40,
+//! `-m i386 -M x86-64` as syzkaller runs it); arm64, arm and Thumb by
+//! yaxpeax-arm, adjusted to objdump's spelling of branch targets and ARM
+//! immediates; objdump's `// #...` and `@ 0x...` value comments are not
+//! reproduced (see `tests/disasm_syzkaller.rs`).
 //!
 //! The bytes before the trapping one are a guess: the line starts at a
 //! fixed distance before the faulting address, often inside an
