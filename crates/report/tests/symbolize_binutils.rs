@@ -208,6 +208,39 @@ fn expected(prog: &Path, report: &str, funcs: &[(String, u64, u64)], p: &Prefixe
     out
 }
 
+/// Only the innermost frame's file differs.
+fn innermost_file_only(ours: &[Frame], theirs: &[Frame]) -> bool {
+    ours.len() == theirs.len()
+        && !ours.is_empty()
+        && ours[0].file != theirs[0].file
+        && same(&ours[1..], &theirs[1..])
+        && ours[0].function == theirs[0].function
+        && ours[0].line == theirs[0].line
+}
+
+/// readelf's decoded line table: (address, file base name), sorted by
+/// address, rows at one address in table order.
+fn decoded_lines(elf: &Path) -> Vec<(u64, String)> {
+    let out = Command::new("readelf")
+        .args(["-W", "--debug-dump=decodedline"])
+        .arg(elf)
+        .output()
+        .expect("run readelf");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut rows: Vec<(u64, String)> = text
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let file = w.next()?;
+            let _line = w.next()?;
+            let addr = u64::from_str_radix(w.next()?.strip_prefix("0x")?, 16).ok()?;
+            Some((addr, file.rsplit('/').next()?.to_string()))
+        })
+        .collect();
+    rows.sort_by_key(|r| r.0);
+    rows
+}
+
 /// A kernel built with DWARF: every function at several offsets, each
 /// compared with binutils. Set CULPRIT_TEST_VMLINUX to the vmlinux (in its
 /// build directory); CULPRIT_TEST_CONSOLE may name a console log whose
@@ -256,23 +289,54 @@ fn a_kernel_agrees_with_binutils() {
     addrs.dedup();
     let theirs = addr2line(&vmlinux, &addrs, &prefixes);
     let start = std::time::Instant::now();
+    let ours: Vec<Vec<Frame>> = addrs.iter().map(|a| sym.frames_at(*a)).collect();
+    let elapsed = start.elapsed();
     let mut bad = Vec::new();
-    let mut inlined = 0;
-    for (a, t) in addrs.iter().zip(&theirs) {
-        let ours = sym.frames_at(*a);
-        inlined += usize::from(ours.len() > 1);
-        if !same(&ours, t) {
-            bad.push(format!("{a:#x}: ours {ours:?}\n  binutils {t:?}"));
+    let (mut inlined, mut readelf_settled, mut asked_alone) = (0, 0, 0);
+    let mut rows = None;
+    for ((a, o), t) in addrs.iter().zip(&ours).zip(&theirs) {
+        inlined += usize::from(o.len() > 1);
+        if same(o, t) {
+            continue;
         }
+        // binutils caches the last function it found, so in a batch an
+        // assembly label inside a sized symbol can get the enclosing
+        // symbol's name; asked alone it names the label. Ask again alone.
+        if o.last().map(|f| &f.function) != t.last().map(|f| &f.function)
+            && same(o, &addr2line(&vmlinux, &[*a], &prefixes)[0])
+        {
+            asked_alone += 1;
+            continue;
+        }
+        // binutils 2.40 names the unit's file instead of the header for
+        // some line-table rows; its line is right. readelf's decoder,
+        // independent of bfd's, settles it.
+        if innermost_file_only(o, t) {
+            let rows = rows.get_or_insert_with(|| decoded_lines(&vmlinux));
+            let i = rows.partition_point(|r| r.0 <= *a);
+            let theirs_file = i.checked_sub(1).map(|i| rows[i].1.as_str());
+            let ours_file = o[0].file.as_deref().and_then(|f| f.rsplit('/').next());
+            if theirs_file.is_some() && theirs_file == ours_file {
+                readelf_settled += 1;
+                continue;
+            }
+        }
+        bad.push(format!("{a:#x}: ours {o:?}\n  binutils {t:?}"));
     }
     eprintln!(
-        "{} addresses ({} with inlined frames) of {} functions looked up in {:?}; {} differ",
+        "{} addresses ({} with inlined frames) of {} functions looked up in {:?}; \
+         {readelf_settled} differ from binutils only in the innermost file, where \
+         readelf's decoded line table agrees with ours; {asked_alone} agree when binutils \
+         is asked for them alone; {} differ",
         addrs.len(),
         inlined,
         funcs.len(),
-        start.elapsed(),
+        elapsed,
         bad.len()
     );
+    if let Some(path) = std::env::var_os("CULPRIT_TEST_DIFFS") {
+        std::fs::write(path, bad.join("\n")).unwrap();
+    }
     assert!(bad.is_empty(), "{}", bad[..bad.len().min(20)].join("\n"));
 
     if let Some(console) = std::env::var_os("CULPRIT_TEST_CONSOLE") {
@@ -285,6 +349,13 @@ fn a_kernel_agrees_with_binutils() {
         let lookups: Vec<u64> = lines.iter().map(|l| l.lookup).collect();
         let theirs = addr2line(&vmlinux, &lookups, &prefixes);
         for (l, t) in lines.iter().zip(&theirs) {
+            let alone;
+            let t = if same(&l.frames, t) {
+                t
+            } else {
+                alone = addr2line(&vmlinux, &[l.lookup], &prefixes).remove(0);
+                &alone
+            };
             assert!(
                 same(&l.frames, t),
                 "{}: ours {:?}\nbinutils {t:?}",

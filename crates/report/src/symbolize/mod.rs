@@ -186,8 +186,24 @@ impl Symbolizer {
                 inline: true,
             });
         }
+        // No DWARF at all there (code without debug info): the symbol
+        // alone, as binutils' addr2line prints it.
+        if out.is_empty() {
+            if let Some((name, file)) = self.symbols.containing(addr) {
+                out.push(Frame {
+                    function: Some(name.to_string()),
+                    file: file.map(|f| self.prefixes.relative(f)),
+                    line: None,
+                    inline: false,
+                });
+            }
+        }
         if let Some(last) = out.last_mut() {
             last.inline = false;
+            // No DWARF function (assembly): the symbol table's.
+            if last.function.is_none() {
+                last.function = self.symbols.containing(addr).map(|s| s.0.to_string());
+            }
         }
         Ok(out)
     }

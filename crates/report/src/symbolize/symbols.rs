@@ -24,13 +24,24 @@ struct Candidate {
 #[derive(Debug, Default)]
 pub struct Symbols {
     by_name: HashMap<String, Vec<Candidate>>,
+    by_addr: Vec<Located>,
 }
+
+/// (address, size, name, source file of a local symbol, [start, end) of
+/// its section); sorted by address in `Symbols`.
+type Located = (u64, u64, String, Option<String>, (u64, u64));
 
 impl Symbols {
     pub fn from_object(obj: &object::File<'_>) -> Symbols {
         let mut raw: Vec<(String, u64, u64)> = Vec::new();
+        let mut by_addr: Vec<Located> = Vec::new();
+        let mut file: Option<String> = None;
         for sym in obj.symbols() {
-            if matches!(sym.kind(), SymbolKind::Section | SymbolKind::File) {
+            if sym.kind() == SymbolKind::File {
+                file = sym.name().ok().map(str::to_string);
+                continue;
+            }
+            if sym.kind() == SymbolKind::Section {
                 continue;
             }
             let Some(idx) = sym.section_index() else {
@@ -38,18 +49,27 @@ impl Symbols {
             };
             // Assembly entry points are STT_NOTYPE: keep whatever lives in
             // an executable section.
-            let in_text = obj
+            let section = obj
                 .section_by_index(idx)
-                .is_ok_and(|s| s.kind() == SectionKind::Text);
+                .ok()
+                .filter(|s| s.kind() == SectionKind::Text)
+                .map(|s| (s.address(), s.address().saturating_add(s.size())));
+            let in_text = section.is_some();
             let Ok(name) = sym.name() else { continue };
             if !in_text || name.is_empty() {
                 continue;
             }
             raw.push((name.to_string(), sym.address(), sym.size()));
+            // A local symbol belongs to the STT_FILE before it; a global
+            // one to no known file.
+            let f = if sym.is_local() { file.clone() } else { None };
+            let section = section.unwrap_or_default();
+            by_addr.push((sym.address(), sym.size(), name.to_string(), f, section));
         }
         let mut addrs: Vec<u64> = raw.iter().map(|r| r.1).collect();
         addrs.sort_unstable();
         addrs.dedup();
+        by_addr.sort_by_key(|e| e.0);
         let mut by_name: HashMap<String, Vec<Candidate>> = HashMap::new();
         for (name, addr, st_size) in raw {
             let next = addrs.partition_point(|&a| a <= addr);
@@ -60,7 +80,27 @@ impl Symbols {
                 list.push(c);
             }
         }
-        Symbols { by_name }
+        Symbols { by_name, by_addr }
+    }
+
+    /// The symbol for `addr` where the DWARF has no function (assembly),
+    /// as binutils' addr2line picks it: the closest symbol at or before
+    /// the address in the same section, the largest of several at that
+    /// address (`startup_64`, not the size-less `_stext` label beside it).
+    /// Also the symbol's source file, from the symbol table's STT_FILE.
+    pub fn containing(&self, addr: u64) -> Option<(&str, Option<&str>)> {
+        let end = self.by_addr.partition_point(|e| e.0 <= addr);
+        // Only symbols of the section holding the address count (binutils
+        // names nothing for the first byte of a section without a symbol).
+        let mut before = self.by_addr[..end]
+            .iter()
+            .rev()
+            .filter(|e| (e.4 .0..e.4 .1).contains(&addr));
+        let first = before.next()?;
+        let best = before
+            .take_while(|e| e.0 == first.0)
+            .fold(first, |best, e| if e.1 > best.1 { e } else { best });
+        Some((best.2.as_str(), best.3.as_deref()))
     }
 
     /// The address of `name+offset` for a symbol of printed size `size`;
