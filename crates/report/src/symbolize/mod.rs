@@ -89,8 +89,11 @@ pub struct SymbolizedLine {
     pub frames: Vec<Frame>,
 }
 
-/// Resolves addresses of one kernel image. Built once per image (parsing
-/// the unit index is the costly part); lookups are cached.
+/// Resolves addresses of one kernel image. Built once per image (copying
+/// the DWARF sections and indexing the units is the costly part: 0.2 s
+/// for a tinyconfig vmlinux with DWARF5, in a test build); lookups are
+/// cached per address. Not `Sync` (the DWARF is parsed lazily): one per
+/// thread, or behind a Mutex.
 pub struct Symbolizer {
     ctx: addr2line::Context<Reader>,
     symbols: symbols::Symbols,
