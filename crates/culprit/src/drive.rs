@@ -79,7 +79,10 @@ pub fn drive(
                 let ran = backend.run(&jobs, &mut progress, &mut |i, r| {
                     if failed.is_some() || i >= jobs.len() || seen[i] {
                         failed.get_or_insert_with(|| {
-                            anyhow::anyhow!("the backend reported run {i} of {} twice or out of range", jobs.len())
+                            anyhow::anyhow!(
+                                "the backend reported run {i} of {} twice or out of range",
+                                jobs.len()
+                            )
                         });
                         return;
                     }
@@ -104,7 +107,10 @@ pub fn drive(
                 }
                 ran?;
                 if let Some(i) = seen.iter().position(|s| !s) {
-                    bail!("the backend returned no result for run {i} of {}", jobs.len());
+                    bail!(
+                        "the backend returned no result for run {i} of {}",
+                        jobs.len()
+                    );
                 }
             }
         }

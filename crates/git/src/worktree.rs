@@ -56,13 +56,17 @@ impl Worktree {
                 Ok(t) => {
                     return Err(GitError::NotOurs {
                         dir: dir.to_path_buf(),
-                        why: format!("it is culprit's checkout of another repository ({})", t.trim()),
+                        why: format!(
+                            "it is culprit's checkout of another repository ({})",
+                            t.trim()
+                        ),
                     })
                 }
                 Err(_) => {
                     return Err(GitError::NotOurs {
                         dir: dir.to_path_buf(),
-                        why: "it holds files culprit did not put there (a checkout of yours?)".into(),
+                        why: "it holds files culprit did not put there (a checkout of yours?)"
+                            .into(),
                     })
                 }
             }

@@ -47,7 +47,13 @@ where
 /// as its item finishes, in the order they finish: a caller can record
 /// what finished before a later item fails or the process is killed.
 /// Returns, per item, whether it was started.
-pub fn pool_each<T, R, F, D>(cancel: &Cancel, items: &[T], max: usize, f: F, mut done: D) -> Vec<bool>
+pub fn pool_each<T, R, F, D>(
+    cancel: &Cancel,
+    items: &[T],
+    max: usize,
+    f: F,
+    mut done: D,
+) -> Vec<bool>
 where
     T: Sync,
     R: Send,

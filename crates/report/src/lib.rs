@@ -21,6 +21,7 @@ mod analyze;
 mod classes;
 mod corrupt;
 mod demangle;
+pub mod disasm;
 mod formats;
 mod frames;
 mod guilty;
@@ -30,6 +31,7 @@ mod scan;
 mod skiplist;
 pub mod stack;
 mod suppress;
+pub mod symbolize;
 pub mod title;
 
 use serde::Serialize;

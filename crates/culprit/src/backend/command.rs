@@ -299,7 +299,11 @@ pub fn run_all(spawns: &[Spawn<'_>], cancel: &Cancel) -> Result<Vec<Exit>> {
     }
     culprit_proc::pool(cancel, spawns, spawns.len(), |s| run_one(s, cancel))
         .into_iter()
-        .map(|slot| slot.done().unwrap_or_else(|| bail!(INTERRUPTED)).map(|r| r.0))
+        .map(|slot| {
+            slot.done()
+                .unwrap_or_else(|| bail!(INTERRUPTED))
+                .map(|r| r.0)
+        })
         .collect()
 }
 

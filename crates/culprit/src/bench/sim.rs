@@ -144,7 +144,9 @@ mod tests {
             commit: bad.clone(),
             run: 0,
         };
-        assert!(b.run_collect(std::slice::from_ref(&job), &mut |_| {}).is_err());
+        assert!(b
+            .run_collect(std::slice::from_ref(&job), &mut |_| {})
+            .is_err());
         assert!(b.build(&bad, &mut |_| {}).unwrap().ok);
         assert!(b.is_available(&bad));
         let r = b.run_collect(&[job], &mut |_| {}).unwrap();

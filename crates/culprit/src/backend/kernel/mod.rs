@@ -213,7 +213,8 @@ impl KernelBackend {
         let cfg_log = dir.join("config.log");
         let base = self.base_config(&cfg_log)?;
         let source = Some((&self.repo, commit));
-        let effective = match config::prepare(&self.builder, &base, &cfg_log, &self.cancel, source) {
+        let effective = match config::prepare(&self.builder, &base, &cfg_log, &self.cancel, source)
+        {
             Ok(t) => t,
             Err(culprit_kernel::Error::Cancelled) => bail!("interrupted"),
             Err(e @ (culprit_kernel::Error::Io { .. } | culprit_kernel::Error::Process(_))) => {
