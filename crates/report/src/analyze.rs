@@ -151,8 +151,8 @@ pub fn build(
 
 /// " Read" / " Write" from the KASAN access line right after the header.
 pub fn access_of(lines: &[Line]) -> Option<&'static str> {
-    let next = crate::scan::next_nonempty(lines, crate::scan::header_group(lines))?;
-    crate::scan::access_in(&next)
+    let next = crate::header::next_nonempty(lines, crate::header::header_group(lines))?;
+    crate::header::access_in(&next)
 }
 
 fn alt_titles_for(title: &str, frame: &str) -> Vec<String> {

@@ -32,7 +32,7 @@ pub fn check(lines: &[Line], fmt: &Format, frames: &[Frame]) -> Option<String> {
                         .get(1..tr)
                         .unwrap_or_default()
                         .iter()
-                        .any(|l| crate::scan::is_header(&l.text))
+                        .any(|l| crate::header::is_header(&l.text))
                 {
                     return None;
                 }

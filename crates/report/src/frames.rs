@@ -4,88 +4,23 @@ use crate::classes::Class;
 use crate::formats::{Format, FrameRule};
 use crate::lines::Line;
 use crate::stack::{self, func_name, parse_frame, Frame};
+use crate::trace::stack_from;
 use regex::{Captures, Regex};
 use std::sync::OnceLock;
 
 struct Pats {
-    ip: Regex,
     lock_at: Regex,
     last_fn: Regex,
-    neutral: Regex,
-    end: Regex,
 }
 
 fn pats() -> &'static Pats {
     static P: OnceLock<Pats> = OnceLock::new();
     P.get_or_init(|| Pats {
-        ip: Regex::new(r"^\s*(?:RIP: [0-9a-f]{4}:|pc\s*: |PC is at |epc\s*: |NIP \[[0-9a-f]+\] |IP: |EIP: [0-9a-f]{4}:)(.*)$").unwrap(),
         lock_at: Regex::new(r"(?:, at:|\) at:)(.*)$").unwrap(),
         last_fn: Regex::new(r"last function: ([^\s+]+)").unwrap(),
-        neutral: Regex::new(concat!(
-            r"^\s*(?:$|(?:[0-9a-f]{8,16}\s*)+$|[A-Z0-9]{2,3}: |[a-z0-9]{2,3}\s*: |(?:R|E)?FLAGS|Call [Tt]race:|<(?:/?IRQ|/?NMI|/?TASK|EOI|/?SOFTIRQ)>|Code: |Modules linked in|",
-            r"Kernel panic|CPU: |Hardware name|Workqueue: |Comm: |Stack:|Exception stack|Backtrace:|Process |PC is at|LR is at|pc :|lr :|sp :|",
-            r"x\d+ *: |psr|Flags:|Control:|Table:|DAC:|---\[ end Kernel panic|Dumping ftrace|Kernel Offset|Rebooting in|ORIG_|CR2: |",
-            r"irq event stamp|hardirqs |softirqs |Showing|NMI backtrace|Sending NMI|INFO: NMI handler|\(ftrace buffer empty\)|",
-            r"[A-Z]S:  ?[0-9a-f]+|DR[0-7]: |PKRU: |Tainted|BUG: |WARNING: |general protection|Oops|ODEBUG|.*\] [a-z]+: )"
-        ))
-        .unwrap(),
-        end: Regex::new(r"^\s*(?:Allocated by task|Freed by task|The buggy address|Memory state around|Last potentially related|other info that might help|Uninit was (?:created|stored)|Local variable|Bytes \d+-\d+ of \d+|Byte \d+ of \d+|The buggy|Showing all locks|\d+ locks? held by|---\[ end trace|Reported by Kernel Concurrency|value changed:|read to|write to|Object |kfence-#|Dumping ftrace|Kernel Offset|Rebooting in|NMI backtrace for cpu|Sending NMI from)").unwrap(),
     })
 }
 
-/// Consecutive foreign lines tolerated inside a stack trace.
-const MAX_JUNK: usize = 8;
-
-/// Frame of an instruction-pointer line (`RIP: 0010:func+0x1/0x2`, `pc : ...`).
-pub fn ip_frame(text: &str) -> Option<Frame> {
-    let c = pats().ip.captures(text)?;
-    parse_frame(&c[1])
-}
-
-/// Frames of the first stack of the report, starting at `from`, in text
-/// order, until the stack section ends.
-pub fn stack_from(lines: &[Line], from: usize) -> Vec<Frame> {
-    let p = pats();
-    let mut out = Vec::new();
-    let mut in_trace = false;
-    let mut junk = 0;
-    let mut prev = "";
-    for l in lines.iter().skip(from) {
-        let t = l.text.as_str();
-        let last = prev;
-        prev = t;
-        if let Some(f) = parse_frame(t) {
-            if side_note(t, last) {
-                continue;
-            }
-            in_trace = true;
-            junk = 0;
-            out.push(f);
-            continue;
-        }
-        if let Some(mut f) = ip_frame(t) {
-            f.from_ip = true;
-            out.push(f);
-            continue;
-        }
-        if p.end.is_match(t) {
-            if in_trace {
-                break;
-            }
-            continue;
-        }
-        if in_trace && !p.neutral.is_match(t) {
-            // Tolerate a few lines interleaved from other CPUs or programs.
-            junk += 1;
-            if junk > MAX_JUNK {
-                break;
-            }
-            continue;
-        }
-        junk = 0;
-    }
-    out
-}
 
 /// Index of the first line at or after `from` matching `pred`.
 fn find(lines: &[Line], from: usize, pred: impl Fn(&str) -> bool) -> Option<usize> {
@@ -243,11 +178,3 @@ const LOCK_AT_GENERIC: &[&str] = &[
 /// Helpers whose warnings are about the caller, titled "caller/helper".
 const CALLER_HELPERS: &[&str] = &["usb_submit_urb"];
 
-/// Frames quoted in side notes ("Preemption disabled at:", "hardirqs last
-/// enabled at (N): func", lockdep "at: func") are not part of the stack.
-fn side_note(t: &str, prev: &str) -> bool {
-    prev.trim_end().ends_with(" at:")
-        || t.contains(" at (")
-        || t.contains(", at: ")
-        || t.contains("last function:")
-}

@@ -6,7 +6,7 @@
 //! first generic dispatcher below the looping code (the file operation,
 //! netlink handler, timer or work function) or the syscall itself.
 
-use crate::frames::{ip_frame, stack_from};
+use crate::trace::{ip_frame, stack_from};
 use crate::lines::Line;
 use crate::stack::{func_name, is_infra, Frame};
 use regex::Regex;

@@ -20,17 +20,20 @@
 mod analyze;
 mod classes;
 mod corrupt;
+mod cut;
 mod demangle;
 mod formats;
 mod frames;
 mod guilty;
 mod hang;
+mod header;
 pub mod lines;
 mod scan;
 mod skiplist;
 pub mod stack;
 mod suppress;
 pub mod title;
+mod trace;
 
 use serde::Serialize;
 
