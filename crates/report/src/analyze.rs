@@ -23,12 +23,12 @@ pub fn build(
     let frames = frames::collect(lines, fmt, caps);
     let class = crate::classes::class_of(log, lines, fmt.title);
     let raw_frame = frames::title_frame(lines, fmt, caps, &frames, class);
-    let mut frame = match fmt.frame {
+    let mut frame = raw_frame.as_deref().map(|f| match fmt.frame {
         crate::formats::FrameRule::Hung | crate::formats::FrameRule::Stall => {
-            raw_frame.as_deref().map(crate::hang::canonical)
+            crate::syscall::strip_wrappers(&crate::hang::canonical(f))
         }
-        _ => raw_frame.clone(),
-    };
+        _ => crate::syscall::strip_wrappers(f),
+    });
     let mut warn_reason = None;
     if fmt.title.starts_with("WARNING in") {
         // A WARNING is only named after its own stack.

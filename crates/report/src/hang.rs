@@ -63,9 +63,8 @@ fn sched_re() -> &'static Regex {
 }
 
 /// Canonical name of a hang/stall frame: RCU grace-period waiters are
-/// all "synchronize_rcu", cross-CPU calls "smp_call_function", syscall
-/// entry wrappers the syscall (`__x64_sys_rmdir` -> `sys_rmdir`,
-/// `SyS_rmdir` -> `rmdir`).
+/// all "synchronize_rcu", cross-CPU calls "smp_call_function" (syscall
+/// wrappers are normalised for every kind, in `syscall`).
 pub fn canonical(f: &str) -> String {
     if f.starts_with("synchronize_rcu")
         || f.starts_with("synchronize_srcu")
@@ -76,11 +75,6 @@ pub fn canonical(f: &str) -> String {
     }
     if f.starts_with("smp_call_function") {
         return "smp_call_function".to_string();
-    }
-    if let Some(c) = syscall_re().captures(f) {
-        if let Some(m) = c.get(1).or(c.get(2)) {
-            return m.as_str().to_string();
-        }
     }
     f.to_string()
 }

@@ -32,6 +32,7 @@ mod scan;
 mod skiplist;
 pub mod stack;
 mod suppress;
+mod syscall;
 pub mod title;
 mod trace;
 
