@@ -21,7 +21,6 @@ fn pats() -> &'static Pats {
     })
 }
 
-
 /// Index of the first line at or after `from` matching `pred`.
 fn find(lines: &[Line], from: usize, pred: impl Fn(&str) -> bool) -> Option<usize> {
     lines
@@ -114,7 +113,7 @@ pub fn title_frame(
             let mut generic = None;
             for (i, l) in lines.iter().enumerate().skip(1).take(60) {
                 let t = l.text.trim_start();
-                if (t.starts_with('#') && !lines[0].text.contains("returning to user space"))
+                if (t.starts_with('#') && !held_locks_listing(&lines[0].text))
                     || t.starts_with("other info that might help")
                     || t.starts_with("stack backtrace:")
                     || t.ends_with("state was registered at:")
@@ -137,8 +136,12 @@ pub fn title_frame(
                     }
                 }
             }
-            // A generic or infrastructure lock site still beats no frame at all.
-            first_good(frames, skip).or(generic)
+            // Both lock sites are plumbing: the dependency chain's first
+            // entry shows who took the lock, then the reporting stack; a
+            // generic or infrastructure lock site still beats no frame.
+            chain_frame(lines, |f| skip(f) || LOCK_AT_GENERIC.contains(&f))
+                .or_else(|| first_good(frames, skip))
+                .or(generic)
         }
         FrameRule::LastFunction => lines
             .iter()
@@ -146,7 +149,7 @@ pub fn title_frame(
             .find_map(|l| pats().last_fn.captures(&l.text))
             .map(|c| func_name(&c[1]).to_string()),
         FrameRule::Hung => first_good(frames, |f| skip(f) || crate::hang::is_sched_infra(f)),
-        FrameRule::Leak => first_good(frames, |f| skip(f) || crate::hang::is_alloc_infra(f)),
+        FrameRule::Leak => first_good(frames, |f| skip(f) || crate::leak::is_alloc_infra(f)),
         FrameRule::Stall => crate::hang::stall_frame(lines),
     }
 }
@@ -166,9 +169,17 @@ pub fn first_good(frames: &[Frame], rejected: impl Fn(&str) -> bool) -> Option<S
 
 /// Lock sites that are generic plumbing (workqueue flush maps, console
 /// semaphore, printk): the lockdep report is named after the other lock.
+/// Workqueue functions take the lockdep maps of every work item they run
+/// or flush, so deadlocks reported there are about the work item.
 const LOCK_AT_GENERIC: &[&str] = &[
+    "process_one_work",
     "flush_workqueue",
     "__flush_workqueue",
+    "drain_workqueue",
+    "destroy_workqueue",
+    "flush_work",
+    "__flush_work",
+    "start_flush_work",
     "down_trylock",
     "vprintk_emit",
     "console_lock",
@@ -178,3 +189,20 @@ const LOCK_AT_GENERIC: &[&str] = &[
 /// Helpers whose warnings are about the caller, titled "caller/helper".
 const CALLER_HELPERS: &[&str] = &["usb_submit_urb"];
 
+/// Reports whose lock sites are in the `#N:` list of held locks (there is
+/// no dependency chain to stop at).
+fn held_locks_listing(header: &str) -> bool {
+    header.contains("returning to user space") || header.contains("still has locks held")
+}
+
+/// First frame not `rejected` in the first entry of lockdep's dependency
+/// chain ("-> #N (lock){...}:" followed by the stack that took the lock).
+fn chain_frame(lines: &[Line], rejected: impl Fn(&str) -> bool) -> Option<String> {
+    let from = find(lines, 1, |t| t.trim_start().starts_with("-> #"))?;
+    let end = find(lines, from + 1, |t| {
+        let t = t.trim_start();
+        t.starts_with("-> #") || t.starts_with("other info that might help")
+    })
+    .unwrap_or(lines.len());
+    first_good(&stack_from(&lines[..end], from + 1), rejected)
+}

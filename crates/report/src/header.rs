@@ -13,7 +13,6 @@ use aho_corasick::AhoCorasick;
 use regex::Captures;
 use std::sync::OnceLock;
 
-
 pub fn prefilter() -> &'static AhoCorasick {
     static AC: OnceLock<AhoCorasick> = OnceLock::new();
     AC.get_or_init(|| AhoCorasick::new(keys()).expect("prefilter"))
@@ -58,7 +57,6 @@ pub fn match_line<'t>(
     }
     None
 }
-
 
 /// Up to three following non-empty lines (from index `from`), joined.
 pub fn next_nonempty(lines: &[Line], from: usize) -> Option<String> {

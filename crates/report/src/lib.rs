@@ -27,6 +27,7 @@ mod frames;
 mod guilty;
 mod hang;
 mod header;
+mod leak;
 pub mod lines;
 mod scan;
 mod skiplist;

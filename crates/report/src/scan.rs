@@ -193,4 +193,3 @@ fn foreign_dump_nearby(log: &[u8], ls: usize, head: &[String]) -> bool {
     }
     false
 }
-

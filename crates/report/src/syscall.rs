@@ -56,7 +56,10 @@ mod tests {
 
     #[test]
     fn wrappers_name_the_syscall() {
-        assert_eq!(strip_wrappers("__do_sys_io_uring_register"), "io_uring_register");
+        assert_eq!(
+            strip_wrappers("__do_sys_io_uring_register"),
+            "io_uring_register"
+        );
         assert_eq!(strip_wrappers("__x64_sys_sendmmsg"), "sys_sendmmsg");
         assert_eq!(strip_wrappers("__arm64_sys_ioctl"), "sys_ioctl");
         assert_eq!(strip_wrappers("__se_sys_bpf"), "sys_bpf");
