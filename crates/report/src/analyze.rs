@@ -130,6 +130,12 @@ pub fn build(
     };
     let guilty_file = crate::guilty::guilty_file(&frames, from_title)
         .or_else(|| crate::guilty::guilty_file(&frames, None));
+    let top_frames = frames::top_frames(
+        &frames,
+        frame_text.as_deref().filter(|f| *f != CORRUPTED),
+        raw_frame.as_deref(),
+        |f| class.is_some_and(|c| c.skips(f)),
+    );
     let start = lines[0].start;
     let end = lines.last().map_or(start, |l| l.end);
     let report = context_before(log, &lines[0]) + &report_text(lines);
@@ -146,6 +152,7 @@ pub fn build(
         end,
         report,
         guilty_file,
+        frames: top_frames,
     }
 }
 
@@ -177,7 +184,7 @@ fn extra_alts(lines: &[Line], title: &str) -> Vec<String> {
     Vec::new()
 }
 
-fn alt_titles(title: &str, frame: Option<&str>) -> Vec<String> {
+pub fn alt_titles(title: &str, frame: Option<&str>) -> Vec<String> {
     let Some(frame) = frame else {
         return Vec::new();
     };

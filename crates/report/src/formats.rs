@@ -139,6 +139,7 @@ fn specs() -> Vec<Spec> {
         Spec("WARNING:", r"^(?:[\w.-]+ [\w.:-]+: )?WARNING: (?P<all>[^:]+!)$", "WARNING: $all", None, 0),
         // lockdep, old style and BUG: variants
         Spec("INFO: possible", r"INFO: possible (?:circular|recursive|irq lock inversion) ", "possible deadlock in {frame}", LockAt, FT),
+        Spec("INFO: ", r"INFO: [A-Z]+-(?:safe|irq-safe) -> [A-Z]+-(?:unsafe|irq-unsafe) lock order detected", "possible deadlock in {frame}", IrqSafe, FT),
         Spec("INFO: inconsistent lock state", r"INFO: inconsistent lock state", "inconsistent lock state in {frame}", LockAt, FT),
         Spec("INFO: suspicious RCU usage", r"INFO: suspicious RCU usage", "INFO: suspicious RCU usage in {frame}", LockAt, FT | D),
         Spec("BUG: ", r"BUG: (?P<what>bad unlock balance|held lock freed|lock held when returning to user space)", "BUG: $what in {frame}", LockAt, FT),

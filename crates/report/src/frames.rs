@@ -206,3 +206,34 @@ fn chain_frame(lines: &[Line], rejected: impl Fn(&str) -> bool) -> Option<String
     .unwrap_or(lines.len());
     first_good(&stack_from(&lines[..end], from + 1), rejected)
 }
+
+/// Most frames kept in [`crate::Report::frames`].
+pub const TOP_FRAMES: usize = 8;
+
+/// The report's top frames for crash identity: the title frame first,
+/// then the reliable, non-infrastructure frames of the report's stack
+/// below it (from the stack's top when the title frame is not in it),
+/// in title form with syscall wrappers stripped, without repeats.
+pub fn top_frames(
+    frames: &[Frame],
+    title: Option<&str>,
+    raw_title: Option<&str>,
+    class_skip: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    let at = raw_title.and_then(|t| frames.iter().position(|f| !f.unreliable && f.func() == t));
+    let mut out: Vec<String> = title.map(str::to_string).into_iter().collect();
+    let below = frames
+        .iter()
+        .skip(at.map_or(0, |i| i + 1))
+        .filter(|f| !f.unreliable && !stack::is_infra(f.func()) && !class_skip(f.func()))
+        .map(|f| crate::syscall::strip_wrappers(f.func()));
+    for f in below {
+        if out.len() >= TOP_FRAMES {
+            break;
+        }
+        if !out.contains(&f) {
+            out.push(f);
+        }
+    }
+    out
+}

@@ -27,6 +27,7 @@ mod frames;
 mod guilty;
 mod hang;
 mod header;
+mod identity;
 mod leak;
 pub mod lines;
 mod scan;
@@ -38,6 +39,8 @@ pub mod title;
 mod trace;
 
 use serde::Serialize;
+
+pub use identity::{identity_match, Match, Target};
 
 /// One crash report found in a console log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -64,6 +67,11 @@ pub struct Report {
     pub report: String,
     /// First non-infrastructure source file in the stack, if the report has file:line.
     pub guilty_file: Option<String>,
+    /// Top frames for crash identity ([`identity_match`]): the title frame
+    /// first, then the non-infrastructure frames below it, as function
+    /// names in title form (no `.isra.N` suffixes, syscall wrappers
+    /// stripped), at most eight.
+    pub frames: Vec<String>,
 }
 
 /// Every crash report in the log, in order.

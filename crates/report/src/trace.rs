@@ -18,7 +18,7 @@ struct Pats {
 fn pats() -> &'static Pats {
     static P: OnceLock<Pats> = OnceLock::new();
     P.get_or_init(|| Pats {
-        ip: Regex::new(r"^\s*(?:RIP: [0-9a-f]{4}:|pc\s*: |PC is at |epc\s*: |NIP \[[0-9a-f]+\] |IP: |EIP: [0-9a-f]{4}:)(.*)$").unwrap(),
+        ip: Regex::new(r"^\s*(?:RIP: [0-9a-f]{4}:|pc\s*: |PC is at |epc\s*: |NIP \[[0-9a-f]+\] |IP: |EIP: (?:[0-9a-f]{4}:)?)(.*)$").unwrap(),
         neutral: Regex::new(concat!(
             r"^\s*(?:$|(?:[0-9a-f]{8,16}\s*)+$|[A-Z0-9]{2,3}: |[a-z0-9]{2,3}\s*: |(?:R|E)?FLAGS|Call [Tt]race:|<(?:/?IRQ|/?NMI|/?TASK|EOI|/?SOFTIRQ)>|Code: |Modules linked in|",
             r"Kernel panic|CPU: |Hardware name|Workqueue: |Comm: |Stack:|Exception stack|Backtrace:|Process |PC is at|LR is at|pc :|lr :|sp :|",

@@ -82,6 +82,7 @@ Call Trace:
     let r = rep(&log);
     assert_eq!(r.title, "general protection fault in frobnicate");
     assert_eq!(r.frame.as_deref(), Some("frobnicate"));
+    assert_eq!(r.frames.first().map(String::as_str), Some("frobnicate"));
     // The unstripped frame stays findable for de-duplication.
     assert!(
         r.alt_titles
@@ -360,7 +361,10 @@ unreferenced object 0xffff888109e1a000 (size 2048):
     [<ffffffff84123456>] frob_sock_create+0x96/0x2a0 net/frob/af_frob.c:301
     [<ffffffff83a10f0e>] __sock_create+0x19e/0x2d0 net/socket.c:1515
 ";
-    assert_eq!(rep(log).title, "memory leak in frob_sock_create");
+    let r = rep(log);
+    assert_eq!(r.title, "memory leak in frob_sock_create");
+    // Identity frames start at the title frame and go down the stack.
+    assert_eq!(r.frames, vec!["frob_sock_create", "__sock_create"]);
 }
 
 /// kernel/locking/lockdep.c print_circular_bug(): when both lock sites
