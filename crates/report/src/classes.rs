@@ -91,7 +91,7 @@ fn site_re() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
     R.get_or_init(|| {
         Regex::new(
-            r"(?:WARNING: .*?at |kernel BUG at )(?:\S*/)?((?:lib|mm|fs|kernel|net)/[\w/.-]+\.c):",
+            r"(?:WARNING: (?:.*?at )?|kernel BUG at )(?:\S*/)?((?:lib|mm|fs|kernel|net)/[\w/.-]+\.c):",
         )
         .unwrap()
     })

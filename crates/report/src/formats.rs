@@ -189,7 +189,7 @@ fn specs() -> Vec<Spec> {
         Spec("Kernel panic - not syncing", r"Kernel panic - not syncing: kernel stack overflow", "kernel stack overflow in {frame}", Stall, S | F),
         // A panic that ends another report (panic_on_warn, oops_end(),
         // hung_task_panic): alone, that report was lost.
-        Spec("Kernel panic - not syncing", r"Kernel panic - not syncing: (?P<msg>panic_on_warn set|Fatal exception|hung_task: blocked tasks)", "kernel panic: $msg", None, S | T | C),
+        Spec("Kernel panic - not syncing", r"Kernel panic - not syncing: (?:\w+: )?(?P<msg>panic_on_warn set|Fatal exception|hung_task: blocked tasks|softlockup: hung tasks)", "kernel panic: $msg", None, S | T | C),
         Spec("Kernel panic - not syncing", r"Kernel panic - not syncing: (?P<msg>Attempted to kill init!|Couldn't open N_TTY ldisc|VFS: Unable to mount root fs on [^ ]+)", "kernel panic: $msg", None, S | T),
         Spec("Kernel panic - not syncing", r"Kernel panic - not syncing: (?P<msg>.*?)(?: \.\.\.|\.\.\.)?$", "kernel panic: $msg", None, S | T),
         // other platforms and tools

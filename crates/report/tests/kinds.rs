@@ -491,3 +491,50 @@ Allocated by task 3345:
     let r = rep(&log);
     assert_eq!(r.title, "KASAN: use-after-free Read in frobusb_disconnect");
 }
+
+/// kernel/panic.c check_panic_on_warn(): "%s: panic_on_warn set ..."
+/// with the origin ("kernel", "KASAN") since 6.1; alone, the warning it
+/// ends was lost.
+#[test]
+fn panic_on_warn_with_origin_is_corrupted() {
+    for line in [
+        "Kernel panic - not syncing: panic_on_warn set ...",
+        "Kernel panic - not syncing: kernel: panic_on_warn set ...",
+        "Kernel panic - not syncing: softlockup: hung tasks",
+    ] {
+        let r = rep(&stamp(&format!(
+            "{line}\nCPU: 0 PID: 1 Comm: x\nCall Trace:\n dump_stack+0x1/0x2\n panic+0x1/0x2\n"
+        )));
+        assert!(r.title.starts_with("kernel panic: "), "{}", r.title);
+        assert!(!r.title.contains("kernel: "), "{}", r.title);
+        assert!(r.corrupted, "{line}");
+    }
+}
+
+/// kernel/panic.c __warn() in newer kernels prints the site first:
+/// "WARNING: lib/refcount.c:25 at refcount_warn_saturate+0x.., CPU#0: comm/pid";
+/// the checker class still comes from the file.
+#[test]
+fn warning_class_from_the_site_in_either_layout() {
+    for header in [
+        "WARNING: CPU: 0 PID: 4100 at lib/refcount.c:25 refcount_warn_saturate+0x13a/0x1d0",
+        "WARNING: lib/refcount.c:25 at refcount_warn_saturate+0x13a/0x1d0, CPU#0: syz/4100",
+    ] {
+        let log = stamp(&format!(
+            "refcount_t: addition on 0; use-after-free.
+{header}
+Modules linked in:
+CPU: 0 PID: 4100 Comm: syz Not tainted 6.1.0 #0
+RIP: 0010:refcount_warn_saturate+0x13a/0x1d0
+Call Trace:
+ <TASK>
+ __refcount_add include/linux/refcount.h:193 [inline]
+ frob_get+0x9a/0xb0 drivers/frob/frob.c:31
+ frob_open+0x31/0x90 drivers/frob/frob.c:77
+{SYSCALL_TAIL}"
+        ));
+        let r = rep(&log);
+        assert_eq!(r.title, "WARNING: refcount bug in frob_get", "{header}");
+        assert_eq!(r.kind, "REFCOUNT_WARNING");
+    }
+}
