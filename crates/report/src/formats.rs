@@ -125,6 +125,9 @@ fn specs() -> Vec<Spec> {
         Spec("WARNING:", r"WARNING: \S+:\d+ at FN, CPU#", "WARNING in {frame}", Stack, FT),
         Spec("WARNING:", r"WARNING: \S+:\d+ at ", "WARNING in {frame}", StackOnly, FT),
         Spec("WARNING:", r"WARNING: (?:CPU: \d+ PID: \d+.*? )?at \S+", "WARNING in {frame}", StackOnly, FT),
+        // The header cut after its task (the rest of the line went to
+        // another CPU's output): still a WARNING named from its stack.
+        Spec("WARNING:", r"WARNING: CPU: \d+ PID: \d+", "WARNING in {frame}", StackOnly, FT),
         Spec("WARNING:", r"WARNING: possible (?:circular|recursive|irq lock inversion) ", "possible deadlock in {frame}", LockAt, FT),
         Spec("WARNING:", r"WARNING: [A-Z]+-(?:safe|irq-safe) -> [A-Z]+-(?:unsafe|irq-unsafe) lock order detected", "possible deadlock in {frame}", IrqSafe, FT),
         Spec("WARNING:", r"WARNING: inconsistent lock state", "inconsistent lock state in {frame}", LockAt, FT),

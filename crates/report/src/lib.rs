@@ -9,13 +9,26 @@
 //! input. Scanning is streaming: memory is bounded by one report window,
 //! not by the size of the log.
 //!
-//! Layout: `scan` finds report starts (Aho-Corasick prefilter over the raw
-//! bytes, then the `formats` table of header regexes written from the
-//! kernel's printk formats); `lines` strips console decorations and caller
-//! ids; `frames`/`stack`/`skiplist`/`hang`/`demangle` pick the frame that
-//! names the bug; `classes` sub-classes WARNING/BUG reports; `corrupt`
-//! decides corruption; `title` normalises titles and maps them to types;
-//! `guilty` finds the guilty source file; `analyze` puts it together.
+//! Code map, in the order a log is read:
+//!
+//! 1. Find the report: `scan` walks the log; `header` recognises report
+//!    headers (Aho-Corasick prefilter over the raw bytes, then the
+//!    `formats` table of header regexes written from the kernel's printk
+//!    formats); [`lines`] strips console decorations and caller ids;
+//!    `suppress` knows header-like lines that are not crashes.
+//! 2. Cut it: `cut` decides where the report ends (next header, panic
+//!    end, window end) and notes headers interleaved into its stack.
+//! 3. Pick the frame: `trace` reads the stack sections; `frames` applies
+//!    the format's frame rule with [`stack`]'s infrastructure lists
+//!    (`skiplist`), `hang` for stalls and hung tasks, `leak` for memory
+//!    leaks, `classes` for checker WARNINGs, `syscall` for syscall entry
+//!    wrappers, `demangle` for Rust/C++ symbols.
+//! 4. Make the title: `analyze` puts the report together; [`title`]
+//!    normalises titles and maps them to crash types; `corrupt` decides
+//!    corruption; `guilty` finds the guilty source file.
+//!
+//! Beside the pipeline, `identity` ([`identity_match`]) decides whether a
+//! parsed report shows the crash a bisection is looking for.
 
 mod analyze;
 mod classes;

@@ -45,11 +45,6 @@ pub fn strip_wrappers(frame: &str) -> String {
     f.to_string()
 }
 
-/// Is `frame` a syscall entry wrapper (any of the prefixes above)?
-pub fn is_wrapper(frame: &str) -> bool {
-    strip_wrappers(frame) != frame
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,7 +72,6 @@ mod tests {
         assert_eq!(strip_wrappers("sysfs_create_file"), "sysfs_create_file");
         assert_eq!(strip_wrappers("io_uring_register"), "io_uring_register");
         assert_eq!(strip_wrappers("__sys_"), "__sys_");
-        assert!(!is_wrapper("do_syscall_64"));
-        assert!(is_wrapper("__x64_sys_clone"));
+        assert_eq!(strip_wrappers("do_syscall_64"), "do_syscall_64");
     }
 }

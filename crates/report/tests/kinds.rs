@@ -461,7 +461,7 @@ Code: 00 00 00 00 00 fc ff df 48 89 fa 48 c1 ea 03 80 3c 02 00
 /// while the driver disconnects is the driver's bug.
 #[test]
 fn use_after_free_in_core_helper_names_the_driver() {
-    let log = stamp(&format!(
+    let log = stamp(
         "==================================================================
 BUG: KASAN: use-after-free in device_remove_file+0x4b/0x60 drivers/base/core.c:2950
 Read of size 8 at addr ffff88801e1a2b30 by task kworker/1:2/3345
@@ -486,8 +486,8 @@ Call Trace:
  </TASK>
 
 Allocated by task 3345:
-"
-    ));
+",
+    );
     let r = rep(&log);
     assert_eq!(r.title, "KASAN: use-after-free Read in frobusb_disconnect");
 }
@@ -537,4 +537,23 @@ Call Trace:
         assert_eq!(r.title, "WARNING: refcount bug in frob_get", "{header}");
         assert_eq!(r.kind, "REFCOUNT_WARNING");
     }
+}
+
+/// kernel/panic.c __warn(): "WARNING: CPU: %d PID: %d at %s:%d %pS" may
+/// be cut after the task by another CPU's output; the stack still names it.
+#[test]
+fn warning_with_a_cut_header_is_named_from_its_stack() {
+    let log = stamp(&format!(
+        "WARNING: CPU: 1 PID: 3321 at
+Modules linked in:
+CPU: 1 PID: 3321 Comm: syz-executor Not tainted 6.1.0 #0
+RIP: 0010:frob_check+0x2f/0x40 drivers/frob/frob.c:12
+Call Trace:
+ <TASK>
+ frob_check+0x2f/0x40 drivers/frob/frob.c:12
+ frob_ioctl+0x9a/0xb0 drivers/frob/frob.c:31
+{SYSCALL_TAIL}"
+    ));
+    let r = rep(&log);
+    assert_eq!(r.title, "WARNING in frob_check");
 }
