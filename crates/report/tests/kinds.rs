@@ -557,3 +557,37 @@ Call Trace:
     let r = rep(&log);
     assert_eq!(r.title, "WARNING in frob_check");
 }
+
+/// mm/kasan/report.c prints "Allocated by task N:" and "Freed by task N:"
+/// each followed by a stack (or "(stack is not available)"); a log that
+/// ends right after such a title is a cut report.
+#[test]
+fn report_cut_after_a_stack_title_is_corrupted() {
+    let head = "BUG: KASAN: use-after-free in frob_read+0x4b/0x60 drivers/frob/frob.c:50
+Read of size 8 at addr ffff88801e1a2b30 by task syz/3345
+
+CPU: 1 PID: 3345 Comm: syz Not tainted 6.1.0-syzkaller #0
+Call Trace:
+ <TASK>
+ dump_stack_lvl+0xd1/0x138
+ print_report+0x15e/0x45d
+ kasan_report+0xbf/0x1f0
+ frob_read+0x4b/0x60 drivers/frob/frob.c:50
+ vfs_read+0x1e1/0x2c0 fs/read_write.c:468
+ </TASK>
+
+Allocated by task 3345:
+ kasan_save_stack+0x22/0x40
+ frob_open+0x40/0x90 drivers/frob/frob.c:20
+
+Freed by task 3345:";
+    let r = rep(&stamp(head));
+    assert_eq!(r.title, "KASAN: use-after-free Read in frob_read");
+    assert!(r.corrupted);
+    let whole =
+        format!("{head}\n kasan_save_stack+0x22/0x40\n kfree+0x1/0x2\n frob_release+0x40/0x90\n");
+    let r = rep(&stamp(&whole));
+    assert!(!r.corrupted, "{:?}", r.corrupted_reason);
+    let unavailable = format!("{head}\n(stack is not available)\n");
+    assert!(!rep(&stamp(&unavailable)).corrupted);
+}
