@@ -151,7 +151,10 @@ fn by_message(t: &str) -> Option<Class> {
         Some(Class::Locking)
     } else if t.contains("kobject: ") || t.contains("kobject_add_internal failed") {
         Some(Class::Kobject)
-    } else if t.contains("list_add corruption") || t.contains("list_del corruption") {
+    } else if t.contains("list_add corruption")
+        || t.contains("list_del corruption")
+        || t.contains("list_add double add")
+    {
         Some(Class::CorruptedList)
     } else {
         None

@@ -61,4 +61,14 @@ fn continues(header: &str, t: &str) -> bool {
     (header.contains("detected stall") && t.contains("detected stall"))
         // A Rust panic message is followed by the BUG() it ends in.
         || (header.starts_with("attempt to ") && t.starts_with("kernel BUG at"))
+        // lib/list_debug.c prints its message, then BUG()s or WARN()s
+        // (CHECK_DATA_CORRUPTION): one report.
+        || (is_list_check(header) && (t.starts_with("kernel BUG at") || t.starts_with("WARNING:")))
+}
+
+/// lib/list_debug.c's messages.
+fn is_list_check(header: &str) -> bool {
+    header.contains("list_add corruption")
+        || header.contains("list_del corruption")
+        || header.contains("list_add double add")
 }

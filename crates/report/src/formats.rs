@@ -174,7 +174,9 @@ fn specs() -> Vec<Spec> {
         Spec("BUG: Bad rss-counter", r"BUG: Bad rss-counter state", "BUG: Bad rss-counter state", None, 0),
         Spec("BUG: Dentry", r"BUG: Dentry .* still in use .*\[unmount of", "BUG: Dentry still in use in unmount", None, 0),
         Spec("BUG: bad usercopy", r"BUG: bad usercopy", "BUG: bad usercopy in {frame}", StackOnly, F),
+        // lib/list_debug.c __list_add_valid()/__list_del_entry_valid().
         Spec("list_add corruption", r"list_(?:add|del) corruption", "BUG: corrupted list in {frame}", StackOnly, F),
+        Spec("list_add double add", r"list_add double add", "BUG: corrupted list in {frame}", StackOnly, F),
         Spec("Object already free", r"BUG [\w.:-]+ \([^)]*\): Object already free", "BUG: Object already free", None, 0),
         // mm/slub.c print_track(): "%s in %pS age=%lu cpu=%u pid=%d" with
         // "Allocated"/"Freed"; alone, the header it belongs to was lost.

@@ -591,3 +591,27 @@ Freed by task 3345:";
     let unavailable = format!("{head}\n(stack is not available)\n");
     assert!(!rep(&stamp(&unavailable)).corrupted);
 }
+
+/// lib/list_debug.c: "list_add double add: new=%px, prev=%px, next=%px."
+#[test]
+fn list_double_add_is_a_corrupted_list() {
+    let log = stamp(&format!(
+        "list_add double add: new=ffff88801a2b3c00, prev=ffff88801a2b3c00, next=ffff88801a2b3d00.
+------------[ cut here ]------------
+kernel BUG at lib/list_debug.c:33!
+invalid opcode: 0000 [#1] PREEMPT SMP KASAN
+CPU: 0 PID: 5100 Comm: syz Not tainted 6.1.0 #0
+RIP: 0010:__list_add_valid.cold+0x3a/0x3c lib/list_debug.c:33
+{X86_REGS}
+Call Trace:
+ <TASK>
+ __list_add include/linux/list.h:69 [inline]
+ list_add_tail include/linux/list.h:102 [inline]
+ frob_queue+0x8e/0x120 drivers/frob/frob.c:60
+ frob_write+0x140/0x1a0 drivers/frob/frob.c:101
+{SYSCALL_TAIL}"
+    ));
+    let r = rep(&log);
+    assert_eq!(r.title, "BUG: corrupted list in frob_queue");
+    assert_eq!(r.kind, "MEMORY_SAFETY_BUG");
+}
