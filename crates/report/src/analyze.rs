@@ -136,6 +136,9 @@ pub fn build(
         raw_frame.as_deref(),
         |f| class.is_some_and(|c| c.skips(f)),
     );
+    let frame = frame_text
+        .filter(|f| f != CORRUPTED)
+        .or_else(|| pair_frame(&title));
     let start = lines[0].start;
     let end = lines.last().map_or(start, |l| l.end);
     let report = context_before(log, &lines[0]) + &report_text(lines);
@@ -143,7 +146,7 @@ pub fn build(
         title,
         alt_titles,
         kind,
-        frame: frame_text.filter(|f| f != CORRUPTED),
+        frame,
         corrupted: corrupted_reason.is_some(),
         corrupted_reason,
         suppressed: false,
@@ -268,4 +271,20 @@ fn context_before(log: &[u8], header: &Line) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The frame of a KCSAN title ("KCSAN: data-race in f / g" names both
+/// racing functions, "KCSAN: assert: race in f" one; the first is the
+/// report's frame).
+fn pair_frame(title: &str) -> Option<String> {
+    if !title.starts_with("KCSAN: ") {
+        return None;
+    }
+    let (_, tail) = title.rsplit_once(" in ")?;
+    let first = tail.split_once(" / ").map_or(tail, |(f, _)| f);
+    let ident = !first.is_empty()
+        && first
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
+    ident.then(|| first.to_string())
 }

@@ -615,3 +615,23 @@ Call Trace:
     assert_eq!(r.title, "BUG: corrupted list in frob_queue");
     assert_eq!(r.kind, "MEMORY_SAFETY_BUG");
 }
+
+/// kernel/kcsan/report.c: "BUG: KCSAN: data-race in f / g" names both
+/// racing functions; the frame is the first.
+#[test]
+fn kcsan_race_frame_is_the_first_function() {
+    let log = stamp(
+        "==================================================================
+BUG: KCSAN: data-race in frob_read / frob_write
+
+write to 0xffff888100a1b2c0 of 4 bytes by task 3100 on cpu 0:
+ frob_write+0x3c/0x90 drivers/frob/frob.c:101
+
+read to 0xffff888100a1b2c0 of 4 bytes by task 3101 on cpu 1:
+ frob_read+0x2c/0x70 drivers/frob/frob.c:80
+",
+    );
+    let r = rep(&log);
+    assert_eq!(r.title, "KCSAN: data-race in frob_read / frob_write");
+    assert_eq!(r.frame.as_deref(), Some("frob_read"));
+}
