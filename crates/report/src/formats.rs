@@ -215,7 +215,10 @@ fn specs() -> Vec<Spec> {
         // the rest of the line).
         Spec("INFO:", r"^INFO:\s*$", "INFO: corrupted", None, C),
         // Any other "BUG: message": the message up to its first detail.
-        Spec("BUG: ", r"^BUG: (?P<all>[^:(\[]*[A-Za-z])", "BUG: $all", None, 0),
+        // Any other "BUG: message" or "WARNING: message" line: the line
+        // is the title (numbers and addresses normalised away).
+        Spec("BUG: ", r"^BUG: (?P<all>.*\S)", "BUG: $all", None, 0),
+        Spec("WARNING: ", r"^WARNING: (?P<all>.*\S)", "WARNING: $all", None, 0),
     ]
 }
 

@@ -635,3 +635,25 @@ read to 0xffff888100a1b2c0 of 4 bytes by task 3101 on cpu 1:
     assert_eq!(r.title, "KCSAN: data-race in frob_read / frob_write");
     assert_eq!(r.frame.as_deref(), Some("frob_read"));
 }
+
+/// A "BUG:"/"WARNING:" line no format knows is still a report, titled by
+/// the whole line; the kernel's benign notices that say WARNING are not.
+#[test]
+fn unknown_bug_and_warning_lines_are_titled_by_the_line() {
+    let r = rep(&stamp("BUG: looking up invalid subclass: 8\n"));
+    assert_eq!(r.title, "BUG: looking up invalid subclass: NUM");
+    let r = rep(&stamp(
+        "WARNING: frob firmware 3 is too old, please update\n",
+    ));
+    assert_eq!(
+        r.title,
+        "WARNING: frob firmware NUM is too old, please update"
+    );
+    for benign in [
+        "WARNING: workqueue cpumask: online intersect > possible intersect",
+        "WARNING: fbcon: Driver 'vkmsdrmfb' missed to adjust virtual screen size (0x0 vs. 64x16)",
+        "XFS (loop0): WARNING: Reset corrupted AGFL on AG 0.",
+    ] {
+        assert!(parse(stamp(benign).as_bytes()).is_none(), "{benign}");
+    }
+}
