@@ -100,7 +100,6 @@ fn stall_skip_re() -> &'static Regex {
             r"tick_.*",
             r"update_process_times",
             r"\w*apic_timer_interrupt\w*",
-            r"(?:__)?irq_exit.*",
             r"(?:__)?do_softirq_own_stack",
             r"asm_call_.*",
             r"run_on_irqstack.*",
@@ -165,6 +164,12 @@ fn dispatch_re() -> &'static Regex {
             r"do_dentry_open",
             r"(?:__)?handle_irq_event.*",
             r"smp_call_function_single",
+            // Interrupt exit runs pending softirqs: what ran below it is
+            // the softirq that stalled.
+            r"(?:__)?irq_exit.*",
+            // NAPI runs drivers' poll functions.
+            r"(?:__)?napi_poll",
+            r"net_rx_action",
         ])
     })
 }

@@ -657,3 +657,37 @@ fn unknown_bug_and_warning_lines_are_titled_by_the_line() {
         assert!(parse(stamp(benign).as_bytes()).is_none(), "{benign}");
     }
 }
+
+/// kernel/rcu/tree_stall.h with the stalled CPU in a softirq: interrupt
+/// exit and NAPI dispatch to the code that loops; that code names it.
+#[test]
+fn stall_in_a_softirq_names_the_softirq_handler() {
+    let log = stamp(&format!(
+        "rcu: INFO: rcu_preempt self-detected stall on CPU
+rcu: \t0-....: (10500 ticks this GP) idle=7fc/1/0x4000000000000000 softirq=9100/9100 fqs=5170
+NMI backtrace for cpu 0
+CPU: 0 PID: 0 Comm: swapper/0 Not tainted 6.1.0-syzkaller #0
+Call Trace:
+ <IRQ>
+ dump_stack_lvl+0xd1/0x138
+ nmi_cpu_backtrace+0x46f/0x4f0
+ rcu_sched_clock_irq+0x1b8b/0x2370
+ update_process_times+0x14a/0x1c0
+ tick_sched_timer+0xa5/0x1a0
+ __hrtimer_run_queues+0x5ec/0xc90
+ hrtimer_interrupt+0x32e/0x7d0
+ __sysvec_apic_timer_interrupt+0x17c/0x640
+ sysvec_apic_timer_interrupt+0x40/0xc0
+ asm_sysvec_apic_timer_interrupt+0x16/0x20
+RIP: 0010:frob_rx_one+0x2b/0x60 drivers/net/frob.c:44
+{X86_REGS}
+ frob_poll+0x8e/0x120 drivers/net/frob.c:60
+ __napi_poll+0xb3/0x6e0 net/core/dev.c:6511
+ net_rx_action+0x9c1/0xd90 net/core/dev.c:6578
+ __do_softirq+0x1d3/0x9c6 kernel/softirq.c:571
+ irq_exit_rcu+0x11b/0x190 kernel/softirq.c:650
+ common_interrupt+0xa9/0xc0 arch/x86/kernel/irq.c:240
+ </IRQ>"
+    ));
+    assert_eq!(rep(&log).title, "INFO: rcu detected stall in frob_poll");
+}
