@@ -98,7 +98,12 @@ pub fn title_frame(
     frames: &[Frame],
     class: Option<Class>,
 ) -> Option<String> {
-    let skip = |f: &str| stack::is_infra(f) || class.is_some_and(|c| c.skips(f));
+    // skbuff.h/skbuff.c helpers BUG_ON() their arguments: a kernel BUG
+    // in them is the caller's misuse.
+    let skb_helper = |f: &str| {
+        fmt.title.starts_with("kernel BUG") && (f.starts_with("skb_") || f.starts_with("__skb_"))
+    };
+    let skip = |f: &str| stack::is_infra(f) || class.is_some_and(|c| c.skips(f)) || skb_helper(f);
     let header = caps
         .name("func")
         .map(|m| func_name(m.as_str()).to_string())

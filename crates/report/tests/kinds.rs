@@ -691,3 +691,23 @@ RIP: 0010:frob_rx_one+0x2b/0x60 drivers/net/frob.c:44
     ));
     assert_eq!(rep(&log).title, "INFO: rcu detected stall in frob_poll");
 }
+
+/// include/linux/skbuff.h and net/core/skbuff.c helpers BUG_ON() bad
+/// arguments; the kernel BUG is named after the caller.
+#[test]
+fn kernel_bug_in_an_skb_helper_names_its_caller() {
+    let log = stamp(&format!(
+        "------------[ cut here ]------------
+kernel BUG at net/core/dev.c:3312!
+invalid opcode: 0000 [#1] PREEMPT SMP KASAN
+CPU: 0 PID: 5100 Comm: syz Not tainted 6.1.0 #0
+RIP: 0010:skb_checksum_help+0x5a1/0x6a0 net/core/dev.c:3312
+{X86_REGS}
+Call Trace:
+ <TASK>
+ frob_xmit+0x8e/0x120 drivers/net/frob.c:60
+ dev_hard_start_xmit+0x1a0/0x5e0 net/core/dev.c:3590
+{SYSCALL_TAIL}"
+    ));
+    assert_eq!(rep(&log).title, "kernel BUG in frob_xmit");
+}
