@@ -136,8 +136,21 @@ pub fn build(
         raw_frame.as_deref(),
         |f| class.is_some_and(|c| c.skips(f)),
     );
+    // The report's frame is the function as the stack names it (callers
+    // look it up in the source); the title may name it without its
+    // syscall wrapper prefix.
+    let unstripped = raw_frame.as_deref().map(|f| match fmt.frame {
+        crate::formats::FrameRule::Hung | crate::formats::FrameRule::Stall => {
+            crate::hang::canonical(f)
+        }
+        _ => f.to_string(),
+    });
     let frame = frame_text
         .filter(|f| f != CORRUPTED)
+        .map(|f| match unstripped {
+            Some(u) if crate::syscall::strip_wrappers(&u) == f => u,
+            _ => f,
+        })
         .or_else(|| pair_frame(&title));
     let start = lines[0].start;
     let end = lines.last().map_or(start, |l| l.end);

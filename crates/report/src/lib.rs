@@ -64,7 +64,9 @@ pub struct Report {
     /// Crash type in the corpus's names (e.g. "KASAN-USE-AFTER-FREE-READ").
     #[serde(rename = "type")]
     pub kind: String,
-    /// The guilty function (after the last " in " of the title), if any.
+    /// The guilty function as the stack names it, if any. The title names
+    /// it after its last " in ", without a syscall wrapper prefix
+    /// (`__do_sys_foo` here, `foo` in the title).
     pub frame: Option<String>,
     pub corrupted: bool,
     /// Why the report is considered corrupted.
@@ -98,7 +100,8 @@ pub fn parse(log: &[u8]) -> Option<Report> {
 }
 
 /// The JSON object of the corpus scoring contract for one (or no) report:
-/// title (null when none), type, corrupted, alt_titles, frame, suppressed,
+/// title (null when none), type, corrupted, alt_titles, frame (the
+/// title's: without syscall wrapper prefixes), suppressed,
 /// panicked, report, guilty_file.
 pub fn score_json(report: Option<&Report>) -> serde_json::Value {
     match report {
@@ -108,7 +111,7 @@ pub fn score_json(report: Option<&Report>) -> serde_json::Value {
             "corrupted": r.corrupted,
             "corrupted_reason": r.corrupted_reason,
             "alt_titles": r.alt_titles,
-            "frame": r.frame,
+            "frame": r.frame.as_deref().map(syscall::strip_wrappers),
             "suppressed": r.suppressed,
             "panicked": r.panicked,
             "report": r.report,
