@@ -57,7 +57,10 @@ fn fresh_workdir(name: &str) -> std::path::PathBuf {
     let dir = demo::default_dir().join(name);
     if let Ok(rd) = std::fs::read_dir(&dir) {
         for e in rd.flatten() {
-            let keep = e.file_name() == "tree" || e.file_name() == "build";
+            // The checkout (and culprit's index, head and ownership
+            // files beside it) and the build directory.
+            let name = e.file_name().to_string_lossy().into_owned();
+            let keep = name == "tree" || name.starts_with("tree.culprit-") || name == "build";
             if !keep {
                 let p = e.path();
                 let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));

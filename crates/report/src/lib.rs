@@ -36,6 +36,7 @@
 mod analyze;
 mod classes;
 mod corrupt;
+pub mod crash_stack;
 mod cut;
 mod demangle;
 pub mod disasm;
