@@ -181,9 +181,7 @@ mod tests {
                 commit: "b".into(),
                 run: 0,
                 round: 0,
-                status: crate::campaign::RunStatus::Crashed {
-                    title: "BUG: x".into(),
-                },
+                status: crate::campaign::RunStatus::crashed("BUG: x"),
                 secs: 1.5,
                 output: None,
             },
@@ -203,9 +201,7 @@ mod tests {
             commit: "b".into(),
             run: 0,
             round: 0,
-            status: crate::campaign::RunStatus::Crashed {
-                title: title.into(),
-            },
+            status: crate::campaign::RunStatus::crashed(title),
             secs: 1.0,
             output: None,
         }

@@ -168,7 +168,7 @@ fn backend_builds_boots_and_classifies_the_demo() {
     let crashes: Vec<&String> = res
         .iter()
         .filter_map(|r| match &r.status {
-            RunStatus::Crashed { title } => Some(title),
+            RunStatus::Crashed { title, .. } => Some(title),
             _ => None,
         })
         .collect();

@@ -101,32 +101,39 @@ fn title_frame(title: &str) -> Option<String> {
 
 /// Does `report` show the `target` crash, and by which rule?
 pub fn identity_match(target: &Target, report: &Report) -> Option<Match> {
-    if report.title == target.title {
+    identity_match_target(target, &Target::from_report(report), report.corrupted)
+}
+
+/// [`identity_match`] for a crash known by its identity only (title,
+/// alternative titles, type and frames, as kept in a journal): `corrupted`
+/// says whether its report was corrupted.
+pub fn identity_match_target(target: &Target, crash: &Target, corrupted: bool) -> Option<Match> {
+    if crash.title == target.title {
         return Some(Match::ExactTitle);
     }
     let theirs: Vec<&String> = std::iter::once(&target.title)
         .chain(&target.alt_titles)
         .collect();
-    let shared = std::iter::once(&report.title)
-        .chain(&report.alt_titles)
+    let shared = std::iter::once(&crash.title)
+        .chain(&crash.alt_titles)
         .find(|t| theirs.contains(t));
     if let Some(t) = shared {
         return Some(Match::AltTitle(t.clone()));
     }
-    if report.corrupted || target.title.ends_with(" in corrupted") {
+    if corrupted || target.title.ends_with(" in corrupted") {
         // A corrupted report's frames are not trustworthy enough to
         // equate two different titles.
         return None;
     }
-    let fam = family(&report.kind)?;
+    let fam = family(&crash.kind)?;
     if family(&target.kind) != Some(fam) {
         return None;
     }
-    let frame = frames_agree(&target.frames, &report.frames)?;
+    let frame = frames_agree(&target.frames, &crash.frames)?;
     Some(Match::TypeAndFrames {
         family: fam,
         frame,
-        title: report.title.clone(),
+        title: crash.title.clone(),
     })
 }
 

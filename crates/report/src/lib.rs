@@ -59,7 +59,7 @@ mod trace;
 
 use serde::Serialize;
 
-pub use identity::{identity_match, Match, Target};
+pub use identity::{identity_match, identity_match_target, Match, Target};
 
 /// One crash report found in a console log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -323,12 +323,10 @@ pub fn classify(exit: Exit, output: &[u8]) -> Result<RunStatus> {
                 "not executable"
             }
         ),
-        Exit::Code(c) if (1..128).contains(&c) => {
-            let title = culprit_report::parse(output)
-                .map(|r| r.title)
-                .unwrap_or_else(|| format!("exit status {c}"));
-            RunStatus::Crashed { title }
-        }
+        Exit::Code(c) if (1..128).contains(&c) => match culprit_report::parse(output) {
+            Some(r) => RunStatus::of_report(&r),
+            None => RunStatus::crashed(format!("exit status {c}")),
+        },
         Exit::Timeout => RunStatus::Untestable {
             why: Untestable::Timeout,
             reason: "timeout".into(),
@@ -397,7 +395,7 @@ mod tests {
             })
         ));
         assert!(
-            matches!(classify(exits[2], b""), Ok(RunStatus::Crashed { title }) if title == "exit status 3")
+            matches!(classify(exits[2], b""), Ok(RunStatus::Crashed { title, .. }) if title == "exit status 3")
         );
         assert!(classify(exits[3], b"").is_err());
         assert!(classify(exits[4], b"").is_err());

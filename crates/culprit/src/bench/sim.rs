@@ -151,7 +151,7 @@ mod tests {
         assert!(b.is_available(&bad));
         let r = b.run_collect(&[job], &mut |_| {}).unwrap();
         assert!(
-            matches!(&r[0].status, RunStatus::Crashed { title } if title == super::super::world::TARGET)
+            matches!(&r[0].status, RunStatus::Crashed { title, .. } if title == super::super::world::TARGET)
         );
         assert!(b.build("no-such-commit", &mut |_| {}).is_err());
     }

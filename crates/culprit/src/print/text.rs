@@ -123,6 +123,11 @@ impl TextLog {
                     "the most frequent failure on the bad commit"
                 }
             )),
+            Event::SameCrash {
+                title,
+                same_as,
+                why,
+            } => out.push(format!("crash {title:?} counts as {same_as:?}: {why}")),
             Event::Hint { text, used, .. } => {
                 if *used {
                     out.push(text.clone());

@@ -290,7 +290,10 @@ impl KernelBackend {
         };
         let status = match classify(&out) {
             Verdict::Ok => RunStatus::Ok,
-            Verdict::Crashed(title) => RunStatus::Crashed { title },
+            Verdict::Crashed {
+                report: Some(r), ..
+            } => RunStatus::of_report(&r),
+            Verdict::Crashed { title, .. } => RunStatus::crashed(title),
             Verdict::BootFailed(reason) => RunStatus::untestable(Untestable::Boot, reason),
             Verdict::SmokeFailed(reason) => RunStatus::untestable(Untestable::SmokeTest, reason),
             Verdict::Timeout(reason) => RunStatus::untestable(Untestable::Timeout, reason),
