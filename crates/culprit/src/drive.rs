@@ -58,6 +58,7 @@ pub fn drive(
                     info: r.info,
                     log: r.log,
                     config: r.config,
+                    symbols: r.symbols,
                 };
                 journal.append(&rec)?;
                 journal.sync()?;

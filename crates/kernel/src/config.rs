@@ -68,8 +68,9 @@ CONFIG_UNWINDER_ORC=y
 /// REDUCED drops types and variable locations, which symbolisation does
 /// not read. On a 6.1 tinyconfig+ORC build: compile CPU +0% (+10% for full
 /// DWARF5), vmlinux 23 MB (43 MB full, 13 MB none), the bzImage and the
-/// code unchanged. Not in [`VM_FRAGMENT`]: the caller adds it when it
-/// symbolises.
+/// code unchanged. Part of the default config ([`tiny_vm_config`]), so the
+/// crashes of every tested commit can be symbolised; a user's own config
+/// keeps whatever debug info it has.
 pub const DEBUG_INFO_FRAGMENT: &str = "\
 CONFIG_DEBUG_KERNEL=y
 CONFIG_DEBUG_INFO_DWARF5=y
@@ -207,7 +208,8 @@ fn check_completed(text: &str) -> Result<()> {
     )))
 }
 
-/// tinyconfig plus [`VM_FRAGMENT`], completed: a config that boots in QEMU.
+/// tinyconfig plus [`VM_FRAGMENT`] and [`DEBUG_INFO_FRAGMENT`], completed: a
+/// config that boots in QEMU and whose crashes can be symbolised.
 pub fn tiny_vm_config(b: &Builder, log: &Path, cancel: &Cancel) -> Result<String> {
     let out = b.make(&["tinyconfig"], log, cancel)?;
     if !out.ok {
@@ -219,7 +221,13 @@ pub fn tiny_vm_config(b: &Builder, log: &Path, cancel: &Cancel) -> Result<String
     let dot = b.build_dir.join(".config");
     let tiny = String::from_utf8_lossy(&crate::read(&dot)?).into_owned();
     std::fs::remove_file(b.build_dir.join(".culprit-input-config")).ok();
-    prepare(b, &format!("{tiny}\n{VM_FRAGMENT}"), log, cancel, None)
+    prepare(
+        b,
+        &format!("{tiny}\n{VM_FRAGMENT}\n{DEBUG_INFO_FRAGMENT}"),
+        log,
+        cancel,
+        None,
+    )
 }
 
 #[cfg(test)]

@@ -131,6 +131,7 @@ impl Backend for CommandBackend {
             first_error: None,
             log: Some(log.clone()),
             config: None,
+            symbols: None,
             info: Vec::new(),
         };
         if !ok {

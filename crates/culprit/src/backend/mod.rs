@@ -27,6 +27,9 @@ pub struct BuildResult {
     pub log: Option<PathBuf>,
     /// Where the configuration it was built with was kept (kernel mode).
     pub config: Option<PathBuf>,
+    /// The image with debug info for symbolising its crashes (kernel mode:
+    /// vmlinux, when the config has debug info).
+    pub symbols: Option<PathBuf>,
     /// Extra lines for the text log, printed after "testing commit"
     /// (for example "compiler: gcc ..."), without the signature line.
     pub info: Vec<String>,

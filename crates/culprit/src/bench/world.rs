@@ -170,6 +170,7 @@ impl<'h> World<'h> {
             first_error: (!ok).then(|| "error: simulated build failure".to_string()),
             log: None,
             config: None,
+            symbols: None,
             info: Vec::new(),
         }
     }

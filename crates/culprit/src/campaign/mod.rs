@@ -58,6 +58,7 @@ pub struct Machine {
     build_errors: BTreeMap<u32, String>,
     build_logs: BTreeMap<u32, PathBuf>,
     configs: BTreeMap<u32, PathBuf>,
+    symbols: BTreeMap<u32, PathBuf>,
     outputs: BTreeMap<(u32, u32), PathBuf>,
     /// Failures on the bad commit by identity, in order of first appearance.
     bad_titles: Vec<(u32, u32)>,
@@ -108,6 +109,7 @@ impl Machine {
             build_errors: BTreeMap::new(),
             build_logs: BTreeMap::new(),
             configs: BTreeMap::new(),
+            symbols: BTreeMap::new(),
             outputs: BTreeMap::new(),
             bad_titles: Vec::new(),
             hinted_for: None,
@@ -203,6 +205,7 @@ impl Machine {
                 info,
                 log,
                 config,
+                symbols,
             } => {
                 let n = self.node(commit)?;
                 self.apply_build(n, *ok, signature.as_deref(), first_error.as_deref(), *secs);
@@ -211,6 +214,9 @@ impl Machine {
                 }
                 if let Some(c) = config {
                     self.configs.insert(n, c.clone());
+                }
+                if let Some(s) = symbols {
+                    self.symbols.insert(n, s.clone());
                 }
                 let same_as = self.engine.evidence(n).same_as;
                 if !self.replaying {
@@ -430,6 +436,7 @@ impl Machine {
             build_errors: self.build_errors,
             build_logs: self.build_logs,
             configs: self.configs,
+            symbols: self.symbols,
             outputs: self.outputs,
             hint: self.hint,
             engine: self.engine,

@@ -37,6 +37,9 @@ pub enum Record {
         /// The configuration the commit was built with (kernel mode).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         config: Option<PathBuf>,
+        /// The image with debug info, for symbolising its crashes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        symbols: Option<PathBuf>,
     },
     Run {
         commit: String,

@@ -35,6 +35,7 @@ fn run(m: &mut Machine, w: &World, past: &[Record], limit: Option<usize>) -> Vec
                     info: b.info,
                     log: None,
                     config: None,
+                    symbols: None,
                 };
                 m.feed(&r).unwrap();
                 out.push(r);
@@ -324,6 +325,7 @@ fn a_crash_under_another_title_counts_as_the_target_and_says_why() {
         info: vec![],
         log: None,
         config: None,
+        symbols: None,
     })
     .unwrap();
     let Action::Run { round, jobs } = m.poll(&|_| true) else {

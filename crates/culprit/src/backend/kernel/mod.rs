@@ -171,6 +171,7 @@ impl KernelBackend {
             first_error: None,
             log: Some(dir.join("build.log")),
             config: Some(dir.join("config")),
+            symbols: Some(dir.join("vmlinux")).filter(|p| p.is_file()),
             info: vec![format!("compiler: {}", get("compiler")?)],
         })
     }
@@ -208,6 +209,7 @@ impl KernelBackend {
             first_error: Some(first_error),
             log: Some(log.to_path_buf()),
             config: None,
+            symbols: None,
             info: vec![],
         };
         let cfg_log = dir.join("config.log");
@@ -243,6 +245,7 @@ impl KernelBackend {
         let compiler = toolchain::identity(build, &self.builder.compiler.cc, &self.cancel);
         std::fs::copy(build.join("arch/x86/boot/bzImage"), dir.join("bzImage"))
             .context("keeping bzImage")?;
+        let symbols = keep_symbols(&build.join("vmlinux"), &dir.join("vmlinux"), &effective)?;
         std::fs::write(
             dir.join("build.txt"),
             format!(
@@ -258,6 +261,7 @@ impl KernelBackend {
             first_error: None,
             log: Some(log),
             config: Some(dir.join("config")),
+            symbols,
             info: vec![format!("compiler: {compiler}")],
         })
     }
@@ -305,6 +309,24 @@ impl KernelBackend {
             output: Some(console),
         })
     }
+}
+
+/// Keeps the vmlinux of a build with debug info beside its bzImage, to
+/// symbolise its crashes later. A hard link costs nothing (the linker
+/// writes a new file for the next build); a copy where links fail.
+fn keep_symbols(vmlinux: &Path, kept: &Path, config: &str) -> Result<Option<PathBuf>> {
+    let parsed = config::parse(config);
+    let debug = ["DEBUG_INFO", "DEBUG_INFO_DWARF5", "DEBUG_INFO_DWARF4"]
+        .iter()
+        .any(|o| parsed.get(*o).map(String::as_str) == Some("y"));
+    let _ = std::fs::remove_file(kept);
+    if !debug {
+        return Ok(None);
+    }
+    if std::fs::hard_link(vmlinux, kept).is_err() {
+        std::fs::copy(vmlinux, kept).context("keeping vmlinux")?;
+    }
+    Ok(Some(kept.to_path_buf()))
 }
 
 impl Backend for KernelBackend {
