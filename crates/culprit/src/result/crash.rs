@@ -112,7 +112,7 @@ mod tests {
             .find("general protection fault, probably for non-canonical")
             .unwrap();
         std::fs::write(&console, &log[start..]).unwrap();
-        let title = culprit_report::parse(log[start..].as_bytes())
+        let title = culprit_report::parse(&log.as_bytes()[start..])
             .unwrap()
             .title;
         let c = crash_of(&console, &title, None).unwrap();
