@@ -314,6 +314,92 @@ mod tests {
     }
 
     #[test]
+    fn an_operand_size_prefix_that_changes_nothing_is_named() {
+        let first = |line: &str| {
+            let i = &x86(line).insns[0];
+            format!("{} {}", i.mnemonic, i.operands)
+        };
+        // Byte operations and conditional jumps have no 16-bit form.
+        assert_eq!(first("<66> 08 ff"), "data16 or %bh,%bh");
+        assert_eq!(first("<66> 7b 08"), "data16 jnp 0xb");
+        assert_eq!(first("<66> e3 ff"), "data16 jrcxz 0x2");
+        // objdump decodes as AMD does: 0x66 makes a call's offset 16 bits.
+        assert_eq!(first("<66> e8 4d 8b"), "callw 0x8b51");
+        // REX.W wins over 0x66.
+        assert_eq!(first("<66> 48 89 c0"), "data16 mov %rax,%rax");
+        // Where it makes the operand 16 bits, or selects the SSE form,
+        // it is part of the instruction.
+        assert_eq!(first("<66> 89 c0"), "mov %ax,%ax");
+        assert_eq!(first("<66> 0f 6f c1"), "movdqa %xmm1,%xmm0");
+        // Every prefix past the first is padding.
+        assert_eq!(first("<66> 66 89 c0"), "data16 mov %ax,%ax");
+    }
+
+    #[test]
+    fn prefixes_that_do_nothing_are_named_as_objdump_names_them() {
+        let first = |line: &str| {
+            let i = &x86(line).insns[0];
+            format!("{} {}", i.mnemonic, i.operands)
+                .trim_end()
+                .to_string()
+        };
+        // Only the last segment override counts.
+        assert_eq!(
+            first("<3e> 64 48 8b 04 25 28 00 00 00"),
+            "ds mov %fs:0x28,%rax"
+        );
+        assert_eq!(first("<2e> 2e 2e 00 45 85"), "cs cs cs add %al,-0x7b(%rbp)");
+        assert_eq!(first("<3e> 3e a5"), "ds movsl %ds:(%rsi),%es:(%rdi)");
+        // An override of a string source is taken as %ds.
+        assert_eq!(first("<2e> a5"), "movsl %ds:(%rsi),%es:(%rdi)");
+        // 0x67 makes loop and jrcxz count in %ecx.
+        assert_eq!(first("<67> e2 00"), "loopl 0x3");
+        assert_eq!(first("<67> e3 00"), "jecxz 0x3");
+        assert_eq!(first("<67> 90"), "addr32 nop");
+        assert_eq!(first("<36> cf"), "ss iret");
+        // In the order of their bytes.
+        assert_eq!(first("<65> 67 79 6c"), "gs addr32 jns 0x70");
+        assert_eq!(first("<3e> 2e 74 31"), "ds cs je 0x35");
+        assert_eq!(first("<f2> eb 0b"), "bnd jmp 0xe");
+        assert_eq!(first("<f2> e3 ff"), "repnz jrcxz 0x2");
+        assert_eq!(first("<2e> 75 27"), "jne,pn 0x2a");
+        assert_eq!(first("<2e> e3 01"), "jrcxz,pn 0x4");
+        assert_eq!(first("<66> 76 f7"), "data16 jbe 0xfffffffa");
+        assert_eq!(first("<66> 0f 84 00 00"), "je 0x5");
+        assert_eq!(first("<66> e9 ff ff"), "jmpw 0x3");
+        assert_eq!(first("<f3> f3 10 00"), "repz repz adc %al,(%rax)");
+        assert_eq!(
+            first("<f2> f2 a4"),
+            "repnz repnz movsb %ds:(%rsi),%es:(%rdi)"
+        );
+        assert_eq!(first("<0f> 1e fa"), "nop %edx");
+        assert_eq!(first("<0f> 1e 00"), "nopl (%rax)");
+        assert_eq!(first("<f3> 2e 00 0f"), "repz cs add %cl,(%rdi)");
+        assert_eq!(first("<f3> 48 63 d0"), "repz movslq %eax,%rdx");
+        assert_eq!(first("<f3> a4"), "rep movsb %ds:(%rsi),%es:(%rdi)");
+        assert_eq!(first("<67> de ff"), "addr32 fdivrp %st,%st(7)");
+        assert_eq!(first("<f3> f2 ff 48 8b"), "repz repnz decl -0x75(%rax)");
+        assert_eq!(first("<67> ed"), "addr32 in (%dx),%eax");
+        assert_eq!(first("<0f> 23 ff"), "mov %rdi,%db7");
+        // ud0 takes a ModRM byte.
+        assert_eq!(first("<0f> ff ff"), "ud0 %edi,%edi");
+        // The lock elision hints.
+        assert_eq!(first("<f3> 48 89 03"), "xrelease mov %rax,(%rbx)");
+        assert_eq!(first("<f0> f3 48 01 03"), "lock xrelease add %rax,(%rbx)");
+    }
+
+    #[test]
+    fn x87_names_its_default_register() {
+        let ops = |line: &str| x86(line).insns[0].operands.clone();
+        assert_eq!(ops("<d9> c9"), "%st(1)"); // fxch
+        assert_eq!(ops("<de> c1"), "%st,%st(1)"); // faddp
+        assert_eq!(ops("<de> fa"), "%st,%st(2)"); // fdivrp
+        assert_eq!(ops("<d8> d9"), "%st(1)"); // fcomp
+        assert_eq!(ops("<de> d9"), ""); // fcompp
+        assert_eq!(x86("<db> e4").insns[0].mnemonic, "fnsetpm(287 only)");
+    }
+
+    #[test]
     fn branch_targets_are_32_bit_like_objdump() {
         // call rel32 backwards from offset 0x5: objdump prints 0xfffffffb.
         let d = x86("<e8> f6 ff ff ff");
