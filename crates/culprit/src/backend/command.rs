@@ -116,13 +116,17 @@ impl Backend for CommandBackend {
             .context("no build result")?;
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         let secs = start.elapsed().as_secs_f64();
-        if let Exit::Code(c @ (126 | 127)) = exit {
-            bail!(
+        // A tool that only appears later in history makes this commit
+        // untestable, like any failed build; on the bad commit the campaign
+        // stops with this message.
+        let not_started = match exit {
+            Exit::Code(c @ (126 | 127)) => Some(format!(
                 "the build command `{}` could not be started (exit status {c}): {}",
                 self.settings.build,
                 first_error(&text).unwrap_or_default()
-            );
-        }
+            )),
+            _ => None,
+        };
         let ok = matches!(exit, Exit::Code(0));
         let mut res = BuildResult {
             ok,
@@ -135,11 +139,11 @@ impl Backend for CommandBackend {
             info: Vec::new(),
         };
         if !ok {
-            res.first_error = match exit {
+            res.first_error = not_started.or_else(|| match exit {
                 Exit::Timeout => Some("build timed out".into()),
                 Exit::Signal(s) => Some(format!("build killed by signal {s}")),
                 _ => first_error(&text).or_else(|| Some(format!("{exit}"))),
-            };
+            });
             return Ok(res);
         }
         if let (Some(rel), Some(copy)) = (&self.settings.artifact, self.artifact_copy(commit)) {
