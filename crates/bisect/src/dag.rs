@@ -1,7 +1,5 @@
 //! The commit graph of a bisection range, as dense indices.
 
-use serde::{Deserialize, Serialize};
-
 /// Index of a commit in a [`Dag`].
 pub type NodeId = u32;
 
@@ -23,7 +21,7 @@ pub enum DagError {
 /// in for them). They are evidence like any other commit, but they are not
 /// culprit candidates: the bug is present at a good node only under the
 /// hypothesis that it is older than every good commit.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Dag {
     offsets: Vec<u32>,
     parents: Vec<NodeId>,

@@ -2,12 +2,11 @@
 
 use crate::dag::NodeId;
 use crate::Identity;
-use serde::{Deserialize, Serialize};
 
 /// Signature of a build product: equal signatures mean the same binary.
 pub type Signature = [u8; 32];
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// Stop when one hypothesis holds this posterior mass.
     pub confidence: f64,
@@ -47,7 +46,7 @@ impl Default for Config {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunOutcome {
     /// The test passed.
     Clean,
@@ -57,7 +56,7 @@ pub enum RunOutcome {
     Untestable,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BuildOutcome {
     Ok { signature: Option<Signature> },
     Failed,
@@ -73,7 +72,7 @@ pub enum Step {
     Done(Outcome),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Hypothesis {
     /// This commit introduced the bug.
     Commit(NodeId),
@@ -81,7 +80,7 @@ pub enum Hypothesis {
     Older,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopReason {
     /// One hypothesis reached the configured confidence.
     Confident,
@@ -96,7 +95,7 @@ pub enum StopReason {
     NotReproduced,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Verdict {
     Culprit(NodeId),
     Older,
@@ -114,7 +113,7 @@ pub struct Outcome {
 }
 
 /// What the engine knows now.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Status {
     /// The smallest set of hypotheses holding `confidence` mass, most likely
     /// first, with their masses.
@@ -128,7 +127,7 @@ pub struct Status {
 }
 
 /// Everything observed on one commit.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Evidence {
     /// None: not built; Some(true): built; Some(false): build failed.
     pub built: Option<bool>,

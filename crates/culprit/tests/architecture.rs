@@ -165,3 +165,101 @@ fn sans_io_code_does_no_io() {
     }
     assert!(checked >= 10, "only {checked} files checked");
 }
+
+/// External crates a Cargo.toml declares, dev ones included.
+fn external_deps(toml: &str) -> BTreeSet<String> {
+    let mut in_deps = false;
+    let mut out = BTreeSet::new();
+    for l in toml.lines() {
+        if l.starts_with('[') {
+            in_deps = l.trim().ends_with("dependencies]");
+            continue;
+        }
+        let name = l.split(['.', ' ', '=']).next().unwrap_or("").trim();
+        if in_deps && !name.is_empty() && !name.starts_with('#') && !name.starts_with("culprit") {
+            out.insert(name.to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn every_dependency_says_why_it_is_there() {
+    let doc = architecture();
+    let table = doc
+        .split("\n## Dependencies and why")
+        .nth(1)
+        .expect("ARCHITECTURE.md has a dependency table");
+    let explained: BTreeSet<String> = table
+        .lines()
+        .filter_map(|l| l.strip_prefix("| "))
+        .filter_map(|l| l.split(" |").next())
+        .flat_map(|names| names.split(", ").map(str::to_string).collect::<Vec<_>>())
+        .collect();
+    let mut used = BTreeSet::new();
+    for entry in std::fs::read_dir(root().join("crates")).unwrap() {
+        let toml = std::fs::read_to_string(entry.unwrap().path().join("Cargo.toml")).unwrap();
+        used.extend(external_deps(&toml));
+    }
+    assert!(used.len() >= 10, "{used:?}");
+    let missing: Vec<_> = used.difference(&explained).collect();
+    assert!(
+        missing.is_empty(),
+        "not in ARCHITECTURE.md's table: {missing:?}"
+    );
+    // And the workspace declares nothing that no crate uses.
+    let ws = external_deps(&std::fs::read_to_string(root().join("Cargo.toml")).unwrap());
+    let unused: Vec<_> = ws.difference(&used).collect();
+    assert!(
+        unused.is_empty(),
+        "declared but used by no crate: {unused:?}"
+    );
+}
+
+#[test]
+fn the_code_map_names_every_module_of_the_binary_crate() {
+    let doc = architecture();
+    let listed: BTreeSet<String> = doc
+        .split("### crates/culprit")
+        .nth(1)
+        .expect("ARCHITECTURE.md describes crates/culprit")
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(|w| w.trim_end_matches('/').to_string())
+        .collect();
+    let src = root().join("crates/culprit/src");
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name == "lib.rs" || name == "main.rs" {
+            continue;
+        }
+        let stem = name.trim_end_matches(".rs");
+        assert!(
+            listed.contains(&name) || listed.contains(stem),
+            "crates/culprit/src/{name} is missing from ARCHITECTURE.md's layout"
+        );
+    }
+}
+
+#[test]
+fn documents_hold_no_merge_conflicts() {
+    let mut docs = vec![root().join("README.md"), root().join("ARCHITECTURE.md")];
+    for dir in ["docs"] {
+        if let Ok(rd) = std::fs::read_dir(root().join(dir)) {
+            docs.extend(rd.map(|e| e.unwrap().path()));
+        }
+    }
+    for d in docs
+        .iter()
+        .filter(|d| d.extension().is_some_and(|e| e == "md"))
+    {
+        let text = std::fs::read_to_string(d).unwrap();
+        for marker in ["<<<<<<< ", "\n=======\n", ">>>>>>> "] {
+            assert!(
+                !text.contains(marker),
+                "{} holds a merge conflict marker {marker:?}",
+                d.display()
+            );
+        }
+    }
+}
