@@ -14,7 +14,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus};
+use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
 const KILLS: usize = 20;
@@ -43,6 +43,36 @@ const TEST: &str = "echo \"test-start $CULPRIT_COMMIT $CULPRIT_RUN\" >> \"$CHAOS
       echo 'BUG: unable to handle page fault for address: 0000000000000008'; \
       echo 'RIP: 0010:demo_crash+0x5/0x10'; exit 1; fi; \
     exit 0";
+
+/// A linear history of 40 commits, commit 23 the culprit (it sets BUG=1
+/// in state.txt), every commit also changing `slow.dat`, which the
+/// repository checks out through a smudge filter that takes 50 ms (as Git
+/// LFS would): each checkout holds git's index lock long enough for a kill
+/// to land inside it. Returns (repo, first, culprit, last).
+fn history(dir: &Path) -> (PathBuf, String, String, String) {
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("state.txt"), "BUG=0\n").unwrap();
+    std::fs::write(repo.join(".gitattributes"), "slow.dat filter=slow\n").unwrap();
+    let mut commits = Vec::new();
+    for i in 0..=40 {
+        std::fs::write(repo.join("slow.dat"), format!("{i}\n")).unwrap();
+        if i == 23 {
+            std::fs::write(repo.join("state.txt"), "BUG=1\n").unwrap();
+        }
+        git(&repo, &["add", "."]);
+        git(&repo, &["commit", "-q", "-m", &format!("change {i}")]);
+        commits.push(git(&repo, &["rev-parse", "HEAD"]));
+    }
+    git(&repo, &["config", "filter.slow.smudge", "sleep 0.05; cat"]);
+    (
+        repo,
+        commits[0].clone(),
+        commits[23].clone(),
+        commits[40].clone(),
+    )
+}
 
 /// splitmix64: the kill moments are a pure function of [`SEED`].
 fn unit(i: u64) -> f64 {
@@ -203,7 +233,7 @@ fn invocations(log: &Path) -> Invocations {
 #[test]
 fn a_campaign_killed_twenty_times_resumes_to_the_same_answer() {
     let t = tempfile::tempdir().unwrap();
-    let (repo, good, want, bad) = linear(t.path(), 40, 23);
+    let (repo, good, want, bad) = history(t.path());
     let c = Campaign {
         repo,
         good,
@@ -238,9 +268,19 @@ fn a_campaign_killed_twenty_times_resumes_to_the_same_answer() {
     let log = t.path().join("chaos.log");
     let json_path = t.path().join("r.json");
     let mut landed = 0;
+    let mut in_checkout = 0;
     let mut finished_early = 0;
+    let index_lock = work.join("tree.culprit-index.lock");
     for i in 0..KILLS {
-        let delay = Duration::from_secs_f64(ref_secs / KILLS as f64 * (0.2 + 1.6 * unit(i as u64)));
+        // Every fourth kill waits for a checkout instead: git holds the
+        // lock of culprit's index while it writes the tree, and a SIGKILL
+        // there leaves the lock behind.
+        let targeted = i % 4 == 3;
+        let delay = if targeted {
+            Duration::from_secs_f64(ref_secs / 4.0)
+        } else {
+            Duration::from_secs_f64(ref_secs / KILLS as f64 * (0.2 + 1.6 * unit(i as u64)))
+        };
         let out = t.path().join(format!("kill-{i}"));
         let mut child = c.start(&work, &log, &json_path, &out);
         let began = Instant::now();
@@ -252,14 +292,17 @@ fn a_campaign_killed_twenty_times_resumes_to_the_same_answer() {
                 break;
             }
             let left = delay.saturating_sub(began.elapsed());
-            if left.is_zero() {
+            let checkout = targeted && index_lock.exists();
+            if left.is_zero() || checkout {
                 // SAFETY: our own child, not yet reaped, so the pid is its.
                 assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGKILL) }, 0);
                 child.wait().unwrap();
                 landed += 1;
+                in_checkout += checkout as usize;
                 break;
             }
-            std::thread::sleep(left.min(Duration::from_millis(5)));
+            let step = if targeted { 1 } else { 5 };
+            std::thread::sleep(left.min(Duration::from_millis(step)));
         }
         assert_no_survivors(&c.tag, &format!("kill {i} after {delay:?}"));
         journal(&work, true);
@@ -283,7 +326,11 @@ fn a_campaign_killed_twenty_times_resumes_to_the_same_answer() {
     let torn = std::fs::read_dir(&work)
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("journal.jsonl.torn-"))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("journal.jsonl.torn-")
+        })
         .count();
     assert_eq!(answer["counts"]["builds"], builds.len(), "{answer}");
     assert_eq!(answer["counts"]["runs"], runs.len(), "{answer}");
@@ -295,11 +342,17 @@ fn a_campaign_killed_twenty_times_resumes_to_the_same_answer() {
     let mut built = BTreeSet::new();
     for b in &builds {
         let commit = b["commit"].as_str().unwrap();
-        assert!(built.insert(commit), "{commit} was built twice: {builds:#?}");
+        assert!(
+            built.insert(commit),
+            "{commit} was built twice: {builds:#?}"
+        );
     }
     let mut ran = BTreeSet::new();
     for r in &runs {
-        let key = (r["commit"].as_str().unwrap().to_string(), r["run"].as_u64().unwrap());
+        let key = (
+            r["commit"].as_str().unwrap().to_string(),
+            r["run"].as_u64().unwrap(),
+        );
         assert!(ran.insert(key.clone()), "run {key:?} journaled twice");
     }
 
@@ -310,13 +363,25 @@ fn a_campaign_killed_twenty_times_resumes_to_the_same_answer() {
     // that ended but was not journaled yet counts as interrupted).
     let inv = invocations(&log);
     for b in &builds {
-        assert!(inv.build_ends.contains(b["commit"].as_str().unwrap()), "{b}");
+        assert!(
+            inv.build_ends.contains(b["commit"].as_str().unwrap()),
+            "{b}"
+        );
     }
     for r in &runs {
-        let key = (r["commit"].as_str().unwrap().to_string(), r["run"].as_u64().unwrap());
-        let ends = inv.test_ends.get(&key).unwrap_or_else(|| panic!("{r} never ran"));
+        let key = (
+            r["commit"].as_str().unwrap().to_string(),
+            r["run"].as_u64().unwrap(),
+        );
+        let ends = inv
+            .test_ends
+            .get(&key)
+            .unwrap_or_else(|| panic!("{r} never ran"));
         let crashed = r["status"]["status"] == "crashed";
-        assert!(ends.iter().all(|&c| c == crashed), "{r}: the test logged {ends:?}");
+        assert!(
+            ends.iter().all(|&c| c == crashed),
+            "{r}: the test logged {ends:?}"
+        );
     }
     let build_calls: u32 = inv.build_starts.values().sum();
     assert!(
@@ -334,9 +399,10 @@ fn a_campaign_killed_twenty_times_resumes_to_the_same_answer() {
     // The kills must have hit a campaign at work for any of this to mean
     // something.
     assert!(landed >= KILLS / 2, "{landed} of {KILLS} kills landed");
+    assert!(in_checkout >= 2, "{in_checkout} kills landed in a checkout");
     eprintln!(
         "reference: {ref_secs:.1} s, {ref_builds} builds, {ref_runs} runs; \
-         chaos: {landed} kills landed, {finished_early} resumes finished before their kill, \
+         chaos: {landed} kills landed ({in_checkout} in a checkout), {finished_early} resumes finished before their kill, \
          {} builds ({build_calls} started), {} runs ({} started), {torn} torn tails",
         builds.len(),
         runs.len(),
