@@ -258,16 +258,33 @@ fn a_campaign_killed_twenty_times_resumes_to_the_same_answer() {
     let ref_builds = of_type(&ref_records, "build").count();
     let ref_runs = of_type(&ref_records, "run").count();
     assert_no_survivors(&c.tag, "the reference campaign");
+    // Run again, the finished campaign only replays its journal: what
+    // that takes is how long a resume needs before it does new work, and
+    // it must not build or run anything.
+    let calls = std::fs::read_to_string(&ref_log).unwrap();
+    let began = Instant::now();
+    let again = t.path().join("ref-again");
+    let st = c
+        .start(&ref_dir, &ref_log, &ref_json, &again)
+        .wait()
+        .unwrap();
+    let startup = began.elapsed().as_secs_f64();
+    assert_success(st, &again, "the finished reference campaign, again");
+    assert_eq!(std::fs::read_to_string(&ref_log).unwrap(), calls);
+    assert_eq!(json(&ref_json)["culprit"], reference["culprit"]);
 
-    // The kill moments, laid end to end, cover about the reference's
-    // duration: the i-th process is killed after (0.2..1.8) x T/20, so
-    // kills land in builds, in rounds, in checkouts, at start-up and in
-    // journal writes across the whole campaign, and it still has work left
-    // for the last, uninterrupted run.
+    // The kill moments: the i-th process is killed (-1..2) x T/20 after
+    // its start-up (clamped at 10 ms), T the reference's duration. A third
+    // of the kills land in start-up (lock, leftovers, journal, replay), the
+    // rest in builds, rounds, checkouts and journal writes; laid end to end
+    // they cover about two thirds of the campaign, spread over all of it,
+    // and leave work for the last, uninterrupted run.
     let work = t.path().join("w");
     let log = t.path().join("chaos.log");
     let json_path = t.path().join("r.json");
     let mut landed = 0;
+    // Journal records after each kill.
+    let mut progress = Vec::new();
     let mut in_checkout = 0;
     let mut finished_early = 0;
     let index_lock = work.join("tree.culprit-index.lock");
@@ -279,7 +296,8 @@ fn a_campaign_killed_twenty_times_resumes_to_the_same_answer() {
         let delay = if targeted {
             Duration::from_secs_f64(ref_secs / 4.0)
         } else {
-            Duration::from_secs_f64(ref_secs / KILLS as f64 * (0.2 + 1.6 * unit(i as u64)))
+            let after = ref_secs / KILLS as f64 * (3.0 * unit(i as u64) - 1.0);
+            Duration::from_secs_f64((startup + after).max(0.01))
         };
         let out = t.path().join(format!("kill-{i}"));
         let mut child = c.start(&work, &log, &json_path, &out);
@@ -305,7 +323,7 @@ fn a_campaign_killed_twenty_times_resumes_to_the_same_answer() {
             std::thread::sleep(left.min(Duration::from_millis(step)));
         }
         assert_no_survivors(&c.tag, &format!("kill {i} after {delay:?}"));
-        journal(&work, true);
+        progress.push(journal(&work, true).len());
     }
 
     let out = t.path().join("last");
@@ -401,9 +419,9 @@ fn a_campaign_killed_twenty_times_resumes_to_the_same_answer() {
     assert!(landed >= KILLS / 2, "{landed} of {KILLS} kills landed");
     assert!(in_checkout >= 2, "{in_checkout} kills landed in a checkout");
     eprintln!(
-        "reference: {ref_secs:.1} s, {ref_builds} builds, {ref_runs} runs; \
+        "reference: {ref_secs:.1} s (start-up {startup:.2} s), {ref_builds} builds, {ref_runs} runs; \
          chaos: {landed} kills landed ({in_checkout} in a checkout), {finished_early} resumes finished before their kill, \
-         {} builds ({build_calls} started), {} runs ({} started), {torn} torn tails",
+         {} builds ({build_calls} started), {} runs ({} started), {torn} torn tails; journal records after each kill: {progress:?}",
         builds.len(),
         runs.len(),
         inv.test_starts
