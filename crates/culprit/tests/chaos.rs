@@ -280,8 +280,8 @@ fn a_campaign_killed_twenty_times_resumes_to_the_same_answer() {
     // quarter of the kills land in start-up (lock, leftovers, journal,
     // replay), the rest in builds, rounds, checkouts and journal writes;
     // laid end to end they would cover the campaign about once, but each
-    // resume redoes what the kill cut, so they spread over most of it and
-    // the last, uninterrupted run still has work to do.
+    // resume redoes what the kill cut, so they spread over most of it (a
+    // resume that ends before its kill must have succeeded).
     let work = t.path().join("w");
     let log = t.path().join("chaos.log");
     let json_path = t.path().join("r.json");
