@@ -34,6 +34,11 @@ impl Worktree {
     /// Opens culprit's checkout at `dir`, creating it at `sha` if `dir` is
     /// missing or empty. A non-empty `dir` without culprit's marker for
     /// this repository is refused and left alone.
+    ///
+    /// The caller must hold `dir` for itself (culprit's workdir lock or
+    /// build tree lock): a lock git left on culprit's index is then the
+    /// remains of a checkout killed with an earlier culprit, and is
+    /// removed, or every later checkout would fail on it.
     pub fn ensure(
         repo: &Repo,
         dir: &Path,
@@ -70,6 +75,16 @@ impl Worktree {
                     })
                 }
             }
+            let lock = beside(dir, "index.lock");
+            match std::fs::remove_file(&lock) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(GitError::Io {
+                        what: format!("removing the stale {}", lock.display()),
+                        source: e,
+                    })
+                }
+                _ => {}
+            }
             if wt.head().is_err() {
                 // Killed before the first checkout finished: start over on
                 // the files that are there.
@@ -83,6 +98,7 @@ impl Worktree {
         // A stale index or head from an earlier life of an emptied
         // directory would describe files that are not there.
         let _ = std::fs::remove_file(beside(dir, "index"));
+        let _ = std::fs::remove_file(beside(dir, "index.lock"));
         let _ = std::fs::remove_file(beside(dir, "head"));
         wt.checkout(sha, progress)?;
         Ok(wt)

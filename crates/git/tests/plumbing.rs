@@ -171,6 +171,30 @@ mod worktree {
     }
 
     #[test]
+    fn a_checkout_killed_midway_does_not_block_the_next_culprit() {
+        let s = Scratch::new();
+        let c0 = s.commit("root", &[("a.c", "a0\n")]);
+        let c1 = s.commit("one", &[("a.c", "a1\n")]);
+        let repo = Repo::open(s.path()).unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("tree");
+        Worktree::ensure(&repo, &dir, &c0, &mut quiet).unwrap();
+        // What git leaves when SIGKILL stops it in `read-tree -u`: its lock
+        // beside the index, and a file half written.
+        let lock = d.path().join("tree.culprit-index.lock");
+        std::fs::write(&lock, b"").unwrap();
+        std::fs::write(dir.join("a.c"), "a").unwrap();
+        let wt = Worktree::ensure(&repo, &dir, &c0, &mut quiet).unwrap();
+        assert!(!lock.exists());
+        // The index still says c0: the half-written file is found changed
+        // and written again.
+        wt.checkout(&c0, &mut quiet).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join("a.c")).unwrap(), "a0\n");
+        wt.checkout(&c1, &mut quiet).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join("a.c")).unwrap(), "a1\n");
+    }
+
+    #[test]
     fn a_directory_culprit_did_not_fill_is_refused_and_untouched() {
         let s = Scratch::new();
         let c0 = s.commit("root", &[("a.c", "a0\n")]);
