@@ -507,3 +507,105 @@ fn binutils_prefixes(
     p.add(&vmlinux.parent().unwrap().display().to_string());
     p
 }
+
+/// The processes whose environment carries crates/proc's marker with
+/// this prefix (one culprit instance), as (pid, command name).
+fn marked_with(needle: &str) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(env) = std::fs::read(format!("/proc/{p}/environ")) else {
+            continue;
+        };
+        if env
+            .split(|&b| b == 0)
+            .any(|v| v.starts_with(needle.as_bytes()))
+        {
+            let comm = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+            out.push((p, comm.trim().to_string()));
+        }
+    }
+    out
+}
+
+/// kill -9 of culprit while `what` runs under it leaves none of its
+/// processes behind (make, gcc, QEMU and whatever they started).
+fn kill_during(args: &dyn Fn(&mut Command), what: &[&str]) {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_culprit"));
+    args(&mut c);
+    let mut child = c
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let start = std::time::Instant::now();
+    let needle = loop {
+        let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let st = s
+            .rsplit_once(')')
+            .and_then(|(_, r)| r.split_whitespace().nth(19))
+            .unwrap_or("")
+            .to_string();
+        let needle = format!("CULPRIT_PROC={pid}-{st}/");
+        let seen = marked_with(&needle);
+        if seen
+            .iter()
+            .any(|(_, c)| what.iter().any(|w| c.starts_with(w)))
+        {
+            break needle;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "culprit ended before {what:?} ran"
+        );
+        assert!(
+            start.elapsed().as_secs() < 1800,
+            "no {what:?} under culprit after 30 minutes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let before = marked_with(&needle);
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    child.wait().unwrap();
+    // culprit's watchdog notices its death and kills the rest.
+    let killed = std::time::Instant::now();
+    let mut left = marked_with(&needle);
+    while !left.is_empty() && killed.elapsed().as_secs() < 10 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        left = marked_with(&needle);
+    }
+    eprintln!(
+        "kill -9 during {what:?}: {} processes of culprit before, {} left after {:.1} s",
+        before.len(),
+        left.len(),
+        killed.elapsed().as_secs_f64()
+    );
+    assert!(left.is_empty(), "left running after kill -9: {left:?}");
+}
+
+#[test]
+fn sigkill_during_a_build_and_during_vm_runs_leaves_nothing_running() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(d) = demo_or_skip() else { return };
+    let work = fresh_workdir("work-kill");
+    let cache = demo::default_dir().join("cache");
+    let args = |c: &mut Command| {
+        c.env("XDG_CACHE_HOME", &cache)
+            .args(["bisect", "--kernel", "--repo"])
+            .arg(&d.repo)
+            .args(["--bad", &d.bad, "--good", &d.good])
+            .arg("--kernel-config")
+            .arg(&d.config)
+            .arg("--repro")
+            .arg(&d.repro)
+            .args(["--vms", "2", "--repro-repeat", "1", "--workdir"])
+            .arg(&work);
+    };
+    kill_during(&args, &["make", "cc1", "gcc", "ccache"]);
+    // The resumed campaign builds again (the killed build was never
+    // journaled) and then boots its VMs.
+    kill_during(&args, &["qemu-system"]);
+}

@@ -379,11 +379,28 @@ pub(crate) fn run(job: &Job, cancel: &Cancel) -> Result<Out, GitError> {
 /// carriage returns ("Updating files:  45% ...").
 pub(crate) fn last_message(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
-    text.split(['\n', '\r'])
+    let lines: Vec<&str> = text
+        .split(['\n', '\r'])
         .map(str::trim)
-        .rfind(|l| !l.is_empty() && !l.starts_with("Updating files:"))
-        .unwrap_or("")
-        .to_string()
+        .filter(|l| !l.is_empty() && !l.starts_with("Updating files:"))
+        .collect();
+    // git's message starts at its first `fatal:` or `error:` and goes on
+    // over lines of its own (the lock file's advice); without one, the
+    // last line says what happened.
+    let from = lines
+        .iter()
+        .position(|l| l.starts_with("fatal:") || l.starts_with("error:"))
+        .unwrap_or(lines.len().saturating_sub(1));
+    let mut msg = lines[from.min(lines.len())..].join(" ");
+    if msg.len() > 2000 {
+        let mut end = 2000;
+        while !msg.is_char_boundary(end) {
+            end -= 1;
+        }
+        msg.truncate(end);
+        msg.push_str(" [...]");
+    }
+    msg
 }
 
 #[cfg(test)]
@@ -396,5 +413,13 @@ mod tests {
             "fatal: Could not write new index file."
         );
         assert_eq!(super::last_message(b""), "");
+        let lock = b"fatal: Unable to create '/t/index.lock': File exists.\n\nAnother git process seems to be running in this repository.\nremove the file manually to continue.\n";
+        let m = super::last_message(lock);
+        assert!(
+            m.starts_with("fatal: Unable to create '/t/index.lock'"),
+            "{m}"
+        );
+        assert!(m.ends_with("remove the file manually to continue."), "{m}");
+        assert_eq!(super::last_message(b"hint: a\nlast words\n"), "last words");
     }
 }

@@ -20,6 +20,9 @@ pub struct Worktree {
 }
 
 /// `DIR.culprit-<what>`, beside the checkout.
+/// Tries of one checkout before its failure is final.
+const CHECKOUT_ATTEMPTS: u32 = 3;
+
 fn beside(dir: &Path, what: &str) -> PathBuf {
     let mut name = dir.file_name().unwrap_or_default().to_os_string();
     name.push(format!(".culprit-{what}"));
@@ -139,12 +142,27 @@ impl Worktree {
             "--reset",
             sha,
         ];
-        self.repo.run_long_with_index(
-            &args,
-            &index,
-            &format!("checking out {sha} into {}", self.dir.display()),
-            progress,
-        )?;
+        let what = format!("checking out {sha} into {}", self.dir.display());
+        let mut attempt = 1;
+        // A checkout can fail for reasons outside the commit (a disk full
+        // for a moment, an index write racing a scanner); the caller holds
+        // the tree, so a lock left by the failed attempt is stale.
+        while let Err(e) = self
+            .repo
+            .run_long_with_index(&args, &index, &what, progress)
+        {
+            if attempt == CHECKOUT_ATTEMPTS
+                || !matches!(e, GitError::Failed { .. } | GitError::Io { .. })
+            {
+                return Err(e);
+            }
+            attempt += 1;
+            progress(format!(
+                "{what} failed ({e}); trying again ({attempt}/{CHECKOUT_ATTEMPTS})"
+            ));
+            let _ = std::fs::remove_file(beside(&self.dir, "index.lock"));
+            std::thread::sleep(std::time::Duration::from_millis(500 * u64::from(attempt)));
+        }
         let head = beside(&self.dir, "head");
         std::fs::write(&head, format!("{sha}\n")).map_err(io(format!("writing {}", head.display())))
     }

@@ -195,6 +195,32 @@ mod worktree {
     }
 
     #[test]
+    fn a_checkout_that_fails_once_is_tried_again_and_says_why() {
+        let s = Scratch::new();
+        let c0 = s.commit("root", &[("a.c", "a0\n")]);
+        let c1 = s.commit("one", &[("a.c", "a1\n")]);
+        let repo = Repo::open(s.path()).unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("tree");
+        let wt = Worktree::ensure(&repo, &dir, &c0, &mut quiet).unwrap();
+        // Something holds the index's lock when the checkout starts: git
+        // refuses, and the next try finds it gone.
+        std::fs::write(d.path().join("tree.culprit-index.lock"), b"").unwrap();
+        let mut said = Vec::new();
+        wt.checkout(&c1, &mut |l| said.push(l)).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join("a.c")).unwrap(), "a1\n");
+        let retry = said.iter().find(|l| l.contains("trying again (2/3)"));
+        let retry = retry.unwrap_or_else(|| panic!("{said:?}"));
+        assert!(
+            retry.contains("index.lock"),
+            "git's reason is kept: {retry}"
+        );
+        // A revision that does not exist fails the same way every time.
+        said.clear();
+        assert!(wt.checkout(&"0".repeat(40), &mut |l| said.push(l)).is_err());
+    }
+
+    #[test]
     fn a_directory_culprit_did_not_fill_is_refused_and_untouched() {
         let s = Scratch::new();
         let c0 = s.commit("root", &[("a.c", "a0\n")]);

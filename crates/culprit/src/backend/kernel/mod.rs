@@ -287,12 +287,28 @@ impl KernelBackend {
         let dir = self.workdir.join("runs").join(&job.commit);
         std::fs::create_dir_all(&dir)?;
         let console = dir.join(format!("{}.log", job.run));
-        let out = match self.machine(&job.commit).boot(&console, &self.cancel) {
-            Ok(o) => o,
-            Err(culprit_kernel::Error::Cancelled) => bail!("interrupted"),
-            Err(e) => return Err(e.into()),
+        // A VM that cannot start, or that the host fails under, says nothing
+        // about the commit: try again a few times before giving up.
+        let mut attempt = 1;
+        let (out, verdict) = loop {
+            let failure = match self.machine(&job.commit).boot(&console, &self.cancel) {
+                Ok(o) => match classify(&o) {
+                    Verdict::Infra(reason) if attempt < VM_ATTEMPTS => reason,
+                    v => break (o, v),
+                },
+                Err(culprit_kernel::Error::Cancelled) => bail!("interrupted"),
+                Err(e) if attempt < VM_ATTEMPTS => e.to_string(),
+                Err(e) => return Err(e.into()),
+            };
+            tracing::warn!(
+                "run #{} on {}: the VM failed ({failure}); starting it again ({}/{VM_ATTEMPTS})",
+                job.run,
+                job.commit,
+                attempt + 1
+            );
+            attempt += 1;
         };
-        let status = match classify(&out) {
+        let status = match verdict {
             Verdict::Ok => RunStatus::Ok,
             Verdict::Crashed {
                 report: Some(r), ..
@@ -310,6 +326,9 @@ impl KernelBackend {
         })
     }
 }
+
+/// Starts of one VM run before its infrastructure failure is final.
+const VM_ATTEMPTS: u32 = 3;
 
 /// Keeps the vmlinux of a build with debug info beside its bzImage, to
 /// symbolise its crashes later. A hard link costs nothing (the linker
