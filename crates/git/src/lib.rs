@@ -8,11 +8,15 @@
 
 pub mod maintainers;
 mod range;
+mod releases;
 mod repo;
 mod search;
+mod synth;
 pub mod trailers;
 mod worktree;
 
 pub use range::{Range, RangeCommit};
+pub use releases::{Back, Release};
 pub use repo::{CommitMeta, GitError, Repo};
+pub use synth::{Hunk, PatchError, Revert, SYNTH_EMAIL, SYNTH_NAME};
 pub use worktree::Worktree;
