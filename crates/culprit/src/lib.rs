@@ -9,6 +9,8 @@
 //! - `drive`: the loop that performs a machine's actions through a backend
 //!   and keeps the `journal`;
 //! - `result` (typed results) and `print` (text log, progress, JSON lines);
+//! - `trial` (build one commit, run it N times, count what showed: `culprit
+//!   test` and revert verification);
 //! - `spec` (the one description of a campaign), `execute` (run one), `cli`
 //!   (the command line), `demo`, and `bench` (the same machine over a
 //!   simulated world).
@@ -27,3 +29,4 @@ pub mod procs;
 pub mod result;
 pub mod signature;
 pub mod spec;
+pub mod trial;

@@ -3,13 +3,15 @@
 //! - [`text`]: the syzbot-format log (stdout and `WORKDIR/bisect.log`) and
 //!   the closing result block;
 //! - [`progress`]: the spinner on a terminal;
-//! - [`jsonl`]: the JSON-lines event stream (`--events FILE`).
+//! - [`jsonl`]: the JSON-lines event stream (`--events FILE`);
+//! - [`trial`]: the text of `culprit test`.
 //!
 //! Producers never format these texts, and nothing here decides anything.
 
 pub mod jsonl;
 pub mod progress;
 pub mod text;
+pub mod trial;
 
 /// "3h34m58s", "12m5s", "41.2s", as the reference log writes durations.
 pub fn duration(secs: f64) -> String {
