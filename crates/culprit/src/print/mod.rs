@@ -4,11 +4,13 @@
 //!   the closing result block;
 //! - [`progress`]: the spinner on a terminal;
 //! - [`jsonl`]: the JSON-lines event stream (`--events FILE`);
-//! - [`trial`]: the text of `culprit test`.
+//! - [`trial`]: the text of `culprit test`;
+//! - [`mail`]: the e-mail a maintainer receives about a result.
 //!
 //! Producers never format these texts, and nothing here decides anything.
 
 pub mod jsonl;
+pub mod mail;
 pub mod progress;
 pub mod text;
 pub mod trial;
