@@ -5,7 +5,6 @@
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::spec::{CampaignSpec, Generic, Mode, Output, Search};
 
@@ -79,17 +78,18 @@ trap crash EXIT
 }
 
 fn git(dir: &Path, args: &[&str]) -> Result<String> {
-    let out = Command::new("git")
-        .arg("-C")
+    let mut job = culprit_proc::Job::new("git");
+    job.arg("-C")
         .arg(dir)
         .args(args)
         .env("GIT_AUTHOR_NAME", "Demo Developer")
         .env("GIT_AUTHOR_EMAIL", "dev@example.org")
         .env("GIT_COMMITTER_NAME", "Demo Developer")
-        .env("GIT_COMMITTER_EMAIL", "dev@example.org")
-        .output()
+        .env("GIT_COMMITTER_EMAIL", "dev@example.org");
+    let out = job
+        .output(crate::procs::root())
         .context("running git (is it installed?)")?;
-    if !out.status.success() {
+    if !out.success() {
         bail!(
             "git {} failed: {}",
             args.join(" "),
@@ -106,6 +106,34 @@ fn commit(dir: &Path, file: &str, text: &str, msg: &str) -> Result<String> {
     git(dir, &["add", file])?;
     git(dir, &["commit", "-q", "-m", msg])?;
     git(dir, &["rev-parse", "HEAD"])
+}
+
+/// The example history made earlier in `dir`.
+fn existing_repo(dir: &Path) -> Result<DemoRepo> {
+    if !dir.join("build.sh").exists() || !dir.join("prog.head").exists() {
+        bail!("{} is not a demo repository", dir.display());
+    }
+    let good = git(dir, &["rev-parse", "v1.0"])?;
+    let bad = git(dir, &["rev-parse", "main"])?;
+    let culprit = git(
+        dir,
+        &[
+            "log",
+            "--format=%H",
+            "--fixed-strings",
+            "--grep=demo: free the buffer in release",
+            "main",
+        ],
+    )?;
+    if culprit.is_empty() || culprit.contains('\n') {
+        bail!("{} has no single injected commit", dir.display());
+    }
+    Ok(DemoRepo {
+        path: dir.to_path_buf(),
+        good,
+        bad,
+        culprit,
+    })
 }
 
 /// Creates the example history in `dir` (which must not exist yet).
@@ -194,13 +222,20 @@ pub fn run(args: &DemoArgs) -> Result<i32> {
         Some(d) => d.clone(),
         None => std::env::temp_dir().join(format!("culprit-demo-{}", std::process::id())),
     };
-    if dir.join("repo").exists() {
-        bail!(
-            "{} already holds a demo; give another --dir or remove it",
-            dir.display()
-        );
-    }
-    let demo = make_repo(&dir.join("repo"), args.crash_byte)?;
+    // A demo that was interrupted is resumed: same repository, same
+    // workdir, and the campaign replays its journal.
+    let demo = if dir.join("repo").exists() {
+        let d = existing_repo(&dir.join("repo")).with_context(|| {
+            format!(
+                "{} holds something that is not a culprit demo; give another --dir",
+                dir.display()
+            )
+        })?;
+        println!("resuming the demo in {}", dir.display());
+        d
+    } else {
+        make_repo(&dir.join("repo"), args.crash_byte)?
+    };
     println!(
         "demo repository: {} ({} is the commit that introduced the bug)",
         demo.path.display(),

@@ -9,7 +9,7 @@
 
 use anyhow::{bail, Context, Result};
 
-use crate::backend::{Backend, RunResult};
+use crate::backend::Backend;
 use crate::campaign::{Action, Event, Finish, Machine, Record, Sink};
 use crate::hint::Hinter;
 use crate::journal::Journal;
@@ -58,8 +58,10 @@ pub fn drive(
                     info: r.info,
                     log: r.log,
                     config: r.config,
+                    symbols: r.symbols,
                 };
                 journal.append(&rec)?;
+                journal.sync()?;
                 let fed = m.feed(&rec);
                 flush(&mut m, sink);
                 fed?;
@@ -71,27 +73,46 @@ pub fn drive(
                         text,
                     })
                 };
-                let results: Vec<RunResult> = backend.run(&jobs, &mut progress)?;
-                if results.len() != jobs.len() {
-                    bail!(
-                        "backend returned {} results for {} runs",
-                        results.len(),
-                        jobs.len()
-                    );
-                }
-                for (job, r) in jobs.into_iter().zip(results) {
+                // Each run is journaled and told to the machine as it
+                // ends, so an interrupted round keeps what finished.
+                let mut seen = vec![false; jobs.len()];
+                let mut failed: Option<anyhow::Error> = None;
+                let ran = backend.run(&jobs, &mut progress, &mut |i, r| {
+                    if failed.is_some() || i >= jobs.len() || seen[i] {
+                        failed.get_or_insert_with(|| {
+                            anyhow::anyhow!(
+                                "the backend reported run {i} of {} twice or out of range",
+                                jobs.len()
+                            )
+                        });
+                        return;
+                    }
+                    seen[i] = true;
                     let rec = Record::Run {
-                        commit: job.commit,
-                        run: job.run,
+                        commit: jobs[i].commit.clone(),
+                        run: jobs[i].run,
                         round,
                         status: r.status,
                         secs: r.secs,
                         output: r.output,
                     };
-                    journal.append(&rec)?;
-                    m.feed(&rec)?;
-                }
+                    let fed = journal.append(&rec).and_then(|_| Ok(m.feed(&rec)?));
+                    if let Err(e) = fed {
+                        failed = Some(e);
+                    }
+                });
+                journal.sync()?;
                 flush(&mut m, sink);
+                if let Some(e) = failed {
+                    return Err(e);
+                }
+                ran?;
+                if let Some(i) = seen.iter().position(|s| !s) {
+                    bail!(
+                        "the backend returned no result for run {i} of {}",
+                        jobs.len()
+                    );
+                }
             }
         }
     }

@@ -111,10 +111,11 @@ fn the_event_stream_and_the_result_follow_their_documents() {
         assert_eq!(last["result"], v);
     }
     // Every documented event shows up in these two campaigns, but progress
-    // (which needs a step long enough to report on).
+    // (which needs a step long enough to report on) and same_crash (which
+    // needs a bug that changes its title; the machine's tests cover it).
     let missing: Vec<&String> = schema
         .keys()
-        .filter(|n| !seen.contains(*n) && *n != "progress")
+        .filter(|n| !seen.contains(*n) && !["progress", "same_crash"].contains(&n.as_str()))
         .collect();
     assert!(missing.is_empty(), "never emitted: {missing:?}");
 }

@@ -16,6 +16,12 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
 
+/// binutils' `addr2line -i -f`, read into frames (shared with
+/// crates/report's tests).
+#[path = "../../report/tests/common/binutils.rs"]
+#[allow(dead_code)]
+mod binutils;
+
 const TARBALL: &str = "/usr/src/linux-source-6.1.tar.xz";
 
 /// The kernel tests share the machine's two cores: run them one at a time.
@@ -57,7 +63,10 @@ fn fresh_workdir(name: &str) -> std::path::PathBuf {
     let dir = demo::default_dir().join(name);
     if let Ok(rd) = std::fs::read_dir(&dir) {
         for e in rd.flatten() {
-            let keep = e.file_name() == "tree" || e.file_name() == "build";
+            // The checkout (and culprit's index, head and ownership
+            // files beside it) and the build directory.
+            let name = e.file_name().to_string_lossy().into_owned();
+            let keep = name == "tree" || name.starts_with("tree.culprit-") || name == "build";
             if !keep {
                 let p = e.path();
                 let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
@@ -160,12 +169,12 @@ fn backend_builds_boots_and_classifies_the_demo() {
 
     // p(crash) ~ 0.5 * 0.9 per run: 12 runs without a crash is ~0.08%.
     let t = std::time::Instant::now();
-    let res = b.run(&runs(&d.bad, 12), &mut |_| {}).unwrap();
+    let res = b.run_collect(&runs(&d.bad, 12), &mut |_| {}).unwrap();
     eprintln!("12 runs on 2 VMs: {:.1} s", t.elapsed().as_secs_f64());
     let crashes: Vec<&String> = res
         .iter()
         .filter_map(|r| match &r.status {
-            RunStatus::Crashed { title } => Some(title),
+            RunStatus::Crashed { title, .. } => Some(title),
             _ => None,
         })
         .collect();
@@ -197,7 +206,7 @@ fn backend_builds_boots_and_classifies_the_demo() {
     );
     assert!(good.ok, "{:?}", good.first_error);
     assert_ne!(good.signature, bad.signature);
-    let res = b.run(&runs(&d.good, 4), &mut |_| {}).unwrap();
+    let res = b.run_collect(&runs(&d.good, 4), &mut |_| {}).unwrap();
     for r in &res {
         assert_eq!(r.status, RunStatus::Ok, "{:?}", r.output);
         let console = std::fs::read_to_string(r.output.as_ref().unwrap()).unwrap();
@@ -216,7 +225,7 @@ fn backend_builds_boots_and_classifies_the_demo() {
         b.build(&d.good, &mut |_| {}).unwrap().signature,
         good.signature
     );
-    let res = b.run(&runs(&d.good, 1), &mut |_| {}).unwrap();
+    let res = b.run_collect(&runs(&d.good, 1), &mut |_| {}).unwrap();
     assert_eq!(res[0].status, RunStatus::Ok, "{:?}", res[0].output);
     let console = std::fs::read_to_string(res[0].output.as_ref().unwrap()).unwrap();
     assert_eq!(executions(&console), Some(3), "{console}");
@@ -433,4 +442,68 @@ fn bisect_kernel_names_the_injected_commit() {
     );
     let result = std::fs::read_to_string(&json).unwrap();
     assert!(result.contains(&d.injected), "{result}");
+    let v: serde_json::Value = serde_json::from_str(&result).unwrap();
+    crash_is_shown_symbolised(&v, &stdout, &work, &d.injected);
+}
+
+/// The result shows the culprit's crash as a maintainer reads it: the
+/// report with frames symbolised to `function file:line`, every frame as
+/// binutils' `addr2line -i -f` gives it, and the code disassembled.
+fn crash_is_shown_symbolised(v: &serde_json::Value, stdout: &str, work: &Path, culprit: &str) {
+    let crash = &v["crash"];
+    assert_eq!(crash["symbolized"], true, "{crash}");
+    let frames = crash["frames"].as_array().unwrap();
+    assert!(
+        frames.iter().any(|f| f["file"] == "kernel/sys.c"),
+        "no frame in kernel/sys.c: {crash}"
+    );
+    let report = crash["report"].as_str().unwrap();
+    assert!(stdout.contains(report.lines().next().unwrap()), "{stdout}");
+    assert!(report.contains("kernel/sys.c:"), "{report}");
+    let code = crash["disassembly"].as_str().expect("a Code: disassembly");
+    assert!(code.contains("<-- trapping instruction"), "{code}");
+    assert!(stdout.contains("Code disassembly (best guess)"), "{stdout}");
+
+    // Every frame of the console's report against binutils.
+    let vmlinux = work.join("kernels").join(culprit).join("vmlinux");
+    let elf = std::fs::read(&vmlinux).unwrap();
+    let sym = culprit_report::symbolize::Symbolizer::new(&elf).unwrap();
+    let console = std::fs::read(crash["console"].as_str().unwrap()).unwrap();
+    let raw = culprit_report::parse(&console).unwrap();
+    let lines = sym.lines(&raw.report);
+    assert!(!lines.is_empty(), "no frame resolved in {}", raw.report);
+    let prefixes = binutils_prefixes(&vmlinux, &sym);
+    let lookups: Vec<u64> = lines.iter().map(|l| l.lookup).collect();
+    let theirs = binutils::addr2line(&vmlinux, &lookups, &prefixes);
+    for (l, t) in lines.iter().zip(&theirs) {
+        assert!(
+            binutils::same(&l.frames, t),
+            "{}: ours {:?}, binutils {t:?}",
+            l.original,
+            l.frames
+        );
+    }
+    eprintln!("{} frames agree with addr2line -i -f", lines.len());
+}
+
+/// Directories binutils names files under (the tree, as init/main.c's
+/// unit names it, and the build directory), to compare relative paths.
+fn binutils_prefixes(
+    vmlinux: &Path,
+    sym: &culprit_report::symbolize::Symbolizer,
+) -> culprit_report::symbolize::paths::Prefixes {
+    let mut none = culprit_report::symbolize::paths::Prefixes::default();
+    none.add("/nonexistent");
+    let start_kernel = sym
+        .resolve("start_kernel", 0, 0)
+        .expect("start_kernel in vmlinux");
+    let main_c = binutils::addr2line(vmlinux, &[start_kernel], &none)[0]
+        .last()
+        .and_then(|f| f.file.clone())
+        .expect("start_kernel has a file");
+    let tree = main_c.strip_suffix("init/main.c").expect("init/main.c");
+    let mut p = culprit_report::symbolize::paths::Prefixes::default();
+    p.add(tree);
+    p.add(&vmlinux.parent().unwrap().display().to_string());
+    p
 }

@@ -28,6 +28,14 @@ pub enum GitError {
     Parse { args: String, line: String },
     #[error("interrupted")]
     Cancelled,
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("culprit will not write to {dir}: {why}; give another --workdir (or --build-tree), or remove it if it is an old culprit checkout")]
+    NotOurs { dir: PathBuf, why: String },
 }
 
 /// What one git command did.
@@ -116,16 +124,29 @@ impl Repo {
         run(&self.job(args), &self.cancel)
     }
 
-    /// Runs a git command that may take long (a checkout of a whole tree),
-    /// telling `progress` every [`PROGRESS_EVERY`] how long it has been
-    /// going. A non-zero exit is an error carrying git's last message line.
-    pub(crate) fn run_long(
+    /// Runs a git command that may take long (a checkout of a whole tree)
+    /// on the index file `index`, telling `progress` every
+    /// [`PROGRESS_EVERY`] how long it has been going. A non-zero exit is an
+    /// error carrying git's last message line, not its progress meter.
+    pub(crate) fn run_long_with_index(
         &self,
         args: &[&str],
+        index: &Path,
         what: &str,
         progress: &mut dyn FnMut(String),
     ) -> Result<(), GitError> {
         let mut job = self.job(args);
+        job.env("GIT_INDEX_FILE", index);
+        self.run_long_job(job, args, what, progress)
+    }
+
+    fn run_long_job(
+        &self,
+        mut job: Job,
+        args: &[&str],
+        what: &str,
+        progress: &mut dyn FnMut(String),
+    ) -> Result<(), GitError> {
         job.stdout(Sink::memory()).stderr(Sink::memory());
         let mut told = Instant::now();
         let out = job

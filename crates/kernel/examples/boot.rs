@@ -47,10 +47,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let console = dir.path().join(format!("{i}.log"));
         let out = m.boot(&console, &cancel)?;
         let v = classify::classify(&out);
-        println!("run #{i}: {} ({:.2} s)", v.describe(), out.secs);
+        println!("run #{i}: {} ({:.2} s)", short(&v), out.secs);
         if std::env::var_os("SHOW_CONSOLE").is_some() {
             println!("{}", String::from_utf8_lossy(&out.console));
         }
     }
     Ok(())
+}
+
+/// A verdict in one line: its kind and title or reason.
+fn short(v: &culprit_kernel::classify::Verdict) -> String {
+    use culprit_kernel::classify::Verdict;
+    match v {
+        Verdict::Crashed { title, .. } => format!("crashed: {title}"),
+        other => format!("{other:?}"),
+    }
 }

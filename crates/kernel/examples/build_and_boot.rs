@@ -60,7 +60,7 @@ fn run() -> Res<i32> {
     let base = std::fs::read_to_string(&a[3])?;
     let b = Builder::new(&src, &work.join("build"), Compiler::detect("gcc"))?;
     let cancel = Cancel::new();
-    let built = config::prepare(&b, &base, &work.join("config.log"), &cancel)
+    let built = config::prepare(&b, &base, &work.join("config.log"), &cancel, None)
         .map_err(|e| e.to_string())
         .and_then(|_| {
             b.make(&["bzImage"], &work.join("build.log"), &cancel)
@@ -126,9 +126,9 @@ fn run() -> Res<i32> {
             Ok(out) => classify(&out),
             Err(e) => Verdict::Infra(e.to_string()),
         };
-        eprintln!("run #{i}: {}", v.describe());
+        eprintln!("run #{i}: {}", short(&v));
         match v {
-            Verdict::Crashed(_) => {
+            Verdict::Crashed { .. } => {
                 crashed.fetch_add(1, Ordering::SeqCst);
                 booted.fetch_add(1, Ordering::SeqCst);
             }
@@ -151,4 +151,13 @@ fn run() -> Res<i32> {
     } else {
         0
     })
+}
+
+/// A verdict in one line: its kind and title or reason.
+fn short(v: &culprit_kernel::classify::Verdict) -> String {
+    use culprit_kernel::classify::Verdict;
+    match v {
+        Verdict::Crashed { title, .. } => format!("crashed: {title}"),
+        other => format!("{other:?}"),
+    }
 }

@@ -96,8 +96,12 @@ impl Builder {
             .arg("ARCH=x86_64")
             .arg(format!("CC={}", self.cc()))
             .arg(format!("HOSTCC={}", self.compiler.make_cc()))
-            .arg(format!("-j{}", self.jobs))
-            .args(targets);
+            .arg(format!("-j{}", self.jobs));
+        if let Some(map) = self.macro_prefix_map() {
+            let user = std::env::var("KCFLAGS").unwrap_or_default();
+            c.arg(format!("KCFLAGS={}", format!("{user} {map}").trim()));
+        }
+        c.args(targets);
         c.env("KBUILD_BUILD_USER", "culprit")
             .env("KBUILD_BUILD_HOST", "culprit")
             .env("KBUILD_BUILD_TIMESTAMP", "Thu Jan  1 00:00:00 UTC 1970")
@@ -120,6 +124,25 @@ impl Builder {
             c.env("CCACHE_DIR", d);
         }
         c
+    }
+
+    /// With ccache, gcc sees the tree as `../tree/mm/mmap.c`: ccache's
+    /// base_dir rewrites absolute paths under it relative to the build
+    /// directory (which lets two worktrees share cache entries). The
+    /// kernel's own `-fmacro-prefix-map=$(srctree)/=` then no longer
+    /// matches, and WARNING headers would name `../tree/mm/mmap.c`. This
+    /// maps the relative spelling too, so messages carry the kernel's
+    /// usual `mm/mmap.c`. The flag is the same in every worktree laid out
+    /// the same way, so it costs no cache hit. DWARF keeps the real path
+    /// (culprit_report::symbolize makes it relative).
+    fn macro_prefix_map(&self) -> Option<String> {
+        if !self.compiler.ccache {
+            return None;
+        }
+        let base = self.build_dir.parent()?;
+        self.src.strip_prefix(base).ok()?;
+        let rel = relative_path(&self.build_dir, &self.src)?;
+        Some(format!("-fmacro-prefix-map={}/=", rel.display()))
     }
 
     /// The `CC=` value for make: with ccache, through the guard that keeps
@@ -293,6 +316,40 @@ fn kbuild_step(line: &[u8]) -> Option<String> {
             .bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
     ok.then(|| format!("{tag} {}", what.trim()))
+}
+
+/// `to` relative to the directory `from`, both absolute, lexically (as
+/// ccache computes it): `/w/build` to `/w/tree` is `../tree`.
+fn relative_path(from: &Path, to: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    let norm = |p: &Path| -> Option<Vec<std::ffi::OsString>> {
+        let mut v = Vec::new();
+        for c in p.components() {
+            match c {
+                Component::RootDir => {}
+                Component::CurDir => {}
+                Component::ParentDir => {
+                    v.pop();
+                }
+                Component::Normal(n) => v.push(n.to_os_string()),
+                Component::Prefix(_) => return None,
+            }
+        }
+        Some(v)
+    };
+    if !from.is_absolute() || !to.is_absolute() {
+        return None;
+    }
+    let (f, t) = (norm(from)?, norm(to)?);
+    let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
+    let mut rel = PathBuf::new();
+    for _ in common..f.len() {
+        rel.push("..");
+    }
+    for part in &t[common..] {
+        rel.push(part);
+    }
+    Some(rel)
 }
 
 /// Checks that the bzImage carries the kernel this build compressed. The
@@ -512,6 +569,46 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(20));
         std::fs::write(comp.join("vmlinux.bin.zst"), b"kernel one").unwrap();
         check_bzimage(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn relative_paths_as_ccache_spells_them() {
+        let r = |a: &str, b: &str| relative_path(Path::new(a), Path::new(b));
+        assert_eq!(r("/w/build", "/w/tree"), Some(PathBuf::from("../tree")));
+        assert_eq!(
+            r("/w/x/build", "/w/tree"),
+            Some(PathBuf::from("../../tree"))
+        );
+        assert_eq!(
+            r("/w/build/", "/w/./build/../tree"),
+            Some(PathBuf::from("../tree"))
+        );
+        assert_eq!(r("w/build", "/w/tree"), None);
+    }
+
+    #[test]
+    fn the_macro_prefix_map_follows_the_ccache_rewrite() {
+        let kcflags = |src: &str, build: &str, ccache: bool| {
+            let b = Builder::new(
+                Path::new(src),
+                Path::new(build),
+                Compiler {
+                    cc: "gcc".into(),
+                    ccache,
+                },
+            )
+            .unwrap();
+            b.command(&["bzImage"])
+                .get_args()
+                .map(|a| a.to_string_lossy().into_owned())
+                .find(|a| a.starts_with("KCFLAGS="))
+        };
+        let k = kcflags("/w/root/tree", "/w/root/build", true).unwrap();
+        assert!(k.ends_with("-fmacro-prefix-map=../tree/="), "{k}");
+        // Without ccache gcc sees absolute paths: the kernel's map works.
+        assert_eq!(kcflags("/w/root/tree", "/w/root/build", false), None);
+        // A tree outside ccache's base_dir keeps its absolute paths.
+        assert_eq!(kcflags("/src/linux", "/w/root/build", true), None);
     }
 
     #[test]

@@ -13,7 +13,12 @@ use crate::qemu::{Exit, Outcome};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Ok,
-    Crashed(String),
+    /// The reproducer's crash: its title and, when there was one, the
+    /// report it was read from.
+    Crashed {
+        title: String,
+        report: Option<Box<culprit_report::Report>>,
+    },
     /// "boot failed: ..."
     BootFailed(String),
     /// "basic kernel testing failed: ..."
@@ -22,20 +27,6 @@ pub enum Verdict {
     Timeout(String),
     /// QEMU itself failed.
     Infra(String),
-}
-
-impl Verdict {
-    /// The text after "run #N: ", as in the reference log.
-    pub fn describe(&self) -> String {
-        match self {
-            Verdict::Ok => "OK".into(),
-            Verdict::Crashed(t) => format!("crashed: {t}"),
-            Verdict::BootFailed(r) => format!("boot failed: {r}"),
-            Verdict::SmokeFailed(r) => format!("basic kernel testing failed: {r}"),
-            Verdict::Timeout(r) => format!("timed out: {r}"),
-            Verdict::Infra(r) => format!("infrastructure error: {r}"),
-        }
-    }
 }
 
 fn find(hay: &[u8], needle: &str) -> Option<usize> {
@@ -54,13 +45,16 @@ pub fn classify(out: &Outcome) -> Verdict {
     let smoke_failed = find(con, SMOKE_FAILED);
     let done = find(con, REPRO_DONE);
     if let Some(r) = culprit_report::reports(con).next() {
-        let title = r.title;
+        let title = r.title.clone();
         return match (init, smoke_ok) {
             (None, _) => Verdict::BootFailed(title),
             (Some(_), None) => Verdict::SmokeFailed(title),
             (Some(_), Some(s)) if r.start < s => Verdict::SmokeFailed(title),
             (Some(i), _) if r.start < i => Verdict::BootFailed(title),
-            _ => Verdict::Crashed(title),
+            _ => Verdict::Crashed {
+                title,
+                report: Some(Box::new(r)),
+            },
         };
     }
     if init.is_none() {
@@ -88,7 +82,10 @@ pub fn classify(out: &Outcome) -> Verdict {
         Exit::RunTimeout => Verdict::Timeout("reproducer still running at the run timeout".into()),
         // The machine went away while the reproducer ran, without a report:
         // syzbot calls this a lost connection, and it is a crash.
-        _ => Verdict::Crashed("lost connection to test machine".into()),
+        _ => Verdict::Crashed {
+            title: "lost connection to test machine".into(),
+            report: None,
+        },
     }
 }
 
@@ -120,7 +117,9 @@ mod tests {
         assert_eq!(classify(&out(&ok, exited())), Verdict::Ok);
 
         let crash = format!("boot\n{INIT_STARTED}\n{SMOKE_OK}\n{OOPS}");
-        assert_eq!(classify(&out(&crash, exited())), Verdict::Crashed(title()));
+        assert!(
+            matches!(classify(&out(&crash, exited())), Verdict::Crashed { title: t, report: Some(_) } if t == title())
+        );
 
         let boot = format!("early\n{OOPS}");
         assert_eq!(
@@ -154,10 +153,10 @@ mod tests {
         ));
         assert!(matches!(
             classify(&out(&hang, Exit::Exited(Some(0)))),
-            Verdict::Crashed(t) if t.contains("lost connection")
+            Verdict::Crashed { title: t, .. } if t.contains("lost connection")
         ));
         let v = classify(&out("", Exit::StartFailed("no such file".into())));
         assert!(matches!(&v, Verdict::Infra(r) if r.contains("QEMU failed to start")));
-        assert!(v.describe().starts_with("infrastructure error: "));
+        assert!(matches!(v, Verdict::Infra(_)), "{v:?}");
     }
 }

@@ -10,18 +10,12 @@
 //! (`culprit_git::Repo::grep_fixed`); nothing here writes anywhere.
 
 use culprit_git::{GitError, Repo};
+use culprit_report::crash_stack::is_ident;
 use std::collections::{BTreeSet, HashMap};
 
 /// A function defined in more files than this is too common a name to say
 /// anything about the culprit (e.g. per-driver `probe` functions).
 const MAX_DEFINITIONS: usize = 3;
-
-/// A C identifier: the only names worth (and safe) to put into a pattern.
-pub fn is_ident(s: &str) -> bool {
-    let mut b = s.bytes();
-    matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
-        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
-}
 
 /// What to look for in the source for one stack function.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -116,7 +116,7 @@ pub use cancel::{Cancel, Observing};
 pub use capture::{elision_marker, Captured};
 pub use contain::{configure, kill_leftovers, status, Config, Status, MARKER, WATCHDOG};
 pub use job::{Bound, Exit, Input, Job, Outcome, Output, ParentDeath, Sink, Tick};
-pub use pool::{pool, Slot};
+pub use pool::{pool, pool_each, Slot};
 pub use signals::{handle_signals, signalled};
 
 /// Everything that can go wrong here.

@@ -2,7 +2,8 @@
 //! own, results in input order.
 
 use crate::Cancel;
-use std::sync::{Condvar, Mutex};
+use std::panic::AssertUnwindSafe;
+use std::sync::mpsc;
 use std::time::Duration;
 
 /// What became of one item.
@@ -37,52 +38,66 @@ where
     R: Send,
     F: Fn(&T) -> R + Sync,
 {
+    let mut results: Vec<Slot<R>> = items.iter().map(|_| Slot::NotStarted).collect();
+    pool_each(cancel, items, max, f, |i, r| results[i] = Slot::Done(r));
+    results
+}
+
+/// [`pool`], handing each result to `done` (on the calling thread) as soon
+/// as its item finishes, in the order they finish: a caller can record
+/// what finished before a later item fails or the process is killed.
+/// Returns, per item, whether it was started.
+pub fn pool_each<T, R, F, D>(
+    cancel: &Cancel,
+    items: &[T],
+    max: usize,
+    f: F,
+    mut done: D,
+) -> Vec<bool>
+where
+    T: Sync,
+    R: Send,
+    F: Fn(&T) -> R + Sync,
+    D: FnMut(usize, R),
+{
     let _seen = cancel.observe();
     let max = max.max(1);
-    let results: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
-    let running = Mutex::new(0usize);
-    let freed = Condvar::new();
-
-    /// Frees the item's place even if `f` panics.
-    struct Place<'a>(&'a Mutex<usize>, &'a Condvar);
-    impl Drop for Place<'_> {
-        fn drop(&mut self) {
-            *self.0.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
-            self.1.notify_all();
-        }
-    }
-
+    let mut started = vec![false; items.len()];
+    let (tx, rx) = mpsc::channel::<(usize, std::thread::Result<R>)>();
+    let mut panic = None;
     std::thread::scope(|sc| {
-        for (item, slot) in items.iter().zip(&results) {
-            let mut n = running.lock().unwrap_or_else(|e| e.into_inner());
-            // The token's cancel does not signal this condvar: look at it
-            // every few milliseconds while waiting for a place.
-            while *n >= max && !cancel.is_cancelled() {
-                n = freed
-                    .wait_timeout(n, Duration::from_millis(20))
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
+        let (mut running, mut next) = (0usize, 0usize);
+        loop {
+            while running < max && next < items.len() && !cancel.is_cancelled() {
+                let (f, tx, item, i) = (&f, tx.clone(), &items[next], next);
+                sc.spawn(move || {
+                    let r = std::panic::catch_unwind(AssertUnwindSafe(|| f(item)));
+                    let _ = tx.send((i, r));
+                });
+                started[next] = true;
+                running += 1;
+                next += 1;
             }
-            if cancel.is_cancelled() {
+            if running == 0 {
                 break;
             }
-            *n += 1;
-            drop(n);
-            let (f, running, freed) = (&f, &running, &freed);
-            sc.spawn(move || {
-                let _place = Place(running, freed);
-                let r = f(item);
-                *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
-            });
+            // The token's cancel does not wake this receive: look at it
+            // every few milliseconds while items run.
+            match rx.recv_timeout(Duration::from_millis(20)) {
+                Ok((i, Ok(r))) => {
+                    running -= 1;
+                    done(i, r);
+                }
+                Ok((_, Err(p))) => {
+                    running -= 1;
+                    panic.get_or_insert(p);
+                }
+                Err(_) => {}
+            }
         }
     });
-    results
-        .into_iter()
-        .map(
-            |m| match m.into_inner().unwrap_or_else(|e| e.into_inner()) {
-                Some(r) => Slot::Done(r),
-                None => Slot::NotStarted,
-            },
-        )
-        .collect()
+    if let Some(p) = panic {
+        std::panic::resume_unwind(p);
+    }
+    started
 }

@@ -78,3 +78,48 @@ fn an_empty_pool_and_a_zero_limit() {
     let out = pool(&c, &[1, 2], 2, |x| x + 1);
     assert_eq!(out, vec![Slot::NotStarted, Slot::NotStarted]);
 }
+
+#[test]
+fn each_result_is_handed_over_as_its_item_finishes() {
+    use culprit_proc::pool_each;
+    use std::time::{Duration, Instant};
+    let c = Cancel::new();
+    // Item 0 is slow, item 1 quick: 1 must be handed over first, long
+    // before 0 ends.
+    let items = [600u64, 10, 20];
+    let start = Instant::now();
+    let mut order = Vec::new();
+    let started = pool_each(
+        &c,
+        &items,
+        3,
+        |ms| {
+            std::thread::sleep(Duration::from_millis(*ms));
+            *ms
+        },
+        |i, r| order.push((i, r, start.elapsed())),
+    );
+    assert_eq!(started, vec![true, true, true]);
+    let idx: Vec<usize> = order.iter().map(|o| o.0).collect();
+    assert_eq!(idx, vec![1, 2, 0]);
+    assert!(order[0].2 < Duration::from_millis(500), "{order:?}");
+    // A panic in one item is raised after the others are handed over.
+    let mut got = Vec::new();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool_each(
+            &c,
+            &[1u32, 2, 3],
+            2,
+            |x| {
+                if *x == 2 {
+                    panic!("boom");
+                }
+                *x
+            },
+            |_, r| got.push(r),
+        )
+    }));
+    assert!(r.is_err());
+    got.sort();
+    assert_eq!(got, vec![1, 3]);
+}

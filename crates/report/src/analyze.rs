@@ -23,12 +23,12 @@ pub fn build(
     let frames = frames::collect(lines, fmt, caps);
     let class = crate::classes::class_of(log, lines, fmt.title);
     let raw_frame = frames::title_frame(lines, fmt, caps, &frames, class);
-    let mut frame = match fmt.frame {
+    let mut frame = raw_frame.as_deref().map(|f| match fmt.frame {
         crate::formats::FrameRule::Hung | crate::formats::FrameRule::Stall => {
-            raw_frame.as_deref().map(crate::hang::canonical)
+            crate::syscall::strip_wrappers(&crate::hang::canonical(f))
         }
-        _ => raw_frame.clone(),
-    };
+        _ => crate::syscall::strip_wrappers(f),
+    });
     let mut warn_reason = None;
     if fmt.title.starts_with("WARNING in") {
         // A WARNING is only named after its own stack.
@@ -130,6 +130,28 @@ pub fn build(
     };
     let guilty_file = crate::guilty::guilty_file(&frames, from_title)
         .or_else(|| crate::guilty::guilty_file(&frames, None));
+    let top_frames = frames::top_frames(
+        &frames,
+        frame_text.as_deref().filter(|f| *f != CORRUPTED),
+        raw_frame.as_deref(),
+        |f| class.is_some_and(|c| c.skips(f)),
+    );
+    // The report's frame is the function as the stack names it (callers
+    // look it up in the source); the title may name it without its
+    // syscall wrapper prefix.
+    let unstripped = raw_frame.as_deref().map(|f| match fmt.frame {
+        crate::formats::FrameRule::Hung | crate::formats::FrameRule::Stall => {
+            crate::hang::canonical(f)
+        }
+        _ => f.to_string(),
+    });
+    let frame = frame_text
+        .filter(|f| f != CORRUPTED)
+        .map(|f| match unstripped {
+            Some(u) if crate::syscall::strip_wrappers(&u) == f => u,
+            _ => f,
+        })
+        .or_else(|| pair_frame(&title));
     let start = lines[0].start;
     let end = lines.last().map_or(start, |l| l.end);
     let report = context_before(log, &lines[0]) + &report_text(lines);
@@ -137,7 +159,7 @@ pub fn build(
         title,
         alt_titles,
         kind,
-        frame: frame_text.filter(|f| f != CORRUPTED),
+        frame,
         corrupted: corrupted_reason.is_some(),
         corrupted_reason,
         suppressed: false,
@@ -146,13 +168,14 @@ pub fn build(
         end,
         report,
         guilty_file,
+        frames: top_frames,
     }
 }
 
 /// " Read" / " Write" from the KASAN access line right after the header.
 pub fn access_of(lines: &[Line]) -> Option<&'static str> {
-    let next = crate::scan::next_nonempty(lines, crate::scan::header_group(lines))?;
-    crate::scan::access_in(&next)
+    let next = crate::header::next_nonempty(lines, crate::header::header_group(lines))?;
+    crate::header::access_in(&next)
 }
 
 fn alt_titles_for(title: &str, frame: &str) -> Vec<String> {
@@ -177,7 +200,7 @@ fn extra_alts(lines: &[Line], title: &str) -> Vec<String> {
     Vec::new()
 }
 
-fn alt_titles(title: &str, frame: Option<&str>) -> Vec<String> {
+pub fn alt_titles(title: &str, frame: Option<&str>) -> Vec<String> {
     let Some(frame) = frame else {
         return Vec::new();
     };
@@ -261,4 +284,20 @@ fn context_before(log: &[u8], header: &Line) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The frame of a KCSAN title ("KCSAN: data-race in f / g" names both
+/// racing functions, "KCSAN: assert: race in f" one; the first is the
+/// report's frame).
+fn pair_frame(title: &str) -> Option<String> {
+    if !title.starts_with("KCSAN: ") {
+        return None;
+    }
+    let (_, tail) = title.rsplit_once(" in ")?;
+    let first = tail.split_once(" / ").map_or(tail, |(f, _)| f);
+    let ident = !first.is_empty()
+        && first
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
+    ident.then(|| first.to_string())
 }

@@ -91,7 +91,7 @@ fn site_re() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
     R.get_or_init(|| {
         Regex::new(
-            r"(?:WARNING: .*?at |kernel BUG at )(?:\S*/)?((?:lib|mm|fs|kernel|net)/[\w/.-]+\.c):",
+            r"(?:WARNING: (?:.*?at )?|kernel BUG at )(?:\S*/)?((?:lib|mm|fs|kernel|net)/[\w/.-]+\.c):",
         )
         .unwrap()
     })
@@ -151,7 +151,10 @@ fn by_message(t: &str) -> Option<Class> {
         Some(Class::Locking)
     } else if t.contains("kobject: ") || t.contains("kobject_add_internal failed") {
         Some(Class::Kobject)
-    } else if t.contains("list_add corruption") || t.contains("list_del corruption") {
+    } else if t.contains("list_add corruption")
+        || t.contains("list_del corruption")
+        || t.contains("list_add double add")
+    {
         Some(Class::CorruptedList)
     } else {
         None

@@ -32,7 +32,7 @@ pub fn check(lines: &[Line], fmt: &Format, frames: &[Frame]) -> Option<String> {
                         .get(1..tr)
                         .unwrap_or_default()
                         .iter()
-                        .any(|l| crate::scan::is_header(&l.text))
+                        .any(|l| crate::header::is_header(&l.text))
                 {
                     return None;
                 }
@@ -50,6 +50,46 @@ pub fn check(lines: &[Line], fmt: &Format, frames: &[Frame]) -> Option<String> {
     }
     if fmt.needs_stack && !frames.iter().any(|f| !f.unreliable && !f.from_ip) {
         return Some("no stack trace in the report".to_string());
+    }
+    if fmt.needs_stack {
+        if let Some(section) = empty_stack_section(lines) {
+            return Some(format!("no frames after \"{section}\""));
+        }
+    }
+    None
+}
+
+/// Lines after a stack section's title within which its first frame must
+/// appear (room for `<IRQ>`/`<TASK>` markers and a register dump).
+const SECTION_FRAMES_WITHIN: usize = 15;
+
+/// A stack section title ("Call Trace:", KASAN's "Allocated by task N:"
+/// and "Freed by task N:", kmemleak's "backtrace:") that no frame follows:
+/// the report was cut there.
+fn empty_stack_section(lines: &[Line]) -> Option<String> {
+    for (i, l) in lines.iter().enumerate() {
+        let t = l.text.trim();
+        let section = t.eq_ignore_ascii_case("call trace:")
+            || t == "backtrace:"
+            || (t.starts_with("Allocated by task ") || t.starts_with("Freed by task "))
+                && t.ends_with(':');
+        if !section {
+            continue;
+        }
+        let has_frame = lines
+            .iter()
+            .skip(i + 1)
+            .take(SECTION_FRAMES_WITHIN)
+            .any(|n| {
+                // "? " frames count: the section was printed, only its
+                // unwinding was unsure.
+                crate::stack::parse_frame(&n.text).is_some()
+                    || crate::trace::ip_frame(&n.text).is_some()
+                    || n.text.contains("(stack is not available)")
+            });
+        if !has_frame {
+            return Some(t.to_string());
+        }
     }
     None
 }

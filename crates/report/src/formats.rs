@@ -106,6 +106,9 @@ fn specs() -> Vec<Spec> {
         Spec("BUG: unable to handle", r"BUG: unable to handle kernel", "BUG: unable to handle kernel", None, T | C),
         Spec("BUG: kernel NULL pointer", r"BUG: kernel NULL pointer dereference", "BUG: unable to handle kernel NULL pointer dereference in {frame}", StackOnly, FT),
         Spec("Unable to handle kernel", r"Unable to handle kernel (?P<what>paging request|NULL pointer dereference|access to user memory)", "BUG: unable to handle kernel $what in {frame}", StackOnly, FT),
+        // arm64 die_kernel_fault() with another fault kind (write to
+        // read-only memory, execute from non-executable memory, ...).
+        Spec("Unable to handle kernel", r"^Unable to handle kernel (?P<all>.*)", "Unable to handle kernel $all", None, 0),
         Spec("kernel BUG", r"kernel BUG at", "kernel BUG in {frame}", StackOnly, FT),
         Spec("kernel BUG", r"^kernel BUG$", "kernel BUG in {frame}", StackOnly, FT),
         Spec("divide error:", r"divide error: ", "divide error in {frame}", StackOnly, FT),
@@ -122,21 +125,27 @@ fn specs() -> Vec<Spec> {
         Spec("WARNING:", r"WARNING: \S+:\d+ at FN, CPU#", "WARNING in {frame}", Stack, FT),
         Spec("WARNING:", r"WARNING: \S+:\d+ at ", "WARNING in {frame}", StackOnly, FT),
         Spec("WARNING:", r"WARNING: (?:CPU: \d+ PID: \d+.*? )?at \S+", "WARNING in {frame}", StackOnly, FT),
+        // The header cut after its task (the rest of the line went to
+        // another CPU's output): still a WARNING named from its stack.
+        Spec("WARNING:", r"WARNING: CPU: \d+ PID: \d+", "WARNING in {frame}", StackOnly, FT),
         Spec("WARNING:", r"WARNING: possible (?:circular|recursive|irq lock inversion) ", "possible deadlock in {frame}", LockAt, FT),
         Spec("WARNING:", r"WARNING: [A-Z]+-(?:safe|irq-safe) -> [A-Z]+-(?:unsafe|irq-unsafe) lock order detected", "possible deadlock in {frame}", IrqSafe, FT),
         Spec("WARNING:", r"WARNING: inconsistent lock state", "inconsistent lock state in {frame}", LockAt, FT),
         Spec("WARNING:", r"WARNING: suspicious RCU usage", "WARNING: suspicious RCU usage in {frame}", LockAt, FT | D),
         Spec("WARNING:", r"WARNING: [Nn]ested lock was not taken", "WARNING: nested lock was not taken in {frame}", LockAt, FT),
         Spec("WARNING:", r"WARNING: (?P<what>lock held when returning to user space)", "WARNING: $what in {frame}", LockAt, F),
-        Spec("WARNING:", r"WARNING: (?P<what>bad unlock balance|held lock freed|nested lock was not taken|still has locks held)", "WARNING: $what in {frame}", LockAt, FT),
+        Spec("WARNING:", r"WARNING: (?P<what>bad unlock balance|held lock freed|nested lock was not taken)", "WARNING: $what in {frame}", LockAt, FT),
+        // lockdep's print_held_locks_bug(): "%s/%d still has locks held!".
+        Spec("still has locks held", r"(?P<pfx>BUG|WARNING): .*still has locks held!", "$pfx: still has locks held in {frame}", LockAt, F),
         Spec("WARNING:", r"WARNING: kernel stack regs .* has bad 'bp' value", "WARNING: kernel stack regs has bad 'bp' value", None, 0),
         Spec("WARNING:", r"WARNING: kernel stack frame pointer .* has bad value", "WARNING: kernel stack frame pointer has bad value", None, 0),
         Spec("WARNING:", r"^(?:[\w.-]+ [\w.:-]+: )?WARNING: (?P<all>[^:]+!)$", "WARNING: $all", None, 0),
         // lockdep, old style and BUG: variants
         Spec("INFO: possible", r"INFO: possible (?:circular|recursive|irq lock inversion) ", "possible deadlock in {frame}", LockAt, FT),
+        Spec("INFO: ", r"INFO: [A-Z]+-(?:safe|irq-safe) -> [A-Z]+-(?:unsafe|irq-unsafe) lock order detected", "possible deadlock in {frame}", IrqSafe, FT),
         Spec("INFO: inconsistent lock state", r"INFO: inconsistent lock state", "inconsistent lock state in {frame}", LockAt, FT),
         Spec("INFO: suspicious RCU usage", r"INFO: suspicious RCU usage", "INFO: suspicious RCU usage in {frame}", LockAt, FT | D),
-        Spec("BUG: ", r"BUG: (?P<what>bad unlock balance|held lock freed|still has locks held|lock held when returning to user space)", "BUG: $what in {frame}", LockAt, FT),
+        Spec("BUG: ", r"BUG: (?P<what>bad unlock balance|held lock freed|lock held when returning to user space)", "BUG: $what in {frame}", LockAt, FT),
         Spec("INFO: trying to register non-static key", r"INFO: trying to register non-static key", "INFO: trying to register non-static key in {frame}", StackOnly, F),
         Spec("BUG: spinlock", r"BUG: spinlock (?P<what>[a-z ]+?) on CPU", "BUG: spinlock $what in {frame}", StackOnly, F),
         Spec("BUG: rwlock", r"BUG: rwlock (?P<what>[a-z ]+?) on CPU", "BUG: rwlock $what in {frame}", StackOnly, F),
@@ -165,19 +174,39 @@ fn specs() -> Vec<Spec> {
         Spec("BUG: Bad rss-counter", r"BUG: Bad rss-counter state", "BUG: Bad rss-counter state", None, 0),
         Spec("BUG: Dentry", r"BUG: Dentry .* still in use .*\[unmount of", "BUG: Dentry still in use in unmount", None, 0),
         Spec("BUG: bad usercopy", r"BUG: bad usercopy", "BUG: bad usercopy in {frame}", StackOnly, F),
+        // lib/list_debug.c __list_add_valid()/__list_del_entry_valid().
         Spec("list_add corruption", r"list_(?:add|del) corruption", "BUG: corrupted list in {frame}", StackOnly, F),
+        Spec("list_add double add", r"list_add double add", "BUG: corrupted list in {frame}", StackOnly, F),
+        Spec("Object already free", r"BUG [\w.:-]+ \([^)]*\): Object already free", "BUG: Object already free", None, 0),
+        // mm/slub.c print_track(): "%s in %pS age=%lu cpu=%u pid=%d" with
+        // "Allocated"/"Freed"; alone, the header it belongs to was lost.
         Spec("INFO: Freed in", r"INFO: Freed in FN(?P<rest> age=.*)?", "INFO: Freed in $func$rest", None, C),
+        Spec("INFO: Allocated in", r"INFO: Allocated in FN(?P<rest> age=.*)?", "INFO: Allocated in $func$rest", None, C),
         Spec("VFS: Busy inodes", r"VFS: Busy inodes after unmount", "VFS: Busy inodes after unmount (use-after-free)", None, 0),
+        // filp_close() on a file whose count already dropped to zero.
+        Spec("VFS: Close: file count is 0", r"VFS: Close: file count is 0", "VFS: Close: file count is zero (use-after-free)", None, 0),
         Spec("unregister_netdevice: waiting for", r"unregister_netdevice: waiting for \S+ to become free", "unregister_netdevice: waiting for DEV to become free", None, W),
         // panics (reported only when not part of another report)
         Spec("Kernel panic - not syncing", r"Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: FN", "kernel panic: stack is corrupted in {frame}", Stack, S | F),
         Spec("Kernel panic - not syncing", r"Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: ", "kernel panic: stack is corrupted in {frame}", StackOnly, S | F),
         Spec("Kernel panic - not syncing", r"Kernel panic - not syncing: corrupted stack end detected inside scheduler", "kernel panic: corrupted stack end in {frame}", Stall, S | F),
         // The panics that end another report: alone, that report was lost.
-        Spec("Kernel panic - not syncing", r"Kernel panic - not syncing: (?P<msg>panic_on_warn set|Fatal exception)(?: \.\.\.|\.\.\.)?$", "kernel panic: $msg", None, S | T | C),
-        Spec("Kernel panic - not syncing", r"Kernel panic - not syncing: (?P<msg>Attempted to kill init!|Couldn't open N_TTY ldisc|panic_on_warn set|Fatal exception|VFS: Unable to mount root fs on [^ ]+|[^:]+?)(?: \.\.\.|\.\.\.| exitcode=.*| for .*)?$", "kernel panic: $msg", None, S | T),
+        Spec("Kernel panic - not syncing", r"Kernel panic - not syncing: kernel stack overflow", "kernel stack overflow in {frame}", Stall, S | F),
+        // A panic that ends another report (panic_on_warn, oops_end(),
+        // hung_task_panic): alone, that report was lost.
+        Spec("Kernel panic - not syncing", r"Kernel panic - not syncing: (?:\w+: )?(?P<msg>panic_on_warn set|Fatal exception|hung_task: blocked tasks|softlockup: hung tasks)", "kernel panic: $msg", None, S | T | C),
+        Spec("Kernel panic - not syncing", r"Kernel panic - not syncing: (?P<msg>Attempted to kill init!|Couldn't open N_TTY ldisc|VFS: Unable to mount root fs on [^ ]+)", "kernel panic: $msg", None, S | T),
+        Spec("Kernel panic - not syncing", r"Kernel panic - not syncing: (?P<msg>.*?)(?: \.\.\.|\.\.\.)?$", "kernel panic: $msg", None, S | T),
         // other platforms and tools
-        Spec("ASSERT FAILED", r"trusty: panic .*ASSERT FAILED at \([^)]*\): (?P<expr>.*)", "trusty: ASSERT FAILED: $expr", None, 0),
+        // Trusty (the TEE firmware) logs its own panics through the kernel
+        // console: "panic (caller 0x...): [DEBUG ]ASSERT FAILED at (file:line): expr".
+        Spec("ASSERT FAILED", r"trusty: (?:panic .*)?ASSERT FAILED at \([^)]*\): (?P<expr>.*)", "trusty: ASSERT FAILED: $expr", None, 0),
+        Spec("trusty: panic", r"trusty: panic \(caller [^)]*\):\s*(?P<msg>.*)", "trusty: panic: $msg", None, 0),
+        // Go runtime failures of userspace helpers on the console
+        // (runtime/panic.go prints "panic: " and "fatal error: " at the
+        // start of a line).
+        Spec("panic: ", r"^panic: (?P<msg>.+)", "panic: $msg", None, 0),
+        Spec("fatal error: ", r"^fatal error: (?P<msg>.+)", "go runtime error", None, 0),
         Spec("with overflow", r"^attempt to (?P<op>add|subtract|multiply|shift left|shift right|negate|divide) with overflow", "attempt to $op with overflow in {frame}", StackOnly, F),
         Spec("SYZFAIL:", r"SYZFAIL: (?P<msg>.*)", "SYZFAIL: $msg", None, 0),
         Spec("SYZFATAL:", r"SYZFATAL: (?P<msg>.*)", "SYZFATAL: $msg", None, 0),
@@ -186,7 +215,10 @@ fn specs() -> Vec<Spec> {
         // the rest of the line).
         Spec("INFO:", r"^INFO:\s*$", "INFO: corrupted", None, C),
         // Any other "BUG: message": the message up to its first detail.
-        Spec("BUG: ", r"^BUG: (?P<all>[^:(\[]*[A-Za-z])", "BUG: $all", None, 0),
+        // Any other "BUG: message" or "WARNING: message" line: the line
+        // is the title (numbers and addresses normalised away).
+        Spec("BUG: ", r"^BUG: (?P<all>.*\S)", "BUG: $all", None, 0),
+        Spec("WARNING: ", r"^WARNING: (?P<all>.*\S)", "WARNING: $all", None, 0),
     ]
 }
 

@@ -4,87 +4,21 @@ use crate::classes::Class;
 use crate::formats::{Format, FrameRule};
 use crate::lines::Line;
 use crate::stack::{self, func_name, parse_frame, Frame};
+use crate::trace::stack_from;
 use regex::{Captures, Regex};
 use std::sync::OnceLock;
 
 struct Pats {
-    ip: Regex,
     lock_at: Regex,
     last_fn: Regex,
-    neutral: Regex,
-    end: Regex,
 }
 
 fn pats() -> &'static Pats {
     static P: OnceLock<Pats> = OnceLock::new();
     P.get_or_init(|| Pats {
-        ip: Regex::new(r"^\s*(?:RIP: [0-9a-f]{4}:|pc\s*: |PC is at |epc\s*: |NIP \[[0-9a-f]+\] |IP: |EIP: [0-9a-f]{4}:)(.*)$").unwrap(),
         lock_at: Regex::new(r"(?:, at:|\) at:)(.*)$").unwrap(),
         last_fn: Regex::new(r"last function: ([^\s+]+)").unwrap(),
-        neutral: Regex::new(concat!(
-            r"^\s*(?:$|(?:[0-9a-f]{8,16}\s*)+$|[A-Z0-9]{2,3}: |[a-z0-9]{2,3}\s*: |(?:R|E)?FLAGS|Call [Tt]race:|<(?:/?IRQ|/?NMI|/?TASK|EOI|/?SOFTIRQ)>|Code: |Modules linked in|",
-            r"Kernel panic|CPU: |Hardware name|Workqueue: |Comm: |Stack:|Exception stack|Backtrace:|Process |PC is at|LR is at|pc :|lr :|sp :|",
-            r"x\d+ *: |psr|Flags:|Control:|Table:|DAC:|---\[ end Kernel panic|Dumping ftrace|Kernel Offset|Rebooting in|ORIG_|CR2: |",
-            r"irq event stamp|hardirqs |softirqs |Showing|NMI backtrace|Sending NMI|INFO: NMI handler|\(ftrace buffer empty\)|",
-            r"[A-Z]S:  ?[0-9a-f]+|DR[0-7]: |PKRU: |Tainted|BUG: |WARNING: |general protection|Oops|ODEBUG|.*\] [a-z]+: )"
-        ))
-        .unwrap(),
-        end: Regex::new(r"^\s*(?:Allocated by task|Freed by task|The buggy address|Memory state around|Last potentially related|other info that might help|Uninit was (?:created|stored)|Local variable|Bytes \d+-\d+ of \d+|Byte \d+ of \d+|The buggy|Showing all locks|\d+ locks? held by|---\[ end trace|Reported by Kernel Concurrency|value changed:|read to|write to|Object |kfence-#|Dumping ftrace|Kernel Offset|Rebooting in|NMI backtrace for cpu|Sending NMI from)").unwrap(),
     })
-}
-
-/// Consecutive foreign lines tolerated inside a stack trace.
-const MAX_JUNK: usize = 8;
-
-/// Frame of an instruction-pointer line (`RIP: 0010:func+0x1/0x2`, `pc : ...`).
-pub fn ip_frame(text: &str) -> Option<Frame> {
-    let c = pats().ip.captures(text)?;
-    parse_frame(&c[1])
-}
-
-/// Frames of the first stack of the report, starting at `from`, in text
-/// order, until the stack section ends.
-pub fn stack_from(lines: &[Line], from: usize) -> Vec<Frame> {
-    let p = pats();
-    let mut out = Vec::new();
-    let mut in_trace = false;
-    let mut junk = 0;
-    let mut prev = "";
-    for l in lines.iter().skip(from) {
-        let t = l.text.as_str();
-        let last = prev;
-        prev = t;
-        if let Some(f) = parse_frame(t) {
-            if side_note(t, last) {
-                continue;
-            }
-            in_trace = true;
-            junk = 0;
-            out.push(f);
-            continue;
-        }
-        if let Some(mut f) = ip_frame(t) {
-            f.from_ip = true;
-            out.push(f);
-            continue;
-        }
-        if p.end.is_match(t) {
-            if in_trace {
-                break;
-            }
-            continue;
-        }
-        if in_trace && !p.neutral.is_match(t) {
-            // Tolerate a few lines interleaved from other CPUs or programs.
-            junk += 1;
-            if junk > MAX_JUNK {
-                break;
-            }
-            continue;
-        }
-        junk = 0;
-    }
-    out
 }
 
 /// Index of the first line at or after `from` matching `pred`.
@@ -164,7 +98,12 @@ pub fn title_frame(
     frames: &[Frame],
     class: Option<Class>,
 ) -> Option<String> {
-    let skip = |f: &str| stack::is_infra(f) || class.is_some_and(|c| c.skips(f));
+    // skbuff.h/skbuff.c helpers BUG_ON() their arguments: a kernel BUG
+    // in them is the caller's misuse.
+    let skb_helper = |f: &str| {
+        fmt.title.starts_with("kernel BUG") && (f.starts_with("skb_") || f.starts_with("__skb_"))
+    };
+    let skip = |f: &str| stack::is_infra(f) || class.is_some_and(|c| c.skips(f)) || skb_helper(f);
     let header = caps
         .name("func")
         .map(|m| func_name(m.as_str()).to_string())
@@ -179,7 +118,7 @@ pub fn title_frame(
             let mut generic = None;
             for (i, l) in lines.iter().enumerate().skip(1).take(60) {
                 let t = l.text.trim_start();
-                if (t.starts_with('#') && !lines[0].text.contains("returning to user space"))
+                if (t.starts_with('#') && !held_locks_listing(&lines[0].text))
                     || t.starts_with("other info that might help")
                     || t.starts_with("stack backtrace:")
                     || t.ends_with("state was registered at:")
@@ -202,8 +141,12 @@ pub fn title_frame(
                     }
                 }
             }
-            // A generic or infrastructure lock site still beats no frame at all.
-            first_good(frames, skip).or(generic)
+            // Both lock sites are plumbing: the dependency chain's first
+            // entry shows who took the lock, then the reporting stack; a
+            // generic or infrastructure lock site still beats no frame.
+            chain_frame(lines, |f| skip(f) || LOCK_AT_GENERIC.contains(&f))
+                .or_else(|| first_good(frames, skip))
+                .or(generic)
         }
         FrameRule::LastFunction => lines
             .iter()
@@ -211,7 +154,7 @@ pub fn title_frame(
             .find_map(|l| pats().last_fn.captures(&l.text))
             .map(|c| func_name(&c[1]).to_string()),
         FrameRule::Hung => first_good(frames, |f| skip(f) || crate::hang::is_sched_infra(f)),
-        FrameRule::Leak => first_good(frames, |f| skip(f) || crate::hang::is_alloc_infra(f)),
+        FrameRule::Leak => first_good(frames, |f| skip(f) || crate::leak::is_alloc_infra(f)),
         FrameRule::Stall => crate::hang::stall_frame(lines),
     }
 }
@@ -231,9 +174,17 @@ pub fn first_good(frames: &[Frame], rejected: impl Fn(&str) -> bool) -> Option<S
 
 /// Lock sites that are generic plumbing (workqueue flush maps, console
 /// semaphore, printk): the lockdep report is named after the other lock.
+/// Workqueue functions take the lockdep maps of every work item they run
+/// or flush, so deadlocks reported there are about the work item.
 const LOCK_AT_GENERIC: &[&str] = &[
+    "process_one_work",
     "flush_workqueue",
     "__flush_workqueue",
+    "drain_workqueue",
+    "destroy_workqueue",
+    "flush_work",
+    "__flush_work",
+    "start_flush_work",
     "down_trylock",
     "vprintk_emit",
     "console_lock",
@@ -243,11 +194,51 @@ const LOCK_AT_GENERIC: &[&str] = &[
 /// Helpers whose warnings are about the caller, titled "caller/helper".
 const CALLER_HELPERS: &[&str] = &["usb_submit_urb"];
 
-/// Frames quoted in side notes ("Preemption disabled at:", "hardirqs last
-/// enabled at (N): func", lockdep "at: func") are not part of the stack.
-fn side_note(t: &str, prev: &str) -> bool {
-    prev.trim_end().ends_with(" at:")
-        || t.contains(" at (")
-        || t.contains(", at: ")
-        || t.contains("last function:")
+/// Reports whose lock sites are in the `#N:` list of held locks (there is
+/// no dependency chain to stop at).
+fn held_locks_listing(header: &str) -> bool {
+    header.contains("returning to user space") || header.contains("still has locks held")
+}
+
+/// First frame not `rejected` in the first entry of lockdep's dependency
+/// chain ("-> #N (lock){...}:" followed by the stack that took the lock).
+fn chain_frame(lines: &[Line], rejected: impl Fn(&str) -> bool) -> Option<String> {
+    let from = find(lines, 1, |t| t.trim_start().starts_with("-> #"))?;
+    let end = find(lines, from + 1, |t| {
+        let t = t.trim_start();
+        t.starts_with("-> #") || t.starts_with("other info that might help")
+    })
+    .unwrap_or(lines.len());
+    first_good(&stack_from(&lines[..end], from + 1), rejected)
+}
+
+/// Most frames kept in [`crate::Report::frames`].
+pub const TOP_FRAMES: usize = 8;
+
+/// The report's top frames for crash identity: the title frame first,
+/// then the reliable, non-infrastructure frames of the report's stack
+/// below it (from the stack's top when the title frame is not in it),
+/// in title form with syscall wrappers stripped, without repeats.
+pub fn top_frames(
+    frames: &[Frame],
+    title: Option<&str>,
+    raw_title: Option<&str>,
+    class_skip: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    let at = raw_title.and_then(|t| frames.iter().position(|f| !f.unreliable && f.func() == t));
+    let mut out: Vec<String> = title.map(str::to_string).into_iter().collect();
+    let below = frames
+        .iter()
+        .skip(at.map_or(0, |i| i + 1))
+        .filter(|f| !f.unreliable && !stack::is_infra(f.func()) && !class_skip(f.func()))
+        .map(|f| crate::syscall::strip_wrappers(f.func()));
+    for f in below {
+        if out.len() >= TOP_FRAMES {
+            break;
+        }
+        if !out.contains(&f) {
+            out.push(f);
+        }
+    }
+    out
 }

@@ -1,14 +1,14 @@
-//! Frames of hang-like reports (RCU stalls, soft lockups, hung tasks) and
-//! of memory leaks, where the top of the stack is a waiting or allocation
-//! primitive rather than the bug.
+//! Frames of hang-like reports (RCU stalls, soft lockups, hung tasks),
+//! where the top of the stack is a waiting primitive or the interrupt
+//! that noticed the hang rather than the bug.
 //!
 //! A stall is named after a representative function: the callee of the
 //! first generic dispatcher below the looping code (the file operation,
 //! netlink handler, timer or work function) or the syscall itself.
 
-use crate::frames::{ip_frame, stack_from};
 use crate::lines::Line;
 use crate::stack::{func_name, is_infra, Frame};
+use crate::trace::{ip_frame, stack_from};
 use regex::Regex;
 use std::sync::OnceLock;
 
@@ -63,9 +63,8 @@ fn sched_re() -> &'static Regex {
 }
 
 /// Canonical name of a hang/stall frame: RCU grace-period waiters are
-/// all "synchronize_rcu", cross-CPU calls "smp_call_function", syscall
-/// entry wrappers the syscall (`__x64_sys_rmdir` -> `sys_rmdir`,
-/// `SyS_rmdir` -> `rmdir`).
+/// all "synchronize_rcu", cross-CPU calls "smp_call_function" (syscall
+/// wrappers are normalised for every kind, in `syscall`).
 pub fn canonical(f: &str) -> String {
     if f.starts_with("synchronize_rcu")
         || f.starts_with("synchronize_srcu")
@@ -77,72 +76,12 @@ pub fn canonical(f: &str) -> String {
     if f.starts_with("smp_call_function") {
         return "smp_call_function".to_string();
     }
-    if let Some(c) = syscall_re().captures(f) {
-        if let Some(m) = c.get(1).or(c.get(2)) {
-            return m.as_str().to_string();
-        }
-    }
     f.to_string()
 }
 
 /// Waiting primitives at the top of a blocked task's stack.
 pub fn is_sched_infra(f: &str) -> bool {
     sched_re().is_match(f)
-}
-
-fn alloc_re() -> &'static Regex {
-    static R: OnceLock<Regex> = OnceLock::new();
-    R.get_or_init(|| {
-        re(&[
-            r"create_object.*",
-            r"kmemleak_.*",
-            r"__kmemleak_.*",
-            r"kvasprintf.*",
-            r"kasprintf",
-            r"kstrdup_const",
-            r"alloc_inode",
-            r"new_inode",
-            r"__alloc_skb",
-            r"alloc_skb.*",
-            r"__netdev_alloc_skb",
-            r"sk_prot_alloc",
-            r"sk_alloc",
-            r"__register_sysctl_table",
-            r"register_net_sysctl.*",
-            r"kobject_set_name.*",
-            r"kobject_add.*",
-            r"kobject_init_and_add",
-            r"__kobject_.*",
-            r"dev_set_name",
-            r"__kernfs_.*",
-            r"kernfs_.*",
-            r"__d_alloc",
-            r"d_alloc.*",
-            r"pcpu_.*",
-            r"__alloc_percpu.*",
-            r"alloc_percpu.*",
-            r"idr_.*",
-            r"ida_.*",
-            r"xa_.*",
-            r"__xa_.*",
-            r"radix_tree_.*",
-            r"mempool_.*",
-            // bpf_map_ops.map_alloc constructors: map_create asked for it.
-            r"\w+_map_alloc",
-            r"bpf_map_area_alloc",
-            r"bpf_map_kmalloc_node",
-            r"__bpf_map_area_alloc",
-            r"__vmalloc_node.*",
-            r"kmem_cache_zalloc",
-            r"kmalloc_trace.*",
-            r"alloc_slab_obj_exts",
-        ])
-    })
-}
-
-/// Allocation plumbing at the top of a leaked object's backtrace.
-pub fn is_alloc_infra(f: &str) -> bool {
-    alloc_re().is_match(f)
 }
 
 fn stall_skip_re() -> &'static Regex {
@@ -161,7 +100,6 @@ fn stall_skip_re() -> &'static Regex {
             r"tick_.*",
             r"update_process_times",
             r"\w*apic_timer_interrupt\w*",
-            r"(?:__)?irq_exit.*",
             r"(?:__)?do_softirq_own_stack",
             r"asm_call_.*",
             r"run_on_irqstack.*",
@@ -226,6 +164,12 @@ fn dispatch_re() -> &'static Regex {
             r"do_dentry_open",
             r"(?:__)?handle_irq_event.*",
             r"smp_call_function_single",
+            // Interrupt exit runs pending softirqs: what ran below it is
+            // the softirq that stalled.
+            r"(?:__)?irq_exit.*",
+            // NAPI runs drivers' poll functions.
+            r"(?:__)?napi_poll",
+            r"net_rx_action",
         ])
     })
 }
@@ -236,6 +180,22 @@ fn syscall_re() -> &'static Regex {
     R.get_or_init(|| {
         Regex::new(r"^(?:(?:__x64_|__ia32_|__arm64_|__riscv_|__s390x_|__se_|__do_)+(?:compat_)?(sys_\w+)|(?:compat_)?(?:SyS|sys)_(\w+))$")
             .unwrap()
+    })
+}
+
+/// Lines after the first register dump searched for the timer interrupt's entry.
+const STALL_IRQ_SEARCH: usize = 60;
+
+/// A reliable frame line of a timer interrupt's entry point (x86
+/// `[asm_][sysvec_|smp_]apic_timer_interrupt`, arm64 `el1h_64_irq`) or
+/// the arm `Exception stack` marker.
+fn is_irq_entry(text: &str) -> bool {
+    if text.trim_start().starts_with("Exception stack") {
+        return true;
+    }
+    crate::stack::parse_frame(text).is_some_and(|f| {
+        !f.unreliable
+            && (f.func().contains("apic_timer_interrupt") || f.func().starts_with("el1h_64_irq"))
     })
 }
 
@@ -251,7 +211,19 @@ pub fn stall_frame(all: &[Line]) -> Option<String> {
                 .iter()
                 .position(|l| matches!(l.text.trim(), "</IRQ>" | "<EOI>"))
         });
-    let frames: Vec<Frame> = stack_from(lines, boundary.unwrap_or(1))
+    let from = boundary.unwrap_or(1);
+    // The timer interrupt that ran the stall detector (or the timer
+    // handler it was running when the NMI came) is not the stall: the
+    // stalled code is what that interrupt interrupted, printed after the
+    // interrupt entry frame.
+    let from = lines
+        .iter()
+        .enumerate()
+        .skip(1)
+        .take(from + STALL_IRQ_SEARCH)
+        .find(|(_, l)| is_irq_entry(&l.text))
+        .map_or(from, |(i, _)| i + 1);
+    let frames: Vec<Frame> = stack_from(lines, from)
         .into_iter()
         .filter(|f| !f.unreliable)
         .collect();

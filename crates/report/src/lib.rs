@@ -9,30 +9,57 @@
 //! input. Scanning is streaming: memory is bounded by one report window,
 //! not by the size of the log.
 //!
-//! Layout: `scan` finds report starts (Aho-Corasick prefilter over the raw
-//! bytes, then the `formats` table of header regexes written from the
-//! kernel's printk formats); `lines` strips console decorations and caller
-//! ids; `frames`/`stack`/`skiplist`/`hang`/`demangle` pick the frame that
-//! names the bug; `classes` sub-classes WARNING/BUG reports; `corrupt`
-//! decides corruption; `title` normalises titles and maps them to types;
-//! `guilty` finds the guilty source file; `analyze` puts it together.
+//! Code map, in the order a log is read:
+//!
+//! 1. Find the report: `scan` walks the log; `header` recognises report
+//!    headers (Aho-Corasick prefilter over the raw bytes, then the
+//!    `formats` table of header regexes written from the kernel's printk
+//!    formats); [`lines`] strips console decorations and caller ids;
+//!    `suppress` knows header-like lines that are not crashes.
+//! 2. Cut it: `cut` decides where the report ends (next header, panic
+//!    end, window end) and notes headers interleaved into its stack.
+//! 3. Pick the frame: `trace` reads the stack sections; `frames` applies
+//!    the format's frame rule with [`stack`]'s infrastructure lists
+//!    (`skiplist`), `hang` for stalls and hung tasks, `leak` for memory
+//!    leaks, `classes` for checker WARNINGs, `syscall` for syscall entry
+//!    wrappers, `demangle` for Rust/C++ symbols.
+//! 4. Make the title: `analyze` puts the report together; [`title`]
+//!    normalises titles and maps them to crash types; `corrupt` decides
+//!    corruption; `guilty` finds the guilty source file.
+//!
+//! Beside the pipeline, `identity` ([`identity_match`]) decides whether a
+//! parsed report shows the crash a bisection is looking for; [`symbolize`]
+//! turns a report's frames into `function file:line` (with `[inline]`
+//! frames) given the bytes of a vmlinux with DWARF; [`disasm`] decodes the
+//! `Code:` bytes with the trapping instruction marked (x86-64, arm64, arm).
 
 mod analyze;
 mod classes;
 mod corrupt;
+pub mod crash_stack;
+mod cut;
 mod demangle;
+pub mod disasm;
 mod formats;
 mod frames;
 mod guilty;
 mod hang;
+mod header;
+mod identity;
+mod leak;
 pub mod lines;
 mod scan;
 mod skiplist;
 pub mod stack;
 mod suppress;
+pub mod symbolize;
+mod syscall;
 pub mod title;
+mod trace;
 
 use serde::Serialize;
+
+pub use identity::{identity_match, identity_match_target, Match, Target};
 
 /// One crash report found in a console log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -43,7 +70,9 @@ pub struct Report {
     /// Crash type in the corpus's names (e.g. "KASAN-USE-AFTER-FREE-READ").
     #[serde(rename = "type")]
     pub kind: String,
-    /// The guilty function (after the last " in " of the title), if any.
+    /// The guilty function as the stack names it, if any. The title names
+    /// it after its last " in ", without a syscall wrapper prefix
+    /// (`__do_sys_foo` here, `foo` in the title).
     pub frame: Option<String>,
     pub corrupted: bool,
     /// Why the report is considered corrupted.
@@ -59,6 +88,11 @@ pub struct Report {
     pub report: String,
     /// First non-infrastructure source file in the stack, if the report has file:line.
     pub guilty_file: Option<String>,
+    /// Top frames for crash identity ([`identity_match`]): the title frame
+    /// first, then the non-infrastructure frames below it, as function
+    /// names in title form (no `.isra.N` suffixes, syscall wrappers
+    /// stripped), at most eight.
+    pub frames: Vec<String>,
 }
 
 /// Every crash report in the log, in order.
@@ -72,7 +106,8 @@ pub fn parse(log: &[u8]) -> Option<Report> {
 }
 
 /// The JSON object of the corpus scoring contract for one (or no) report:
-/// title (null when none), type, corrupted, alt_titles, frame, suppressed,
+/// title (null when none), type, corrupted, alt_titles, frame (the
+/// title's: without syscall wrapper prefixes), suppressed,
 /// panicked, report, guilty_file.
 pub fn score_json(report: Option<&Report>) -> serde_json::Value {
     match report {
@@ -82,7 +117,7 @@ pub fn score_json(report: Option<&Report>) -> serde_json::Value {
             "corrupted": r.corrupted,
             "corrupted_reason": r.corrupted_reason,
             "alt_titles": r.alt_titles,
-            "frame": r.frame,
+            "frame": r.frame.as_deref().map(syscall::strip_wrappers),
             "suppressed": r.suppressed,
             "panicked": r.panicked,
             "report": r.report,

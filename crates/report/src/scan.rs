@@ -1,18 +1,16 @@
-//! Finding report starts in a log: a literal prefilter (Aho-Corasick over
-//! the raw bytes) so that benign lines cost almost nothing, then the
-//! format regexes on the few candidate lines.
+//! Walking a log report by report: find the next header (`header`), cut
+//! the report out of the lines after it (`cut`), hand it to `analyze`.
 //!
 //! Memory use is bounded by the size of one report window, never by the
 //! size of the log.
 
 use crate::analyze;
-use crate::formats::{formats, keys, Format};
-use crate::lines::{clean, line_end, line_start, lines_from, Line};
+use crate::cut::report_len;
+use crate::formats::Format;
+use crate::header::{header_group, match_line, next_nonempty, next_nonempty_raw, prefilter};
+use crate::lines::{clean, line_end, line_start, lines_from};
 use crate::suppress;
 use crate::Report;
-use aho_corasick::AhoCorasick;
-use regex::Captures;
-use std::sync::OnceLock;
 
 /// Most lines a single report may span.
 pub const MAX_REPORT_LINES: usize = 1500;
@@ -21,51 +19,6 @@ const PANIC_WINDOW: usize = 256 << 10;
 
 /// Most bytes a single report may span.
 pub const MAX_REPORT_BYTES: usize = 1 << 20;
-
-fn prefilter() -> &'static AhoCorasick {
-    static AC: OnceLock<AhoCorasick> = OnceLock::new();
-    AC.get_or_init(|| AhoCorasick::new(keys()).expect("prefilter"))
-}
-
-/// The format matching a decoration-free line, with its captures.
-/// `next` is the following line (for formats that need it).
-pub fn match_line<'t>(
-    text: &'t str,
-    next: Option<&str>,
-    primary_only: bool,
-) -> Option<(&'static Format, Captures<'t>)> {
-    if !prefilter().is_match(text) {
-        return None;
-    }
-    for f in formats() {
-        if primary_only && f.secondary {
-            continue;
-        }
-        if !text.contains(f.key) {
-            continue;
-        }
-        let Some(c) = f.header.captures(text) else {
-            continue;
-        };
-        if f.needs_access && access_in(next.unwrap_or("")).is_none() {
-            continue;
-        }
-        if f.needs_blocked
-            && !next.is_some_and(|n| {
-                n.lines()
-                    .next()
-                    .is_some_and(|l| l.contains("blocked for more than"))
-            })
-        {
-            continue;
-        }
-        if suppress::ignored_header(text) {
-            return None;
-        }
-        return Some((f, c));
-    }
-    None
-}
 
 /// Iterator over the reports of a log.
 pub struct Reports<'a> {
@@ -239,142 +192,4 @@ fn foreign_dump_nearby(log: &[u8], ls: usize, head: &[String]) -> bool {
         pos = start;
     }
     false
-}
-
-/// Number of lines of the report starting at `lines[0]`.
-fn report_len(lines: &[Line], group: usize, lockdep: bool) -> (usize, bool) {
-    let mut seen_frames = false;
-    let mut interleaved = false;
-    for (i, l) in lines.iter().enumerate().skip(group.max(1)) {
-        let t = l.text.trim_start();
-        if t.starts_with("Rebooting in") || t.starts_with("---[ end Kernel panic") {
-            return (i + 1, interleaved);
-        }
-        if t.is_empty() {
-            continue;
-        }
-        let candidate = prefilter().is_match(&l.text);
-        let next = if candidate {
-            next_nonempty(lines, i + 1)
-        } else {
-            None
-        };
-        if let Some((f, _)) = candidate
-            .then(|| match_line(&l.text, next.as_deref(), true))
-            .flatten()
-        {
-            // An oops inside a lockdep report before its stack belongs to it.
-            let early = !seen_frames && (f.trap || lockdep);
-            // A header printed in the middle of our call trace (the stack
-            // goes on right after it) is another CPU's output.
-            let inside_stack = seen_frames
-                && lines
-                    .get(i + 1)
-                    .is_some_and(|n| crate::stack::parse_frame(&n.text).is_some());
-            if f.weak {
-                continue;
-            }
-            if inside_stack {
-                interleaved = true;
-                continue;
-            }
-            if !continues(&lines[0].text, t) && !early && !f.weak {
-                return (i, interleaved);
-            }
-        }
-        if !seen_frames && crate::stack::parse_frame(t).is_some() {
-            seen_frames = true;
-        }
-    }
-    (lines.len(), interleaved)
-}
-
-/// Lines that look like a new report but belong to the current one.
-fn continues(header: &str, t: &str) -> bool {
-    // A stall report dumps other CPUs' state, including their own stall
-    // lines; lockdep prints "BUG:"-free sub-headers.
-    (header.contains("detected stall") && t.contains("detected stall"))
-        // A Rust panic message is followed by the BUG() it ends in.
-        || (header.starts_with("attempt to ") && t.starts_with("kernel BUG at"))
-}
-
-/// Up to three following non-empty lines (from index `from`), joined.
-pub fn next_nonempty(lines: &[Line], from: usize) -> Option<String> {
-    let v: Vec<&str> = lines
-        .iter()
-        .skip(from)
-        .take(8)
-        .map(|l| l.text.as_str())
-        .filter(|t| !t.trim().is_empty())
-        .take(3)
-        .collect();
-    (!v.is_empty()).then(|| v.join("\n"))
-}
-
-/// " Read" / " Write" from a KASAN access line among `next` lines,
-/// looking past foreign lines but not past another crash header.
-pub fn access_in(next: &str) -> Option<&'static str> {
-    for t in next.lines() {
-        let t = t.trim_start();
-        if t.starts_with("Read of size") || t.starts_with("Read at addr") {
-            return Some(" Read");
-        }
-        if t.starts_with("Write of size") || t.starts_with("Write at addr") {
-            return Some(" Write");
-        }
-        if is_header(t) {
-            return None;
-        }
-    }
-    None
-}
-
-/// Does the line start some crash report?
-pub fn is_header(t: &str) -> bool {
-    prefilter().is_match(t)
-        && formats()
-            .iter()
-            .any(|f| t.contains(f.key) && f.header.is_match(t) && !suppress::ignored_header(t))
-}
-
-/// Like [`next_nonempty`] on raw bytes starting at `pos`, skipping
-/// repetitions of the header (symbolized inline frames).
-fn next_nonempty_raw(log: &[u8], mut pos: usize, header: &str) -> Option<String> {
-    let st = stem(header);
-    let mut out: Vec<String> = Vec::new();
-    for _ in 0..12 {
-        if pos >= log.len() || out.len() == 3 {
-            break;
-        }
-        let end = line_end(log, pos);
-        let t = clean(&log[pos..end]);
-        let repeat = out.is_empty() && st.is_some_and(|st| t.starts_with(st));
-        if !t.trim().is_empty() && !repeat {
-            out.push(t.into_owned());
-        }
-        pos = end;
-    }
-    (!out.is_empty()).then(|| out.join("\n"))
-}
-
-/// The part of a header line that symbolized reports repeat for every
-/// inlined frame ("BUG: KASAN: use-after-free in ").
-fn stem(header: &str) -> Option<&str> {
-    let i = [" in ", " at "]
-        .iter()
-        .filter_map(|p| header.find(p).map(|i| i + p.len()))
-        .min()?;
-    (i >= 10).then(|| &header[..i])
-}
-
-/// Number of lines forming the header: the header plus its repetitions.
-pub fn header_group(lines: &[Line]) -> usize {
-    let Some(st) = lines.first().and_then(|l| stem(&l.text)) else {
-        return 1;
-    };
-    let mut n = 1;
-    while n < 8 && lines.get(n).is_some_and(|l| l.text.starts_with(st)) {
-        n += 1;
-    }
-    n
 }

@@ -12,6 +12,19 @@ pub fn ignored_header(text: &str) -> bool {
         "INFO: lockdep is turned off",
         "INFO: task hung_task",
         "WARNING: ... at",
+        // Boot and userspace messages that say WARNING without a bug:
+        // workqueue's cpumask notice, fbcon's mode-size notice, Spectre
+        // and SRSO mitigation notices, deprecated interface notices.
+        "WARNING: workqueue cpumask: online intersect > possible intersect",
+        "WARNING: fbcon: Driver",
+        "WARNING: The mand mount option",
+        "WARNING: Unprivileged eBPF is enabled",
+        "WARNING: See https",
+        "WARNING: kernel not compiled with CPU_SRSO",
+        "uses deprecated v2 capabilities",
+        "uses wireless extensions",
+        "): WARNING",
+        "BUG: no syscalls can create resource",
     ];
     BENIGN.iter().any(|b| text.contains(b))
 }

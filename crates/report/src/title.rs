@@ -166,6 +166,8 @@ pub fn kind_of(title: &str) -> String {
         ("trusty: ", "DoS"),
         ("unregister_netdevice: waiting for", "DoS"),
         ("VFS: Busy inodes", "DoS"),
+        ("VFS: Close: file count is zero", "DoS"),
+        ("kernel stack overflow", "DoS"),
         ("SYZFAIL", "SYZ_FAILURE"),
         ("SYZFATAL", "SYZ_FAILURE"),
         ("unexpected kernel reboot", "REBOOT"),

@@ -19,8 +19,14 @@ const FLOOR_TYPE: f64 = TARGET_TYPE;
 const FLOOR_CORRUPTED: f64 = TARGET_CORRUPTED;
 const FLOOR_GUILTY: f64 = TARGET_GUILTY;
 
+/// The corpus beside the repository (`../shared`), or under
+/// `$CULPRIT_SHARED/testdata/syzkaller` when that is set (worktrees that
+/// do not sit next to `shared/`).
 fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/syzkaller")
+    match std::env::var_os("CULPRIT_SHARED") {
+        Some(shared) => Path::new(&shared).join("testdata/syzkaller"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/syzkaller"),
+    }
 }
 
 struct Case {

@@ -20,6 +20,15 @@ fn check(data: &[u8]) -> usize {
         assert!(r.start <= r.end && r.end <= data.len());
         assert!(!r.title.is_empty() && r.title.len() <= 120);
         assert!(r.title.bytes().all(|b| (b' '..=b'~').contains(&b)));
+        assert!(r.frames.len() <= 8);
+        // Every report is its own target, whichever way the target is made.
+        let own = culprit_report::Target::from_report(&r);
+        assert_eq!(
+            culprit_report::identity_match(&own, &r),
+            Some(culprit_report::Match::ExactTitle)
+        );
+        let by_title = culprit_report::Target::from_title(&r.title);
+        assert!(culprit_report::identity_match(&by_title, &r).is_some());
         n += 1;
     }
     n

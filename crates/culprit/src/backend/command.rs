@@ -12,7 +12,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{Backend, BuildResult, Progress, RunJob, RunResult, RunStatus, Untestable};
+use super::{Backend, BuildResult, Done, Progress, RunJob, RunResult, RunStatus, Untestable};
 
 /// Settings of the command backend.
 #[derive(Debug, Clone)]
@@ -116,13 +116,17 @@ impl Backend for CommandBackend {
             .context("no build result")?;
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         let secs = start.elapsed().as_secs_f64();
-        if let Exit::Code(c @ (126 | 127)) = exit {
-            bail!(
+        // A tool that only appears later in history makes this commit
+        // untestable, like any failed build; on the bad commit the campaign
+        // stops with this message.
+        let not_started = match exit {
+            Exit::Code(c @ (126 | 127)) => Some(format!(
                 "the build command `{}` could not be started (exit status {c}): {}",
                 self.settings.build,
                 first_error(&text).unwrap_or_default()
-            );
-        }
+            )),
+            _ => None,
+        };
         let ok = matches!(exit, Exit::Code(0));
         let mut res = BuildResult {
             ok,
@@ -131,14 +135,15 @@ impl Backend for CommandBackend {
             first_error: None,
             log: Some(log.clone()),
             config: None,
+            symbols: None,
             info: Vec::new(),
         };
         if !ok {
-            res.first_error = match exit {
+            res.first_error = not_started.or_else(|| match exit {
                 Exit::Timeout => Some("build timed out".into()),
                 Exit::Signal(s) => Some(format!("build killed by signal {s}")),
                 _ => first_error(&text).or_else(|| Some(format!("{exit}"))),
-            };
+            });
             return Ok(res);
         }
         if let (Some(rel), Some(copy)) = (&self.settings.artifact, self.artifact_copy(commit)) {
@@ -161,7 +166,7 @@ impl Backend for CommandBackend {
         Ok(res)
     }
 
-    fn run(&mut self, jobs: &[RunJob], _progress: Progress) -> Result<Vec<RunResult>> {
+    fn run(&mut self, jobs: &[RunJob], _progress: Progress, done: Done) -> Result<()> {
         let mut spawns = Vec::new();
         let mut outputs = Vec::new();
         for j in jobs {
@@ -187,28 +192,51 @@ impl Backend for CommandBackend {
                 timeout: self.settings.run_timeout,
             });
         }
-        let mut results = Vec::new();
-        for chunk in spawns.chunks(self.settings.vms.max(1) as usize) {
-            let start = Instant::now();
-            let exits = run_all(chunk, &self.cancel)?;
-            let secs = start.elapsed().as_secs_f64();
-            for (s, exit) in chunk.iter().zip(exits) {
-                let text = std::fs::read(s.output).unwrap_or_default();
-                let status = classify(exit, &text).with_context(|| {
-                    format!(
-                        "the test command stopped the campaign; its output ({}):\n{}",
-                        s.output.display(),
-                        tail(&text, 20)
-                    )
-                })?;
-                results.push(RunResult {
-                    status,
-                    secs,
-                    output: Some(s.output.to_path_buf()),
-                });
-            }
+        if self.cancel.is_cancelled() {
+            bail!(INTERRUPTED);
         }
-        Ok(results)
+        // Up to --vms runs at once; each result is handed over as soon as
+        // its run ends, so an interrupted round keeps what finished.
+        let mut first_error: Option<anyhow::Error> = None;
+        let vms = self.settings.vms.max(1) as usize;
+        let cancel = &self.cancel;
+        let started = culprit_proc::pool_each(
+            cancel,
+            &spawns,
+            vms,
+            |s| run_one(s, cancel),
+            |i, r| {
+                let s = &spawns[i];
+                let res = r.and_then(|(exit, secs)| {
+                    let text = std::fs::read(s.output).unwrap_or_default();
+                    let status = classify(exit, &text).with_context(|| {
+                        format!(
+                            "the test command stopped the campaign; its output ({}):\n{}",
+                            s.output.display(),
+                            tail(&text, 20)
+                        )
+                    })?;
+                    Ok(RunResult {
+                        status,
+                        secs,
+                        output: Some(s.output.to_path_buf()),
+                    })
+                });
+                match res {
+                    Ok(r) => done(i, r),
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            },
+        );
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        if started.iter().any(|s| !s) {
+            bail!(INTERRUPTED);
+        }
+        Ok(())
     }
 
     fn is_available(&self, commit: &str) -> bool {
@@ -246,7 +274,7 @@ pub struct Spawn<'a> {
 
 const INTERRUPTED: &str = "interrupted by a signal (Ctrl-C)";
 
-fn run_one(s: &Spawn<'_>, cancel: &Cancel) -> Result<Exit> {
+fn run_one(s: &Spawn<'_>, cancel: &Cancel) -> Result<(Exit, f64)> {
     let mut job = Job::shell(s.script);
     job.cwd(s.cwd).stdout(Sink::file(s.output)).merge_stderr();
     for (k, v) in &s.env {
@@ -259,12 +287,13 @@ fn run_one(s: &Spawn<'_>, cancel: &Cancel) -> Result<Exit> {
         Err(culprit_proc::Error::Cancelled) => bail!(INTERRUPTED),
         r => r.with_context(|| format!("cannot start `{}` in {}", s.script, s.cwd.display()))?,
     };
-    Ok(match out.exit {
+    let exit = match out.exit {
         culprit_proc::Exit::Cancelled => bail!(INTERRUPTED),
         culprit_proc::Exit::TimedOut => Exit::Timeout,
         culprit_proc::Exit::Code(c) => Exit::Code(c),
         culprit_proc::Exit::Signal(sig) => Exit::Signal(sig),
-    })
+    };
+    Ok((exit, out.secs))
 }
 
 /// Runs all commands at once (one thread each, through crates/proc's pool)
@@ -275,7 +304,11 @@ pub fn run_all(spawns: &[Spawn<'_>], cancel: &Cancel) -> Result<Vec<Exit>> {
     }
     culprit_proc::pool(cancel, spawns, spawns.len(), |s| run_one(s, cancel))
         .into_iter()
-        .map(|slot| slot.done().unwrap_or_else(|| bail!(INTERRUPTED)))
+        .map(|slot| {
+            slot.done()
+                .unwrap_or_else(|| bail!(INTERRUPTED))
+                .map(|r| r.0)
+        })
         .collect()
 }
 
@@ -295,12 +328,10 @@ pub fn classify(exit: Exit, output: &[u8]) -> Result<RunStatus> {
                 "not executable"
             }
         ),
-        Exit::Code(c) if (1..128).contains(&c) => {
-            let title = culprit_report::parse(output)
-                .map(|r| r.title)
-                .unwrap_or_else(|| format!("exit status {c}"));
-            RunStatus::Crashed { title }
-        }
+        Exit::Code(c) if (1..128).contains(&c) => match culprit_report::parse(output) {
+            Some(r) => RunStatus::of_report(&r),
+            None => RunStatus::crashed(format!("exit status {c}")),
+        },
         Exit::Timeout => RunStatus::Untestable {
             why: Untestable::Timeout,
             reason: "timeout".into(),
@@ -369,7 +400,7 @@ mod tests {
             })
         ));
         assert!(
-            matches!(classify(exits[2], b""), Ok(RunStatus::Crashed { title }) if title == "exit status 3")
+            matches!(classify(exits[2], b""), Ok(RunStatus::Crashed { title, .. }) if title == "exit status 3")
         );
         assert!(classify(exits[3], b"").is_err());
         assert!(classify(exits[4], b"").is_err());

@@ -27,6 +27,9 @@ pub struct BuildResult {
     pub log: Option<PathBuf>,
     /// Where the configuration it was built with was kept (kernel mode).
     pub config: Option<PathBuf>,
+    /// The image with debug info for symbolising its crashes (kernel mode:
+    /// vmlinux, when the config has debug info).
+    pub symbols: Option<PathBuf>,
     /// Extra lines for the text log, printed after "testing commit"
     /// (for example "compiler: gcc ..."), without the signature line.
     pub info: Vec<String>,
@@ -45,6 +48,11 @@ pub struct RunResult {
 /// one line at a time, for people watching. Not evidence.
 pub type Progress<'a> = &'a mut dyn FnMut(String);
 
+/// Where a backend hands over each run's result as soon as the run ends:
+/// (index of the job, result). The campaign journals it there, so a round
+/// interrupted halfway keeps what finished.
+pub type Done<'a> = &'a mut dyn FnMut(usize, RunResult);
+
 /// A way to build commits and run tests on them.
 pub trait Backend {
     /// Build `commit` (full hash). An `Err` is an infrastructure failure that
@@ -52,10 +60,29 @@ pub trait Backend {
     fn build(&mut self, commit: &str, progress: Progress) -> anyhow::Result<BuildResult>;
 
     /// Execute these runs (all on commits built before, possibly several
-    /// commits), in parallel up to the backend's VM count, and return one
-    /// result per job in the same order. An `Err` stops the campaign (a test
-    /// that cannot start, a run killed by a signal, Ctrl-C).
-    fn run(&mut self, jobs: &[RunJob], progress: Progress) -> anyhow::Result<Vec<RunResult>>;
+    /// commits), in parallel up to the backend's VM count, handing each
+    /// result to `done` as its run ends (in any order). An `Err` stops the
+    /// campaign (a test that cannot start, a run killed by a signal,
+    /// Ctrl-C); the results handed over before it stay valid.
+    fn run(&mut self, jobs: &[RunJob], progress: Progress, done: Done) -> anyhow::Result<()>;
+
+    /// [`Backend::run`], collecting the results in job order.
+    fn run_collect(
+        &mut self,
+        jobs: &[RunJob],
+        progress: Progress,
+    ) -> anyhow::Result<Vec<RunResult>> {
+        let mut out: Vec<Option<RunResult>> = (0..jobs.len()).map(|_| None).collect();
+        self.run(jobs, progress, &mut |i, r| {
+            if let Some(slot) = out.get_mut(i) {
+                *slot = Some(r);
+            }
+        })?;
+        out.into_iter()
+            .enumerate()
+            .map(|(i, r)| r.ok_or_else(|| anyhow::anyhow!("no result for run {i}")))
+            .collect()
+    }
 
     /// Whether the product of `commit` can still be run without a rebuild.
     fn is_available(&self, commit: &str) -> bool;

@@ -3,7 +3,7 @@
 
 use super::world::World;
 use super::Tally;
-use crate::backend::{Backend, BuildResult, Progress, RunJob, RunResult};
+use crate::backend::{Backend, BuildResult, Done, Progress, RunJob};
 use crate::campaign::{event::Discard, Commit, Machine, Plan};
 use crate::hint::NoHints;
 use crate::journal::Journal;
@@ -51,14 +51,13 @@ impl Backend for SimBackend<'_> {
         Ok(r)
     }
 
-    fn run(&mut self, jobs: &[RunJob], _progress: Progress) -> anyhow::Result<Vec<RunResult>> {
-        jobs.iter()
-            .map(|j| {
-                let x = self.node(&j.commit)?;
-                anyhow::ensure!(self.built[x as usize], "run on unbuilt commit {}", j.commit);
-                Ok(self.world.run(x, j.run))
-            })
-            .collect()
+    fn run(&mut self, jobs: &[RunJob], _progress: Progress, done: Done) -> anyhow::Result<()> {
+        for (i, j) in jobs.iter().enumerate() {
+            let x = self.node(&j.commit)?;
+            anyhow::ensure!(self.built[x as usize], "run on unbuilt commit {}", j.commit);
+            done(i, self.world.run(x, j.run));
+        }
+        Ok(())
     }
 
     fn is_available(&self, commit: &str) -> bool {
@@ -145,12 +144,14 @@ mod tests {
             commit: bad.clone(),
             run: 0,
         };
-        assert!(b.run(std::slice::from_ref(&job), &mut |_| {}).is_err());
+        assert!(b
+            .run_collect(std::slice::from_ref(&job), &mut |_| {})
+            .is_err());
         assert!(b.build(&bad, &mut |_| {}).unwrap().ok);
         assert!(b.is_available(&bad));
-        let r = b.run(&[job], &mut |_| {}).unwrap();
+        let r = b.run_collect(&[job], &mut |_| {}).unwrap();
         assert!(
-            matches!(&r[0].status, RunStatus::Crashed { title } if title == super::super::world::TARGET)
+            matches!(&r[0].status, RunStatus::Crashed { title, .. } if title == super::super::world::TARGET)
         );
         assert!(b.build("no-such-commit", &mut |_| {}).is_err());
     }

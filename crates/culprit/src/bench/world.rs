@@ -170,6 +170,7 @@ impl<'h> World<'h> {
             first_error: (!ok).then(|| "error: simulated build failure".to_string()),
             log: None,
             config: None,
+            symbols: None,
             info: Vec::new(),
         }
     }
@@ -186,7 +187,7 @@ impl<'h> World<'h> {
             (RunStatus::Untestable { why, reason }, secs * 0.3)
         } else if u_other < self.noise.unrelated {
             let title = UNRELATED[s.below(UNRELATED.len() as u64) as usize].to_string();
-            (RunStatus::Crashed { title }, secs)
+            (RunStatus::crashed(title), secs)
         } else {
             let p = if self.has_bug(x) {
                 self.noise.q
@@ -194,9 +195,7 @@ impl<'h> World<'h> {
                 self.noise.false_target
             };
             let status = if u_target < p {
-                RunStatus::Crashed {
-                    title: TARGET.to_string(),
-                }
+                RunStatus::crashed(TARGET)
             } else {
                 RunStatus::Ok
             };
@@ -252,7 +251,7 @@ mod tests {
                 assert_eq!(res.status, w.run(x, r).status);
                 match res.status {
                     RunStatus::Untestable { .. } => boot += 1,
-                    RunStatus::Crashed { title } if title == TARGET => {
+                    RunStatus::Crashed { title, .. } if title == TARGET => {
                         if w.has_bug(x) {
                             target_bad += 1;
                         } else {

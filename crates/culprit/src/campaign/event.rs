@@ -52,6 +52,13 @@ pub enum Event {
         title: String,
         given: bool,
     },
+    /// A crash title seen for the first time counts as an earlier crash
+    /// (crash identity: the same bug under another title).
+    SameCrash {
+        title: String,
+        same_as: String,
+        why: String,
+    },
     /// A crash-stack hint was found for the target; `used` false when it
     /// named too many commits to tell anything.
     Hint {
@@ -157,6 +164,7 @@ impl Event {
             Event::Resumed { .. } => "resumed",
             Event::Status { .. } => "status",
             Event::TargetLocked { .. } => "target_locked",
+            Event::SameCrash { .. } => "same_crash",
             Event::Hint { .. } => "hint",
             Event::CommitChosen { .. } => "commit_chosen",
             Event::BuildStarted { .. } => "build_started",

@@ -37,7 +37,7 @@ pub use plan::{
     dag_of, hyp_name, reason_name, Action, Commit, Error, Finish, Plan, RunJob, NEAR_MISS_RUNS,
 };
 use plan::{verdict_mass, verdict_name};
-pub use record::{Record, RunStatus, Untestable};
+pub use record::{Crash, Record, RunStatus, Untestable};
 use state::Visits;
 
 /// The campaign machine. See the module docs.
@@ -46,6 +46,9 @@ pub struct Machine {
     engine: Engine,
     index: BTreeMap<String, u32>,
     identities: Vec<String>,
+    /// What each identity's first crash looked like (index = identity):
+    /// later titles are compared with it.
+    targets: Vec<culprit_report::Target>,
     identity_of: BTreeMap<String, u32>,
     runs_on: Vec<u32>,
     /// Longest run of each round, by round number.
@@ -55,6 +58,7 @@ pub struct Machine {
     build_errors: BTreeMap<u32, String>,
     build_logs: BTreeMap<u32, PathBuf>,
     configs: BTreeMap<u32, PathBuf>,
+    symbols: BTreeMap<u32, PathBuf>,
     outputs: BTreeMap<(u32, u32), PathBuf>,
     /// Failures on the bad commit by identity, in order of first appearance.
     bad_titles: Vec<(u32, u32)>,
@@ -93,6 +97,10 @@ impl Machine {
                 .enumerate()
                 .map(|(i, t)| (t.clone(), i as u32))
                 .collect(),
+            targets: identities
+                .iter()
+                .map(|t| culprit_report::Target::from_title(t))
+                .collect(),
             identities,
             runs_on: vec![0; plan.commits.len()],
             round_secs: BTreeMap::new(),
@@ -101,6 +109,7 @@ impl Machine {
             build_errors: BTreeMap::new(),
             build_logs: BTreeMap::new(),
             configs: BTreeMap::new(),
+            symbols: BTreeMap::new(),
             outputs: BTreeMap::new(),
             bad_titles: Vec::new(),
             hinted_for: None,
@@ -196,6 +205,7 @@ impl Machine {
                 info,
                 log,
                 config,
+                symbols,
             } => {
                 let n = self.node(commit)?;
                 self.apply_build(n, *ok, signature.as_deref(), first_error.as_deref(), *secs);
@@ -204,6 +214,9 @@ impl Machine {
                 }
                 if let Some(c) = config {
                     self.configs.insert(n, c.clone());
+                }
+                if let Some(s) = symbols {
+                    self.symbols.insert(n, s.clone());
                 }
                 let same_as = self.engine.evidence(n).same_as;
                 if !self.replaying {
@@ -423,6 +436,7 @@ impl Machine {
             build_errors: self.build_errors,
             build_logs: self.build_logs,
             configs: self.configs,
+            symbols: self.symbols,
             outputs: self.outputs,
             hint: self.hint,
             engine: self.engine,
@@ -437,12 +451,33 @@ impl Machine {
             .ok_or_else(|| Error::UnknownCommit(sha.to_string()))
     }
 
-    fn identity(&mut self, title: &str) -> u32 {
+    /// The identity of a crash: its title's, or, for a title not seen
+    /// before, the first identity whose crash it matches (crates/report's
+    /// crash identity: shared titles, or the same kind of crash in the
+    /// same code), else a new one. The engine sees one identity per run.
+    fn identity(&mut self, title: &str, crash: Option<&Crash>) -> u32 {
         if let Some(&id) = self.identity_of.get(title) {
+            return id;
+        }
+        let me = Crash::target(title, crash);
+        let corrupted = crash.is_some_and(|c| c.corrupted);
+        let found = self.targets.iter().enumerate().find_map(|(id, t)| {
+            culprit_report::identity_match_target(t, &me, corrupted).map(|m| (id as u32, m))
+        });
+        if let Some((id, m)) = found {
+            self.identity_of.insert(title.to_string(), id);
+            if !self.replaying {
+                self.events.push(Event::SameCrash {
+                    title: title.to_string(),
+                    same_as: self.identities[id as usize].clone(),
+                    why: why_same(&m),
+                });
+            }
             return id;
         }
         let id = self.identities.len() as u32;
         self.identities.push(title.to_string());
+        self.targets.push(me);
         self.identity_of.insert(title.to_string(), id);
         id
     }
@@ -467,8 +502,8 @@ impl Machine {
     fn apply_run(&mut self, n: u32, status: &RunStatus, secs: f64, output: Option<&PathBuf>) {
         let outcome = match status {
             RunStatus::Ok => RunOutcome::Clean,
-            RunStatus::Crashed { title } => {
-                let id = self.identity(title);
+            RunStatus::Crashed { title, crash } => {
+                let id = self.identity(title, crash.as_ref());
                 if let Some(p) = output {
                     self.outputs.entry((n, id)).or_insert_with(|| p.clone());
                 }
@@ -556,4 +591,15 @@ impl Machine {
 
 fn parse_sig(s: &str) -> Option<[u8; 32]> {
     hex::decode(s).ok().and_then(|v| v.try_into().ok())
+}
+
+/// Why a crash with another title counts as an identity, for the log.
+fn why_same(m: &culprit_report::Match) -> String {
+    match m {
+        culprit_report::Match::ExactTitle => "the same title".into(),
+        culprit_report::Match::AltTitle(t) => format!("both are also titled {t:?}"),
+        culprit_report::Match::TypeAndFrames { family, frame, .. } => {
+            format!("the same kind of crash ({family}) in the same code ({frame})")
+        }
+    }
 }

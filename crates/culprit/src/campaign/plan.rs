@@ -114,6 +114,8 @@ pub struct Finish {
     /// Build logs and configs kept by the backend, by commit index.
     pub build_logs: BTreeMap<u32, PathBuf>,
     pub configs: BTreeMap<u32, PathBuf>,
+    /// Images with debug info, by commit index.
+    pub symbols: BTreeMap<u32, PathBuf>,
     /// Console of the first run of each (commit, identity) that crashed.
     pub outputs: BTreeMap<(u32, u32), PathBuf>,
     /// The crash-stack hint the prior used, if any.

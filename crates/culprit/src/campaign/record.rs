@@ -37,6 +37,9 @@ pub enum Record {
         /// The configuration the commit was built with (kernel mode).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         config: Option<PathBuf>,
+        /// The image with debug info, for symbolising its crashes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        symbols: Option<PathBuf>,
     },
     Run {
         commit: String,
@@ -82,13 +85,69 @@ pub enum RunStatus {
     /// The test passed.
     Ok,
     /// The test failed; `title` is its identity (first crash report's title,
-    /// else "exit status N").
-    Crashed { title: String },
+    /// else "exit status N"); `crash` what else its report says about it.
+    Crashed {
+        title: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        crash: Option<Crash>,
+    },
     /// Nothing was tested.
     Untestable { why: Untestable, reason: String },
 }
 
+/// What identifies a crash beyond its title, from its report: what crash
+/// identity compares (`culprit_report::identity_match_target`) when two
+/// titles differ.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Crash {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alt_titles: Vec<String>,
+    /// The crash type, as the report parser names it.
+    pub kind: String,
+    /// The report's top frames.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frames: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub corrupted: bool,
+}
+
+impl Crash {
+    /// The identity of a crash known by its title and, if any, its report.
+    pub fn target(title: &str, crash: Option<&Crash>) -> culprit_report::Target {
+        match crash {
+            Some(c) => culprit_report::Target {
+                title: title.to_string(),
+                alt_titles: c.alt_titles.clone(),
+                kind: c.kind.clone(),
+                frames: c.frames.clone(),
+            },
+            None => culprit_report::Target::from_title(title),
+        }
+    }
+}
+
 impl RunStatus {
+    /// A crash known only by its title ("exit status N", a simulated crash).
+    pub fn crashed(title: impl Into<String>) -> RunStatus {
+        RunStatus::Crashed {
+            title: title.into(),
+            crash: None,
+        }
+    }
+
+    /// The crash a report shows.
+    pub fn of_report(r: &culprit_report::Report) -> RunStatus {
+        RunStatus::Crashed {
+            title: r.title.clone(),
+            crash: Some(Crash {
+                alt_titles: r.alt_titles.clone(),
+                kind: r.kind.clone(),
+                frames: r.frames.clone(),
+                corrupted: r.corrupted,
+            }),
+        }
+    }
+
     pub fn untestable(why: Untestable, reason: impl Into<String>) -> RunStatus {
         RunStatus::Untestable {
             why,
@@ -102,7 +161,7 @@ impl fmt::Display for RunStatus {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         match self {
             RunStatus::Ok => write!(f, "OK"),
-            RunStatus::Crashed { title } => write!(f, "crashed: {title}"),
+            RunStatus::Crashed { title, .. } => write!(f, "crashed: {title}"),
             RunStatus::Untestable { why, reason } => match why {
                 Untestable::Boot => write!(f, "boot failed: {reason}"),
                 Untestable::SmokeTest => write!(f, "basic kernel testing failed: {reason}"),

@@ -35,6 +35,7 @@ fn run(m: &mut Machine, w: &World, past: &[Record], limit: Option<usize>) -> Vec
                     info: b.info,
                     log: None,
                     config: None,
+                    symbols: None,
                 };
                 m.feed(&r).unwrap();
                 out.push(r);
@@ -303,4 +304,68 @@ fn a_target_that_never_gets_its_turn_ends_early_with_what_was_seen() {
 
 fn m_vms(w: &World) -> u32 {
     w.costs.vms
+}
+
+#[test]
+fn a_crash_under_another_title_counts_as_the_target_and_says_why() {
+    let h = synth::linear(20, 0).unwrap();
+    let w = world(&h, 1);
+    let mut plan = sim::plan(&w);
+    plan.target_title = Some("general protection fault in io_uring_register".into());
+    let mut m = Machine::new(plan).unwrap();
+    m.resume(&[]).unwrap();
+    let bad = h.shas[h.bad as usize].clone();
+    assert_eq!(m.poll(&|_| true), Action::Build(bad.clone()));
+    m.feed(&Record::Build {
+        commit: bad.clone(),
+        ok: true,
+        signature: None,
+        secs: 1.0,
+        first_error: None,
+        info: vec![],
+        log: None,
+        config: None,
+        symbols: None,
+    })
+    .unwrap();
+    let Action::Run { round, jobs } = m.poll(&|_| true) else {
+        panic!("runs on bad expected")
+    };
+    // The wrapper's name in the title: the same bug as syzbot's title.
+    let alias = RunStatus::Crashed {
+        title: "general protection fault in __do_sys_io_uring_register".into(),
+        crash: None,
+    };
+    let other = RunStatus::crashed("WARNING in sim_unrelated");
+    for (i, j) in jobs.iter().enumerate() {
+        let status = if i == 0 { alias.clone() } else { other.clone() };
+        m.feed(&Record::Run {
+            commit: j.commit.clone(),
+            run: j.run,
+            round,
+            status,
+            secs: 1.0,
+            output: None,
+        })
+        .unwrap();
+    }
+    let events = m.take_events();
+    let same: Vec<&Event> = events
+        .iter()
+        .filter(|e| matches!(e, Event::SameCrash { .. }))
+        .collect();
+    assert_eq!(same.len(), 1, "{events:?}");
+    let Event::SameCrash {
+        title,
+        same_as,
+        why,
+    } = same[0]
+    else {
+        unreachable!()
+    };
+    assert!(title.contains("__do_sys_io_uring_register"));
+    assert_eq!(same_as, "general protection fault in io_uring_register");
+    assert!(!why.is_empty());
+    // The engine counted it as the target on bad.
+    assert!(m.engine().evidence(h.bad).target >= 1);
 }

@@ -60,23 +60,23 @@ fn render(args: &MaintainersArgs) -> Result<String> {
     let out = match &args.commit {
         Some(rev) => commit_output(&m, tree, rev)?,
         None => {
-            for f in &args.files {
-                let full = if f.is_absolute() {
-                    f.clone()
-                } else {
-                    tree.join(f)
-                };
-                if !full.exists() {
+            let files = args
+                .files
+                .iter()
+                .map(|f| tree_relative(tree, f))
+                .collect::<Result<Vec<PathBuf>>>()?;
+            for f in &files {
+                if !tree.join(f).exists() {
                     eprintln!(
                         "warning: {} does not exist in the tree; matching by name only",
                         f.display()
                     );
                 }
             }
-            let maintainers = m.lookup_paths(tree, &args.files)?;
+            let maintainers = m.lookup_paths(tree, &files)?;
             Output {
                 commit: None,
-                files: args.files.iter().map(|f| f.display().to_string()).collect(),
+                files: files.iter().map(|f| f.display().to_string()).collect(),
                 recipients: trailers::recipients("", "", &maintainers),
                 maintainers,
             }
@@ -91,6 +91,51 @@ fn render(args: &MaintainersArgs) -> Result<String> {
         text.push_str(&trailers::format_lines(&out.recipients));
     }
     Ok(text)
+}
+
+/// `f` relative to the top of the tree: absolute paths and `..` are
+/// resolved lexically (as the shell would write them), and a path outside
+/// the tree is an error rather than a match of the catch-all entry only.
+fn tree_relative(tree: &Path, f: &Path) -> Result<PathBuf> {
+    let cwd = std::env::current_dir().context("the current directory")?;
+    let abs = |p: &Path| {
+        lexical(&if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            cwd.join(p)
+        })
+    };
+    let top = abs(tree);
+    // A relative file is relative to the tree (as get_maintainer.pl run
+    // from its top reads it).
+    let full = if f.is_absolute() {
+        lexical(f)
+    } else {
+        lexical(&top.join(f))
+    };
+    full.strip_prefix(&top).map(Path::to_path_buf).map_err(|_| {
+        anyhow::anyhow!(
+            "{} is outside the tree {} (give files of the tree, or --repo the tree they are in)",
+            f.display(),
+            top.display()
+        )
+    })
+}
+
+/// `.` and `..` removed without looking at the file system.
+fn lexical(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn commit_output(m: &Maintainers, repo: &Path, rev: &str) -> Result<Output> {
@@ -117,6 +162,28 @@ mod tests {
     use std::process::Command;
 
     const MAINTAINERS: &str = "Header\n\nIO_URING\nM:\tJens Axboe <axboe@kernel.dk>\nR:\tPavel Begunkov <asml.silence@gmail.com>\nL:\tio-uring@vger.kernel.org\nS:\tMaintained\nF:\tio_uring/\n\nTHE REST\nM:\tLinus Torvalds <torvalds@linux-foundation.org>\nL:\tlinux-kernel@vger.kernel.org\nS:\tBuried alive in reporters\nF:\t*\nF:\t*/\n";
+
+    #[test]
+    fn files_are_taken_relative_to_the_tree() {
+        let t = Path::new("/src/linux");
+        assert_eq!(
+            tree_relative(t, Path::new("io_uring/x.c")).unwrap(),
+            Path::new("io_uring/x.c")
+        );
+        assert_eq!(
+            tree_relative(t, Path::new("/src/linux/io_uring/x.c")).unwrap(),
+            Path::new("io_uring/x.c")
+        );
+        assert_eq!(
+            tree_relative(t, Path::new("mm/../io_uring/./x.c")).unwrap(),
+            Path::new("io_uring/x.c")
+        );
+        let e = tree_relative(t, Path::new("/etc/passwd"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("outside the tree"), "{e}");
+        assert!(tree_relative(t, Path::new("../other/x.c")).is_err());
+    }
 
     fn sh(dir: &Path, args: &[&str]) {
         let st = Command::new("git")

@@ -23,7 +23,9 @@ use crate::print::text::TextLog;
 use crate::result;
 use crate::spec::{content_id, CampaignSpec, Experiment, Mode};
 
+mod lock;
 mod setup;
+pub use lock::WorkdirLock;
 pub use setup::{setup, Setup};
 
 fn timeout(name: &str, v: Option<f64>) -> Result<Option<Duration>> {
@@ -36,6 +38,12 @@ fn timeout(name: &str, v: Option<f64>) -> Result<Option<Duration>> {
     }
 }
 
+/// Runs of one round at most: more VMs than this on one campaign is a
+/// typo, and the engine's planning grows with their square.
+pub const MAX_VMS: u32 = 128;
+/// Runs on the bad commit at most before giving up.
+pub const MAX_VERIFY_RUNS: u32 = 10_000;
+
 /// The engine's configuration, checked.
 fn engine_config(spec: &CampaignSpec) -> Result<Config> {
     let s = &spec.search;
@@ -45,11 +53,22 @@ fn engine_config(spec: &CampaignSpec) -> Result<Config> {
             s.confidence
         );
     }
-    if s.vms == 0 {
-        bail!("--vms must be at least 1");
+    if !(1..=MAX_VMS).contains(&s.vms) {
+        bail!(
+            "--vms must be between 1 and {MAX_VMS} (got {}): the runs of one round",
+            s.vms
+        );
     }
-    if s.verify_runs == 0 {
-        bail!("--verify-runs must be at least 1");
+    if !(1..=MAX_VERIFY_RUNS).contains(&s.verify_runs) {
+        bail!(
+            "--verify-runs must be between 1 and {MAX_VERIFY_RUNS} (got {})",
+            s.verify_runs
+        );
+    }
+    for (name, v) in [("--max-builds", s.max_builds), ("--max-runs", s.max_runs)] {
+        if v == Some(0) {
+            bail!("{name} must be at least 1");
+        }
     }
     Ok(Config {
         confidence: s.confidence,
@@ -116,7 +135,12 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
         settings,
     }
     .identity();
+    if let Some(p) = &spec.output.json {
+        check_writable(p)?;
+    }
     let workdir = make_workdir(spec, &key)?;
+    // Two processes on one workdir would share its checkout and journal.
+    let _lock = WorkdirLock::take(&workdir)?;
     // Every child of this campaign carries its label, so that a resumed
     // campaign first stops whatever a dead run of it left behind.
     let label = format!("campaign-{}", &key[..16]);
@@ -130,9 +154,6 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
         ),
         Ok(_) => {}
         Err(e) => tracing::warn!("cannot look for processes of an earlier run: {e}"),
-    }
-    if let Some(p) = &spec.output.json {
-        check_writable(p)?;
     }
     let mut out = Printers::open(spec, &workdir)?;
     let repo = s.repo.with_cancel(&cancel);

@@ -52,6 +52,26 @@ pub fn setup(repo_path: &Path, bad: &str, goods: &[String]) -> Result<Setup> {
             good_shas.push(good);
         }
     }
+    // A good commit that is an ancestor of another good one adds nothing
+    // (it is good because the later one is): dropped, as git bisect does,
+    // so that no run is spent on it.
+    let mut kept: Vec<String> = Vec::new();
+    for g in &good_shas {
+        let mut redundant = false;
+        for h in &good_shas {
+            if h != g && repo.is_ancestor(g, h)? {
+                redundant = true;
+                notes.push(format!(
+                    "good commit {g} is an ancestor of good commit {h}: it adds nothing, dropped"
+                ));
+                break;
+            }
+        }
+        if !redundant {
+            kept.push(g.clone());
+        }
+    }
+    let good_shas = kept;
     let range = repo
         .range(&bad_sha, &good_shas)
         .context("loading the commit range")?;

@@ -48,7 +48,10 @@ impl StackHinter {
         let text = std::fs::read(output)?;
         // The target's own report: an unrelated warning may come first.
         let mut reports = culprit_report::reports(&text);
-        let Some(report) = reports.find(|r| r.title == title) else {
+        let target = culprit_report::Target::from_title(title);
+        let Some(report) = reports
+            .find(|r| r.title == title || culprit_report::identity_match(&target, r).is_some())
+        else {
             return Ok(None);
         };
         let functions = stack_functions(&report, FUNCTIONS);

@@ -51,7 +51,8 @@ impl Spinner {
 
     fn show(&self) {
         if let Some(b) = &self.bar {
-            b.set_message(format!("{} | {}", self.step, self.standing));
+            let msg = format!("{} | {}", self.step, self.standing);
+            b.set_message(super::escape(&msg).into_owned());
         }
     }
 }

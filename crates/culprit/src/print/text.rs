@@ -10,8 +10,8 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::duration;
 use super::progress::Spinner;
+use super::{duration, escape};
 use crate::campaign::{Event, RunStatus, Sink};
 use crate::result::{plural, Summary};
 
@@ -59,6 +59,8 @@ impl TextLog {
     }
 
     fn write(&mut self, text: &str, stdout: bool) {
+        // Subjects, names and titles come from repositories and consoles.
+        let text = &*escape(text);
         self.last_line = Instant::now();
         if let Some(f) = self.file.as_mut() {
             let _ = writeln!(f, "{text}");
@@ -123,6 +125,11 @@ impl TextLog {
                     "the most frequent failure on the bad commit"
                 }
             )),
+            Event::SameCrash {
+                title,
+                same_as,
+                why,
+            } => out.push(format!("crash {title:?} counts as {same_as:?}: {why}")),
             Event::Hint { text, used, .. } => {
                 if *used {
                     out.push(text.clone());
@@ -281,6 +288,16 @@ pub fn result_lines(s: &Summary) -> Vec<String> {
     }
     if let Some(t) = &r.target {
         out.push(format!("crash: {t}"));
+    }
+    if let Some(c) = &r.crash {
+        out.extend(c.report.lines().map(str::to_string));
+        if let Some(why) = &c.not_symbolized {
+            out.push(format!("(frames not symbolised: {why})"));
+        }
+        if let Some(d) = &c.disassembly {
+            out.push("----------------".into());
+            out.extend(d.lines().map(str::to_string));
+        }
     }
     let files = [
         ("crash console", &r.files.console),

@@ -24,7 +24,7 @@ use history::history;
 use std::path::{Path, PathBuf};
 
 /// Bump when the generated history changes.
-const VERSION: &str = "4";
+const VERSION: &str = "6";
 
 /// A generated history.
 #[derive(Debug, Clone, PartialEq, Eq)]

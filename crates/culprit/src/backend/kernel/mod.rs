@@ -23,7 +23,7 @@ use culprit_proc::Cancel;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{Backend, BuildResult, Progress, RunJob, RunResult, RunStatus, Untestable};
+use super::{Backend, BuildResult, Done, Progress, RunJob, RunResult, RunStatus, Untestable};
 
 mod settings;
 mod tree;
@@ -46,6 +46,8 @@ pub struct Pool {
 
 pub struct KernelBackend {
     s: KernelSettings,
+    /// The repository bisected (read only).
+    repo: Repo,
     vms: u32,
     /// The campaign's token: every make and QEMU runs under it.
     cancel: Cancel,
@@ -112,7 +114,7 @@ impl KernelBackend {
         .context("building the initramfs")?;
         let (accel, why) = accel::choose(&s.accel).map_err(anyhow::Error::msg)?;
         let mut notes = vec![why];
-        let shared = shared_tree(repo, &pool.tree, &mut notes)?;
+        let shared = shared_tree(&pool.tree, &mut notes)?;
         let (root, lock) = match shared {
             Some((d, lock)) => (d, Some(lock)),
             None => (workdir.clone(), None),
@@ -131,6 +133,7 @@ impl KernelBackend {
             builder.jobs = j.max(1);
         }
         Ok(KernelBackend {
+            repo: repo.clone(),
             s,
             vms: pool.vms,
             cancel,
@@ -168,6 +171,7 @@ impl KernelBackend {
             first_error: None,
             log: Some(dir.join("build.log")),
             config: Some(dir.join("config")),
+            symbols: Some(dir.join("vmlinux")).filter(|p| p.is_file()),
             info: vec![format!("compiler: {}", get("compiler")?)],
         })
     }
@@ -205,11 +209,14 @@ impl KernelBackend {
             first_error: Some(first_error),
             log: Some(log.to_path_buf()),
             config: None,
+            symbols: None,
             info: vec![],
         };
         let cfg_log = dir.join("config.log");
         let base = self.base_config(&cfg_log)?;
-        let effective = match config::prepare(&self.builder, &base, &cfg_log, &self.cancel) {
+        let source = Some((&self.repo, commit));
+        let effective = match config::prepare(&self.builder, &base, &cfg_log, &self.cancel, source)
+        {
             Ok(t) => t,
             Err(culprit_kernel::Error::Cancelled) => bail!("interrupted"),
             Err(e @ (culprit_kernel::Error::Io { .. } | culprit_kernel::Error::Process(_))) => {
@@ -238,6 +245,7 @@ impl KernelBackend {
         let compiler = toolchain::identity(build, &self.builder.compiler.cc, &self.cancel);
         std::fs::copy(build.join("arch/x86/boot/bzImage"), dir.join("bzImage"))
             .context("keeping bzImage")?;
+        let symbols = keep_symbols(&build.join("vmlinux"), &dir.join("vmlinux"), &effective)?;
         std::fs::write(
             dir.join("build.txt"),
             format!(
@@ -253,6 +261,7 @@ impl KernelBackend {
             first_error: None,
             log: Some(log),
             config: Some(dir.join("config")),
+            symbols,
             info: vec![format!("compiler: {compiler}")],
         })
     }
@@ -285,7 +294,10 @@ impl KernelBackend {
         };
         let status = match classify(&out) {
             Verdict::Ok => RunStatus::Ok,
-            Verdict::Crashed(title) => RunStatus::Crashed { title },
+            Verdict::Crashed {
+                report: Some(r), ..
+            } => RunStatus::of_report(&r),
+            Verdict::Crashed { title, .. } => RunStatus::crashed(title),
             Verdict::BootFailed(reason) => RunStatus::untestable(Untestable::Boot, reason),
             Verdict::SmokeFailed(reason) => RunStatus::untestable(Untestable::SmokeTest, reason),
             Verdict::Timeout(reason) => RunStatus::untestable(Untestable::Timeout, reason),
@@ -297,6 +309,24 @@ impl KernelBackend {
             output: Some(console),
         })
     }
+}
+
+/// Keeps the vmlinux of a build with debug info beside its bzImage, to
+/// symbolise its crashes later. A hard link costs nothing (the linker
+/// writes a new file for the next build); a copy where links fail.
+fn keep_symbols(vmlinux: &Path, kept: &Path, config: &str) -> Result<Option<PathBuf>> {
+    let parsed = config::parse(config);
+    let debug = ["DEBUG_INFO", "DEBUG_INFO_DWARF5", "DEBUG_INFO_DWARF4"]
+        .iter()
+        .any(|o| parsed.get(*o).map(String::as_str) == Some("y"));
+    let _ = std::fs::remove_file(kept);
+    if !debug {
+        return Ok(None);
+    }
+    if std::fs::hard_link(vmlinux, kept).is_err() {
+        std::fs::copy(vmlinux, kept).context("keeping vmlinux")?;
+    }
+    Ok(Some(kept.to_path_buf()))
 }
 
 impl Backend for KernelBackend {
@@ -311,7 +341,7 @@ impl Backend for KernelBackend {
         Ok(r)
     }
 
-    fn run(&mut self, jobs: &[RunJob], _progress: Progress) -> Result<Vec<RunResult>> {
+    fn run(&mut self, jobs: &[RunJob], _progress: Progress, done: Done) -> Result<()> {
         for j in jobs {
             if !self.is_available(&j.commit) {
                 bail!("commit {} has no kernel built", j.commit);
@@ -319,21 +349,30 @@ impl Backend for KernelBackend {
         }
         let workers = (self.vms as usize).min(jobs.len()).max(1);
         let this = &*self;
-        // A cancel of the campaign's token (Ctrl-C) kills the running VMs and
-        // stops the pool from starting more.
-        let results = culprit_proc::pool(&self.cancel, jobs, workers, |j| this.run_one(j));
-        if self.cancel.is_cancelled() {
+        let mut first_error: Option<anyhow::Error> = None;
+        // A cancel of the campaign's token (Ctrl-C) kills the running VMs
+        // and stops the pool from starting more; each run is handed over
+        // as it ends.
+        let started = culprit_proc::pool_each(
+            &self.cancel,
+            jobs,
+            workers,
+            |j| this.run_one(j),
+            |i, r| match r {
+                Ok(r) => done(i, r),
+                Err(e) => {
+                    let j = &jobs[i];
+                    first_error.get_or_insert(e.context(format!("run #{} on {}", j.run, j.commit)));
+                }
+            },
+        );
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        if self.cancel.is_cancelled() || started.iter().any(|s| !s) {
             bail!("interrupted");
         }
-        results
-            .into_iter()
-            .zip(jobs)
-            .map(|(r, j)| {
-                r.done()
-                    .unwrap_or_else(|| Err(anyhow::anyhow!("run #{} was not executed", j.run)))
-                    .with_context(|| format!("run #{} on {}", j.run, j.commit))
-            })
-            .collect()
+        Ok(())
     }
 
     fn is_available(&self, commit: &str) -> bool {

@@ -152,11 +152,23 @@ impl KernelSettings {
                 bail!("{name} must be a positive number of seconds (up to 10^7), not {v}");
             }
         }
-        if self.memory < 64 {
-            bail!("--memory must be at least 64 MiB (got {})", self.memory);
+        if !(64..=1 << 20).contains(&self.memory) {
+            bail!(
+                "--memory must be between 64 and 1048576 MiB (got {})",
+                self.memory
+            );
         }
-        if self.cpus == 0 {
-            bail!("--cpus must be at least 1");
+        if !(1..=256).contains(&self.cpus) {
+            bail!("--cpus must be between 1 and 256 (got {})", self.cpus);
+        }
+        if self.repro_repeat > 1_000_000 {
+            bail!(
+                "--repro-repeat must be at most 1000000 (got {})",
+                self.repro_repeat
+            );
+        }
+        if self.jobs.is_some_and(|j| !(1..=4096).contains(&j)) {
+            bail!("--jobs must be between 1 and 4096");
         }
         Ok(())
     }

@@ -15,6 +15,9 @@ use std::path::PathBuf;
 
 use crate::campaign::{hyp_name, reason_name, Counts, Finish, Plan};
 
+mod crash;
+pub use crash::{crash_of, CrashDoc, FrameDoc};
+
 /// Exit status of `culprit bisect`, by outcome (documented in the README).
 pub mod exit {
     /// A culprit was named at the asked confidence.
@@ -59,6 +62,9 @@ pub struct BisectResult {
     /// Where to look: a console of the target crash (on the culprit, else
     /// the bad commit), and the culprit's build log and config.
     pub files: Files,
+    /// The target crash's report from that console, symbolised when the
+    /// kernel image has debug info, with its code disassembled.
+    pub crash: Option<CrashDoc>,
     pub commits: Vec<CommitDoc>,
 }
 
@@ -329,13 +335,18 @@ fn to_result(plan: &Plan, f: &Finish, target: Option<String>) -> BisectResult {
         })
         .collect();
     let shown = f.culprit.unwrap_or(plan.bad);
+    // The console of a target crash on the culprit, else on the bad commit.
+    let console = [shown, plan.bad]
+        .into_iter()
+        .find_map(|n| f.target_output(n).map(|p| (n, p.clone())));
     let files = Files {
-        console: f
-            .target_output(shown)
-            .or_else(|| f.target_output(plan.bad))
-            .cloned(),
+        console: console.as_ref().map(|c| c.1.clone()),
         build_log: f.build_logs.get(&shown).cloned(),
         config: f.configs.get(&shown).cloned(),
+    };
+    let crash = match (&console, &target) {
+        (Some((n, p)), Some(t)) => crash_of(p, t, f.symbols.get(n).map(PathBuf::as_path)),
+        _ => None,
     };
     BisectResult {
         schema: "culprit-bisect/1",
@@ -393,6 +404,7 @@ fn to_result(plan: &Plan, f: &Finish, target: Option<String>) -> BisectResult {
                 .collect(),
         }),
         files,
+        crash,
         commits,
     }
 }

@@ -131,3 +131,75 @@ fn head_diff_and_grep_never_touch_the_checkout() {
     let status = s.git(&["status", "--porcelain"]);
     assert_eq!(status.trim(), "M a.c");
 }
+
+mod worktree {
+    use super::Scratch;
+    use culprit_git::{GitError, Repo, Worktree};
+
+    fn quiet(_: String) {}
+
+    #[test]
+    fn a_checkout_of_ours_follows_commits_and_keeps_build_products() {
+        let s = Scratch::new();
+        let c0 = s.commit("root", &[("a.c", "a0\n"), ("gone.c", "g\n")]);
+        s.git(&["rm", "-q", "gone.c"]);
+        let c1 = s.commit("one", &[("a.c", "a1\n"), ("new.c", "n\n")]);
+        let repo = Repo::open(s.path()).unwrap();
+        let before = s.git(&["worktree", "list", "--porcelain"]);
+        let status = s.git(&["status", "--porcelain"]);
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("tree");
+        let wt = Worktree::ensure(&repo, &dir, &c0, &mut quiet).unwrap();
+        assert_eq!(wt.head().unwrap(), c0);
+        assert_eq!(std::fs::read_to_string(dir.join("a.c")).unwrap(), "a0\n");
+        std::fs::write(dir.join("a.c"), "local edit\n").unwrap();
+        std::fs::write(dir.join("a.o"), "build product\n").unwrap();
+        wt.checkout(&c1, &mut quiet).unwrap();
+        assert_eq!(wt.head().unwrap(), c1);
+        assert_eq!(std::fs::read_to_string(dir.join("a.c")).unwrap(), "a1\n");
+        assert!(dir.join("new.c").exists());
+        assert!(!dir.join("gone.c").exists());
+        assert!(dir.join("a.o").exists(), "untracked files are kept");
+        // Opened again later: the same checkout, no new checkout needed.
+        let again = Worktree::ensure(&repo, &dir, &c0, &mut quiet).unwrap();
+        assert_eq!(again.head().unwrap(), c1);
+        // The user's repository saw nothing: no worktree, same HEAD and
+        // index, nothing staged.
+        assert_eq!(s.git(&["worktree", "list", "--porcelain"]), before);
+        assert_eq!(s.git(&["status", "--porcelain"]), status);
+        assert!(!s.path().join(".git/worktrees").exists());
+    }
+
+    #[test]
+    fn a_directory_culprit_did_not_fill_is_refused_and_untouched() {
+        let s = Scratch::new();
+        let c0 = s.commit("root", &[("a.c", "a0\n")]);
+        let repo = Repo::open(s.path()).unwrap();
+        // The user's own checkout where culprit's tree would go.
+        let d = tempfile::tempdir().unwrap();
+        let mine = d.path().join("tree");
+        std::fs::create_dir_all(&mine).unwrap();
+        std::fs::write(mine.join("work.c"), "uncommitted work\n").unwrap();
+        let e = Worktree::ensure(&repo, &mine, &c0, &mut quiet).unwrap_err();
+        assert!(matches!(e, GitError::NotOurs { .. }), "{e}");
+        assert!(e.to_string().contains("did not put there"), "{e}");
+        assert_eq!(
+            std::fs::read_to_string(mine.join("work.c")).unwrap(),
+            "uncommitted work\n"
+        );
+        assert!(!mine.join("a.c").exists());
+        // culprit's checkout of another repository is refused too.
+        let other = Scratch::new();
+        let o0 = other.commit("root", &[("b.c", "b\n")]);
+        let orepo = Repo::open(other.path()).unwrap();
+        let t = d.path().join("t2");
+        Worktree::ensure(&orepo, &t, &o0, &mut quiet).unwrap();
+        let e = Worktree::ensure(&repo, &t, &c0, &mut quiet).unwrap_err();
+        assert!(e.to_string().contains("another repository"), "{e}");
+        // An empty directory is fine.
+        let empty = d.path().join("empty");
+        std::fs::create_dir_all(&empty).unwrap();
+        Worktree::ensure(&repo, &empty, &c0, &mut quiet).unwrap();
+        assert!(empty.join("a.c").exists());
+    }
+}
