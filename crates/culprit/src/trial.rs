@@ -109,7 +109,7 @@ pub fn test_commit(
         Vec::new()
     } else {
         backend
-            .run(&jobs, progress)
+            .run_collect(&jobs, progress)
             .with_context(|| format!("testing {commit}"))?
     };
     if results.len() != jobs.len() {
@@ -138,7 +138,7 @@ pub fn tally(
     for (_, r) in &runs {
         match &r.status {
             RunStatus::Ok => clean += 1,
-            RunStatus::Crashed { title } => {
+            RunStatus::Crashed { title, .. } => {
                 let e = crashes.entry(title).or_default();
                 e.0 += 1;
                 e.1.extend(r.output.clone());
@@ -177,6 +177,7 @@ pub fn tally(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::Done;
     use crate::campaign::Untestable;
 
     /// A backend that answers from a script: run i gets `statuses[i % n]`.
@@ -198,16 +199,19 @@ mod tests {
             })
         }
 
-        fn run(&mut self, jobs: &[RunJob], _: Progress) -> Result<Vec<RunResult>> {
+        fn run(&mut self, jobs: &[RunJob], _: Progress, done: Done) -> Result<()> {
             self.asked.extend(jobs.iter().cloned());
-            Ok(jobs
-                .iter()
-                .map(|j| RunResult {
-                    status: self.statuses[j.run as usize % self.statuses.len()].clone(),
-                    secs: 1.0,
-                    output: Some(PathBuf::from(format!("runs/{}/{}.log", j.commit, j.run))),
-                })
-                .collect())
+            for (i, j) in jobs.iter().enumerate() {
+                done(
+                    i,
+                    RunResult {
+                        status: self.statuses[j.run as usize % self.statuses.len()].clone(),
+                        secs: 1.0,
+                        output: Some(PathBuf::from(format!("runs/{}/{}.log", j.commit, j.run))),
+                    },
+                );
+            }
+            Ok(())
         }
 
         fn is_available(&self, commit: &str) -> bool {
@@ -216,7 +220,7 @@ mod tests {
     }
 
     fn crash(t: &str) -> RunStatus {
-        RunStatus::Crashed { title: t.into() }
+        RunStatus::crashed(t)
     }
 
     fn scripted(builds_ok: bool, statuses: Vec<RunStatus>) -> Scripted {

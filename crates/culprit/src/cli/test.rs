@@ -317,7 +317,7 @@ mod tests {
     #[test]
     fn exit_status_says_crashed_clean_or_untested() {
         use crate::campaign::Untestable;
-        let crash = RunStatus::Crashed { title: "t".into() };
+        let crash = RunStatus::crashed("t");
         let boot = RunStatus::untestable(Untestable::Boot, "x");
         assert_eq!(
             exit_code(&outcome(true, &[RunStatus::Ok, crash.clone()])),
@@ -342,10 +342,7 @@ mod tests {
     #[test]
     fn the_json_result_names_build_and_counts() {
         let r = to_result(
-            &outcome(
-                true,
-                &[RunStatus::Ok, RunStatus::Crashed { title: "t".into() }],
-            ),
+            &outcome(true, &[RunStatus::Ok, RunStatus::crashed("t")]),
             "b",
             &[PathBuf::from("p.diff")],
         );

@@ -133,7 +133,7 @@ mod tests {
 
     #[test]
     fn the_result_names_titles_counts_and_a_console() {
-        let crash = |t: &str| RunStatus::Crashed { title: t.into() };
+        let crash = |t: &str| RunStatus::crashed(t);
         let t = tally(
             "c0ffee",
             Some(BuildResult {

@@ -84,6 +84,7 @@ fn summary(verdict: &'static str, culprit: Option<&str>, good: &str, bad: &str) 
                 build_log: None,
                 config: Some("/w/kernels/x/config".into()),
             },
+            crash: None,
             commits: vec![CommitDoc {
                 commit: good.into(),
                 subject: "Release 1.0".into(),
