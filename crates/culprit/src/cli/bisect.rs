@@ -126,6 +126,14 @@ pub struct SearchArgs {
     /// touching them get half of the prior, so they are tested first.
     #[arg(long)]
     pub no_hint: bool,
+
+    /// Do not verify a culprit by reverting it. By default the culprit is
+    /// reverted on top of the bad commit (a commit object in the
+    /// repository, no ref moved, the working tree untouched), built and run
+    /// --verify-runs times: the log, the JSON result (`verification`) and
+    /// the exit status say whether the crash went away.
+    #[arg(long)]
+    pub no_verify: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -198,6 +206,7 @@ impl BisectArgs {
                 max_runs: s.max_runs,
                 verify_runs: s.verify_runs,
                 hints: !s.no_hint,
+                verify: !s.no_verify,
             },
             output: Output {
                 workdir: self.output.workdir.clone(),

@@ -85,6 +85,7 @@ fn summary(verdict: &'static str, culprit: Option<&str>, good: &str, bad: &str) 
                 config: Some("/w/kernels/x/config".into()),
             },
             crash: None,
+            verification: None,
             commits: vec![CommitDoc {
                 commit: good.into(),
                 subject: "Release 1.0".into(),
