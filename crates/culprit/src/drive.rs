@@ -10,9 +10,38 @@
 use anyhow::{bail, Context, Result};
 
 use crate::backend::Backend;
-use crate::campaign::{Action, Event, Finish, Machine, Record, Sink};
+use crate::campaign::{Action, Event, Finish, Machine, Record, RevertMade, Sink};
 use crate::hint::Hinter;
 use crate::journal::Journal;
+
+/// Makes the revert commit revert verification asks for.
+pub trait Reverter {
+    fn revert(&mut self, culprit: &str, onto: &str) -> Result<RevertMade>;
+}
+
+/// The revert lives in the repository's object database only: no ref, no
+/// work tree or index touched (crates/git's `revert_onto`).
+impl Reverter for culprit_git::Repo {
+    fn revert(&mut self, culprit: &str, onto: &str) -> Result<RevertMade> {
+        use culprit_git::Revert;
+        let made = self
+            .revert_onto(onto, culprit)
+            .with_context(|| format!("reverting {culprit} on {onto}"))?;
+        Ok(match made {
+            Revert::Applied { commit } => RevertMade::Applied { commit },
+            Revert::Empty => RevertMade::Empty,
+            Revert::Conflict { files } => RevertMade::Conflict { files },
+        })
+    }
+}
+
+/// For campaigns that never verify (simulations).
+pub struct NoReverts;
+impl Reverter for NoReverts {
+    fn revert(&mut self, culprit: &str, _: &str) -> Result<RevertMade> {
+        bail!("this campaign cannot revert {culprit}: it has no repository")
+    }
+}
 
 /// Runs the machine to its end: replays `past`, then acts until done.
 pub fn drive(
@@ -22,6 +51,7 @@ pub fn drive(
     journal: &mut Journal,
     sink: &mut dyn Sink,
     hinter: &mut dyn Hinter,
+    reverter: &mut dyn Reverter,
 ) -> Result<Finish> {
     let start = m.resume(past);
     flush(&mut m, sink);
@@ -38,6 +68,19 @@ pub fn drive(
                 if let Some(r) = m.hint_found(hint) {
                     journal.append(&r)?;
                 }
+            }
+            Action::Revert { culprit, onto } => {
+                let made = reverter.revert(&culprit, &onto)?;
+                let rec = Record::Revert {
+                    culprit,
+                    onto,
+                    made,
+                };
+                journal.append(&rec)?;
+                journal.sync()?;
+                let fed = m.feed(&rec);
+                flush(&mut m, sink);
+                fed?;
             }
             Action::Build(commit) => {
                 let mut progress = |text: String| {

@@ -8,7 +8,10 @@
 //!   Linux in QEMU); `hint`: crash-stack hints from the repository;
 //! - `drive`: the loop that performs a machine's actions through a backend
 //!   and keeps the `journal`;
-//! - `result` (typed results) and `print` (text log, progress, JSON lines);
+//! - `result` (typed results) and `print` (text log, progress, JSON lines,
+//!   the maintainer e-mail, which `report_mail` assembles from a result);
+//! - `trial` (build one commit, run it N times, count what showed: `culprit
+//!   test` and revert verification);
 //! - `spec` (the one description of a campaign), `execute` (run one), `cli`
 //!   (the command line), `demo`, and `bench` (the same machine over a
 //!   simulated world).
@@ -24,6 +27,8 @@ pub mod hint;
 pub mod journal;
 pub mod print;
 pub mod procs;
+pub mod report_mail;
 pub mod result;
 pub mod signature;
 pub mod spec;
+pub mod trial;

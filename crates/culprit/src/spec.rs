@@ -63,6 +63,13 @@ pub struct Search {
     pub verify_runs: u32,
     /// Favour commits touching the crash stack's code.
     pub hints: bool,
+    /// Revert a named culprit on the bad commit and test that.
+    #[serde(default = "yes")]
+    pub verify: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Where results go.
@@ -86,6 +93,7 @@ impl Default for Search {
             max_runs: None,
             verify_runs: c.verify_runs,
             hints: true,
+            verify: true,
         }
     }
 }

@@ -9,6 +9,12 @@
 //! - Cc: the reviewers (`R:`) and the catch-all list of "THE REST"
 //!   (linux-kernel@vger.kernel.org), which syzbot's reference result also
 //!   puts in Cc. `Cc:` trailers are ignored.
+//! - Composite keys count as their parts: `Reviewed-and-tested-by:` is a
+//!   `Reviewed-by:` and a `Tested-by:`, `Reported-and-tested-by:` a
+//!   `Tested-by:` (and a `Reported-by:`, which alone names no recipient).
+//! - [`result_recipients`] adds, in Cc, everyone the MAINTAINERS entries
+//!   of the crash's guilty file name: they look after the code that
+//!   crashed, whoever wrote the culprit.
 //!
 //! Addresses are lower-cased, sorted and de-duplicated; an address in To
 //! is not repeated in Cc. Nothing here reads git or the file system,
@@ -33,10 +39,38 @@ impl Trailer {
     pub fn email(&self) -> Option<String> {
         email_address(&self.value)
     }
+
+    /// The keys this trailer stands for (see [`key_parts`]).
+    pub fn parts(&self) -> Vec<String> {
+        key_parts(&self.key)
+    }
+
+    /// Whether it names someone who stood behind the change (one of
+    /// [`SIGNER_KEYS`], alone or as part of a composite key).
+    pub fn is_signer(&self) -> bool {
+        self.parts()
+            .iter()
+            .any(|k| SIGNER_KEYS.contains(&k.as_str()))
+    }
 }
 
 /// Keys whose values name people who stood behind the change.
 pub const SIGNER_KEYS: &[&str] = &["signed-off-by", "reviewed-by", "acked-by", "tested-by"];
+
+/// The keys a trailer key stands for, lower-cased: a composite `*-by` key
+/// joined with `-and-` gives each part with `-by` (`Reviewed-and-tested-by`
+/// -> `reviewed-by`, `tested-by`); any other key gives itself.
+pub fn key_parts(key: &str) -> Vec<String> {
+    let k = key.to_ascii_lowercase();
+    match k.strip_suffix("-by") {
+        Some(stem) if stem.contains("-and-") => stem
+            .split("-and-")
+            .filter(|p| !p.is_empty())
+            .map(|p| format!("{p}-by"))
+            .collect(),
+        _ => vec![k],
+    }
+}
 
 fn re(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
     cell.get_or_init(|| Regex::new(pattern).expect("static regex"))
@@ -113,7 +147,7 @@ pub fn recipients(author_email: &str, message: &str, maintainers: &[Recipient]) 
         to.insert(a);
     }
     for t in parse(message) {
-        if SIGNER_KEYS.contains(&t.key.to_ascii_lowercase().as_str()) {
+        if t.is_signer() {
             to.extend(t.email());
         }
     }
@@ -132,6 +166,22 @@ pub fn recipients(author_email: &str, message: &str, maintainers: &[Recipient]) 
         to: to.into_iter().collect(),
         cc,
     }
+}
+
+/// [`recipients`] of the culprit, plus in Cc everyone the MAINTAINERS
+/// entries of the crash's guilty file name (`guilty`, as computed by
+/// [`Maintainers::lookup`] for that file) who is not in To already.
+pub fn result_recipients(
+    author_email: &str,
+    message: &str,
+    maintainers: &[Recipient],
+    guilty: &[Recipient],
+) -> Recipients {
+    let mut r = recipients(author_email, message, maintainers);
+    let mut cc: BTreeSet<String> = r.cc.into_iter().collect();
+    cc.extend(guilty.iter().map(|g| g.address.to_ascii_lowercase()));
+    r.cc = cc.into_iter().filter(|a| !r.to.contains(a)).collect();
+    r
 }
 
 /// Recipients of a commit: its trailers plus the MAINTAINERS entries of the
@@ -276,6 +326,80 @@ Signed-off-by: Jens Axboe <axboe@kernel.dk>
             format_lines(&r),
             "recipients (to): [\"axboe@kernel.dk\" \"io-uring@vger.kernel.org\" \"johalun0@gmail.com\"]\n\
              recipients (cc): [\"asml.silence@gmail.com\" \"linux-kernel@vger.kernel.org\"]\n"
+        );
+    }
+
+    #[test]
+    fn composite_trailers_count_as_their_parts() {
+        assert_eq!(
+            key_parts("Reviewed-and-Tested-by"),
+            ["reviewed-by", "tested-by"]
+        );
+        assert_eq!(
+            key_parts("reported-and-tested-by"),
+            ["reported-by", "tested-by"]
+        );
+        assert_eq!(
+            key_parts("Acked-and-reviewed-and-tested-by"),
+            ["acked-by", "reviewed-by", "tested-by"]
+        );
+        assert_eq!(key_parts("Signed-off-by"), ["signed-off-by"]);
+        assert_eq!(key_parts("Link"), ["link"]);
+        let msg = "s\n\nbody\n\n\
+                   Reported-and-tested-by: syzbot+1234@syzkaller.appspotmail.com\n\
+                   Reviewed-and-tested-by: Rita <rita@x.org>\n\
+                   Suggested-and-reported-by: Sam <sam@x.org>\n\
+                   Cc-and-reviewed-by: odd@x.org\n\
+                   Signed-off-by: A <a@x.org>\n";
+        let r = recipients("a@x.org", msg, &[]);
+        assert_eq!(
+            r.to,
+            [
+                "a@x.org",
+                "odd@x.org",
+                "rita@x.org",
+                "syzbot+1234@syzkaller.appspotmail.com"
+            ]
+        );
+        assert!(r.cc.is_empty());
+    }
+
+    #[test]
+    fn the_guilty_files_people_are_in_cc() {
+        let patch = [rec(
+            "m@x.org",
+            "maintainer:FOO",
+            RecipientKind::Maintainer,
+            "FOO",
+        )];
+        let guilty = [
+            rec(
+                "m@x.org",
+                "maintainer:FOO",
+                RecipientKind::Maintainer,
+                "FOO",
+            ),
+            rec(
+                "Bar@Y.org",
+                "maintainer:BAR",
+                RecipientKind::Maintainer,
+                "BAR",
+            ),
+            rec(
+                "bar-list@y.org",
+                "open list:BAR",
+                RecipientKind::List,
+                "BAR",
+            ),
+            rec("rev@y.org", "reviewer:BAR", RecipientKind::Reviewer, "BAR"),
+        ];
+        let r = result_recipients("a@x.org", "s\n\nSigned-off-by: a@x.org\n", &patch, &guilty);
+        assert_eq!(r.to, ["a@x.org", "m@x.org"]);
+        assert_eq!(r.cc, ["bar-list@y.org", "bar@y.org", "rev@y.org"]);
+        // Nothing guilty: the culprit's recipients alone.
+        assert_eq!(
+            result_recipients("a@x.org", "s", &patch, &[]),
+            recipients("a@x.org", "s", &patch)
         );
     }
 

@@ -89,6 +89,7 @@ pub fn plan(world: &World) -> Plan {
         key: format!("bench {} seed {}", h.name, world.seed),
         product: "kernel".to_string(),
         hints: false,
+        verify: false,
         workdir: None,
         notes: Vec::new(),
     }
@@ -107,6 +108,7 @@ pub fn culprit(world: &World) -> anyhow::Result<Tally> {
         &mut journal,
         &mut Discard,
         &mut NoHints,
+        &mut crate::drive::NoReverts,
     )?;
     let outcome = match f.outcome.verdict {
         Verdict::Culprit(_) => "culprit",

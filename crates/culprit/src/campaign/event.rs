@@ -121,6 +121,20 @@ pub enum Event {
         earlier: u32,
         counts: Counts,
     },
+    /// The engine named a culprit; it is reverted on top of the bad commit
+    /// to see whether the crash goes away.
+    VerifyStarted {
+        culprit: String,
+        onto: String,
+    },
+    /// How the revert verification ended (`fixed`, `persists`,
+    /// `does_not_apply`, `does_not_build`, `untested`).
+    Verified {
+        outcome: super::VerifyOutcome,
+        text: &'static str,
+        reason: String,
+        commit: Option<String>,
+    },
     /// The campaign ended.
     Finished {
         verdict: &'static str,
@@ -173,6 +187,8 @@ impl Event {
             Event::RoundStarted { .. } => "round_started",
             Event::RunFinished { .. } => "run_finished",
             Event::CommitTested { .. } => "commit_tested",
+            Event::VerifyStarted { .. } => "verify_started",
+            Event::Verified { .. } => "verified",
             Event::Finished { .. } => "finished",
         }
     }

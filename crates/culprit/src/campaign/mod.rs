@@ -30,6 +30,7 @@ pub mod record;
 mod state;
 #[cfg(test)]
 mod tests;
+mod verify;
 
 pub use event::{Counts, Event, Fanout, RoundJob, RunLine, Sink};
 pub use hints::{Hint, HINT_SHARE};
@@ -37,8 +38,10 @@ pub use plan::{
     dag_of, hyp_name, reason_name, Action, Commit, Error, Finish, Plan, RunJob, NEAR_MISS_RUNS,
 };
 use plan::{verdict_mass, verdict_name};
-pub use record::{Crash, Record, RunStatus, Untestable};
+pub use record::{Crash, Record, RevertMade, RunStatus, Untestable};
 use state::Visits;
+use verify::Verify;
+pub use verify::{Verification, VerifyOutcome};
 
 /// The campaign machine. See the module docs.
 pub struct Machine {
@@ -73,6 +76,10 @@ pub struct Machine {
     replaying: bool,
     started: bool,
     done: Option<Outcome>,
+    /// The engine's outcome while the revert verification runs.
+    verifying: Option<Outcome>,
+    verify: Option<Verify>,
+    verification: Option<Verification>,
 }
 
 impl Machine {
@@ -120,6 +127,9 @@ impl Machine {
             replaying: false,
             started: false,
             done: None,
+            verifying: None,
+            verify: None,
+            verification: None,
             engine,
             plan,
         })
@@ -196,6 +206,21 @@ impl Machine {
     pub fn feed(&mut self, r: &Record) -> Result<(), Error> {
         match r {
             Record::Start { .. } => return Err(Error::TwoStarts),
+            Record::Revert {
+                culprit,
+                onto,
+                made,
+            } => {
+                let c = self.node(culprit)?;
+                let v = self.verify.get_or_insert_with(|| {
+                    Verify::new(culprit.clone(), onto.clone(), String::new(), 0)
+                });
+                v.culprit = culprit.clone();
+                v.onto = onto.clone();
+                v.subject = format!("Revert \"{}\"", self.plan.commits[c as usize].subject);
+                v.made = Some(made.clone());
+            }
+            r if self.feed_verify(r) => {}
             Record::Build {
                 commit,
                 ok,
@@ -310,6 +335,9 @@ impl Machine {
         if self.done.is_some() {
             return Action::Done;
         }
+        if let Some(o) = self.verifying.clone() {
+            return self.verify_step(o, available);
+        }
         if let Some(a) = self.hint_action() {
             return a;
         }
@@ -382,20 +410,29 @@ impl Machine {
             }
             Step::Done(outcome) => {
                 self.end_visits(&[]);
-                let (culprit, confidence) = verdict_mass(&outcome);
-                self.events.push(Event::Finished {
-                    verdict: verdict_name(outcome.verdict),
-                    reason: reason_name(outcome.reason),
-                    culprit: culprit.map(|c| self.plan.commits[c as usize].sha.clone()),
-                    confidence,
-                    builds: self.engine.builds(),
-                    runs: self.engine.runs(),
-                    rounds: self.rounds(),
-                });
-                self.done = Some(outcome);
-                Action::Done
+                if let (true, Verdict::Culprit(c)) = (self.plan.verify, outcome.verdict) {
+                    self.start_verify(c);
+                    self.verifying = Some(outcome.clone());
+                    return self.verify_step(outcome, available);
+                }
+                self.finished(outcome)
             }
         }
+    }
+
+    fn finished(&mut self, outcome: Outcome) -> Action {
+        let (culprit, confidence) = verdict_mass(&outcome);
+        self.events.push(Event::Finished {
+            verdict: verdict_name(outcome.verdict),
+            reason: reason_name(outcome.reason),
+            culprit: culprit.map(|c| self.plan.commits[c as usize].sha.clone()),
+            confidence,
+            builds: self.engine.builds(),
+            runs: self.engine.runs(),
+            rounds: self.rounds(),
+        });
+        self.done = Some(outcome);
+        Action::Done
     }
 
     /// Drains the events emitted since the last call.
@@ -439,6 +476,7 @@ impl Machine {
             symbols: self.symbols,
             outputs: self.outputs,
             hint: self.hint,
+            verification: self.verification,
             engine: self.engine,
             outcome,
         }

@@ -38,6 +38,8 @@ pub struct Plan {
     pub product: String,
     /// Ask for crash-stack hints (and use journaled ones).
     pub hints: bool,
+    /// Verify a named culprit by reverting it on the bad commit.
+    pub verify: bool,
     /// For the start event only.
     pub workdir: Option<PathBuf>,
     pub notes: Vec<String>,
@@ -62,6 +64,8 @@ pub enum Action {
     /// Look up a crash-stack hint for the target crash `title` whose console
     /// is `output`; answer with [`Machine::hint_found`].
     Hint { title: String, output: PathBuf },
+    /// Revert `culprit` on top of `onto`; feed one [`Record::Revert`].
+    Revert { culprit: String, onto: String },
     /// Nothing more: take [`Machine::finish`].
     Done,
 }
@@ -120,6 +124,8 @@ pub struct Finish {
     pub outputs: BTreeMap<(u32, u32), PathBuf>,
     /// The crash-stack hint the prior used, if any.
     pub hint: Option<Hint>,
+    /// The revert verification, when one ran.
+    pub verification: Option<super::Verification>,
     /// The engine as it ended, for per-commit evidence.
     pub engine: Engine,
 }

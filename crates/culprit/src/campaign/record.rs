@@ -61,6 +61,25 @@ pub enum Record {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         target: Option<String>,
     },
+    /// The culprit reverted on top of the bad commit (revert verification):
+    /// the commit to build and run, or why there is none.
+    Revert {
+        culprit: String,
+        onto: String,
+        made: RevertMade,
+    },
+}
+
+/// What reverting the culprit on top of the bad commit gave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "revert", rename_all = "snake_case")]
+pub enum RevertMade {
+    /// The revert commit (in the repository's object database, no ref).
+    Applied { commit: String },
+    /// Reverting changes nothing on the bad commit.
+    Empty,
+    /// The revert conflicts in these files.
+    Conflict { files: Vec<String> },
 }
 
 /// Why a run could not test anything.

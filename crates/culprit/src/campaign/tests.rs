@@ -23,6 +23,32 @@ fn run(m: &mut Machine, w: &World, past: &[Record], limit: Option<usize>) -> Vec
             Action::Hint { .. } => {
                 m.hint_found(None);
             }
+            Action::Revert { culprit, onto } => {
+                let r = Record::Revert {
+                    culprit,
+                    onto,
+                    made: RevertMade::Applied {
+                        commit: REVERT.into(),
+                    },
+                };
+                m.feed(&r).unwrap();
+                out.push(r);
+            }
+            Action::Build(c) if c == REVERT => {
+                let r = Record::Build {
+                    commit: c,
+                    ok: true,
+                    signature: None,
+                    secs: 1.0,
+                    first_error: None,
+                    info: Vec::new(),
+                    log: None,
+                    config: None,
+                    symbols: None,
+                };
+                m.feed(&r).unwrap();
+                out.push(r);
+            }
             Action::Build(c) => {
                 let x = w.hist.shas.iter().position(|s| *s == c).unwrap() as u32;
                 let b = w.build(x);
@@ -45,8 +71,15 @@ fn run(m: &mut Machine, w: &World, past: &[Record], limit: Option<usize>) -> Vec
                     if limit.is_some_and(|l| out.len() >= l) {
                         return out;
                     }
-                    let x = w.hist.shas.iter().position(|s| *s == j.commit).unwrap() as u32;
-                    let rr = w.run(x, j.run);
+                    let rr = match w.hist.shas.iter().position(|s| *s == j.commit) {
+                        Some(x) => w.run(x as u32, j.run),
+                        // The revert of the true culprit: the bug is gone.
+                        None => crate::backend::RunResult {
+                            status: RunStatus::Ok,
+                            secs: 1.0,
+                            output: None,
+                        },
+                    };
                     let r = Record::Run {
                         commit: j.commit,
                         run: j.run,
@@ -62,6 +95,9 @@ fn run(m: &mut Machine, w: &World, past: &[Record], limit: Option<usize>) -> Vec
         }
     }
 }
+
+/// The revert commit the tests' reverter makes.
+const REVERT: &str = "0000000000000000000000000000000000000001";
 
 fn noise() -> Noise {
     Noise {
@@ -368,4 +404,27 @@ fn a_crash_under_another_title_counts_as_the_target_and_says_why() {
     assert!(!why.is_empty());
     // The engine counted it as the target on bad.
     assert!(m.engine().evidence(h.bad).target >= 1);
+}
+
+#[test]
+fn a_named_culprit_is_verified_by_its_revert_and_a_resumed_campaign_finishes_it() {
+    let h = synth::linear(40, 23).unwrap();
+    let w = world(&h, 3);
+    let mut plan = sim::plan(&w);
+    plan.verify = true;
+    plan.config.verify_runs = 8;
+    let mut m = Machine::new(plan.clone()).unwrap();
+    let all = run(&mut m, &w, &[], None);
+    let f = m.finish();
+    let v = f.verification.clone().expect("a culprit is verified");
+    assert_eq!(v.outcome, VerifyOutcome::Fixed, "{v:?}");
+    assert_eq!(v.counts.clean, 8);
+    assert_eq!(v.commit.as_deref(), Some(REVERT));
+    let reverts = all.iter().position(|r| matches!(r, Record::Revert { .. }));
+    let at = reverts.expect("the revert is journaled") + 3;
+    // Killed after the revert's build and two runs: the rest runs on resume.
+    let mut m = Machine::new(plan).unwrap();
+    let again = run(&mut m, &w, &all[..at], None);
+    assert_eq!(again.len(), all.len());
+    assert_eq!(m.finish().verification, Some(v));
 }

@@ -126,6 +126,14 @@ pub struct SearchArgs {
     /// touching them get half of the prior, so they are tested first.
     #[arg(long)]
     pub no_hint: bool,
+
+    /// Do not verify a culprit by reverting it. By default the culprit is
+    /// reverted on top of the bad commit (a commit object in the
+    /// repository, no ref moved, the working tree untouched), built and run
+    /// --verify-runs times: the log, the JSON result (`verification`) and
+    /// the exit status say whether the crash went away.
+    #[arg(long)]
+    pub no_verify: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -181,8 +189,49 @@ impl BisectArgs {
         let Some(bad) = self.range.bad.clone() else {
             bail!("give --bad REV (a commit where the bug shows)");
         };
-        let g = &self.generic;
-        let mode = if self.kernel {
+        let mode = self
+            .generic
+            .mode(self.kernel, &self.kernel_settings, given)?;
+        let s = &self.search;
+        Ok(CampaignSpec {
+            repo: self.range.repo.clone(),
+            bad,
+            good: self.range.good.clone(),
+            target: s.target.clone(),
+            mode,
+            search: Search {
+                vms: s.vms,
+                confidence: s.confidence,
+                max_builds: s.max_builds,
+                max_runs: s.max_runs,
+                verify_runs: s.verify_runs,
+                hints: !s.no_hint,
+                verify: !s.no_verify,
+            },
+            output: Output {
+                workdir: self.output.workdir.clone(),
+                json: self.output.json.clone(),
+                events: self.output.events.clone(),
+                quiet: self.output.quiet,
+            },
+        })
+    }
+}
+
+impl GenericArgs {
+    /// How commits are built and tested: kernel mode (`kernel`, with
+    /// `settings` and the shared timeouts) or the user's commands. `given`
+    /// says whether an option (by id) was set by the user, to refuse
+    /// options of the other mode instead of ignoring them. `culprit bisect`
+    /// and `culprit test` share it.
+    pub fn mode(
+        &self,
+        kernel: bool,
+        settings: &KernelSettings,
+        given: &dyn Fn(&str) -> bool,
+    ) -> Result<Mode> {
+        let g = self;
+        let mode = if kernel {
             for (opt, set) in [
                 ("--build", g.build.is_some()),
                 ("--test", g.test.is_some()),
@@ -192,7 +241,7 @@ impl BisectArgs {
                     bail!("{opt} is for your own commands; kernel mode (--kernel) builds and boots each commit itself");
                 }
             }
-            let mut k = self.kernel_settings.clone();
+            let mut k = settings.clone();
             k.run_timeout = g.run_timeout;
             k.build_timeout = g.build_timeout;
             Mode::Kernel(k)
@@ -216,28 +265,7 @@ impl BisectArgs {
                 build_timeout: g.build_timeout,
             })
         };
-        let s = &self.search;
-        Ok(CampaignSpec {
-            repo: self.range.repo.clone(),
-            bad,
-            good: self.range.good.clone(),
-            target: s.target.clone(),
-            mode,
-            search: Search {
-                vms: s.vms,
-                confidence: s.confidence,
-                max_builds: s.max_builds,
-                max_runs: s.max_runs,
-                verify_runs: s.verify_runs,
-                hints: !s.no_hint,
-            },
-            output: Output {
-                workdir: self.output.workdir.clone(),
-                json: self.output.json.clone(),
-                events: self.output.events.clone(),
-                quiet: self.output.quiet,
-            },
-        })
+        Ok(mode)
     }
 }
 

@@ -8,6 +8,8 @@ pub mod file;
 pub mod maintainers;
 pub mod paths;
 pub mod report;
+pub mod test;
+pub mod test_backend;
 
 use anyhow::{Context, Result};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -50,11 +52,30 @@ Exit status: 0 a culprit was named; 3 inconclusive (see the credible set);
 bad commit; 1 an error; 2 a usage error; 130 interrupted (the journal is
 intact: rerun to resume).";
 
+const TEST_EXAMPLES: &str = "Examples:
+  # Does the fix stop the crash? The patch is applied in git's object
+  # database; the repository and its checkout are never modified.
+  culprit test --kernel --repo ~/linux --commit v6.2 --patch fix.patch \\
+      --kernel-config my.config --repro repro.c --runs 20
+
+  # Any project, with your own build and test commands.
+  culprit test --commit HEAD --patch 0001-fix.patch \\
+      --build 'make prog' --artifact prog --test './prog --selftest'
+
+Exit status: 0 no run crashed (at least one ran clean); 6 at least one run
+crashed; 7 nothing was tested (the build failed or every run was
+untestable); 1 an error (a patch that does not apply names the file and
+hunk); 2 a usage error; 130 interrupted.";
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Bisect a range of commits: build, test, and find the first bad commit.
     #[command(after_long_help = BISECT_EXAMPLES)]
     Bisect(Box<bisect::BisectArgs>),
+    /// Test one commit, with patches applied, N times: how many runs crash
+    /// with which title (syzbot's `#syz test`).
+    #[command(after_long_help = TEST_EXAMPLES)]
+    Test(Box<test::TestArgs>),
     /// Find crash reports in a console log and describe them.
     Report(report::ReportArgs),
     /// Who to mail about files or a commit: MAINTAINERS (as
@@ -101,6 +122,7 @@ pub fn main() -> i32 {
             let sub = matches.subcommand_matches("bisect");
             bisect_main(a, sub)
         }
+        Cmd::Test(a) => test::run(a, matches.subcommand_matches("test")),
         Cmd::Report(a) => report::run(a),
         Cmd::Demo(a) => crate::demo::run(a),
         Cmd::Bench(a) => crate::bench::run(a).map(|_| 0),

@@ -206,10 +206,11 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
             key,
             product: product.to_string(),
             hints: spec.search.hints,
+            verify: spec.search.verify,
             workdir: Some(workdir.clone()),
             notes: s.notes.clone(),
         };
-        campaign(spec, &s, plan, &workdir, backend.as_mut(), &mut out)
+        campaign(spec, &s, &repo, plan, &workdir, backend.as_mut(), &mut out)
     })();
     if cancel.is_cancelled() {
         return code.and_then(|_| bail!("interrupted")).with_context(|| {
@@ -314,6 +315,7 @@ impl Sink for Printers {
 fn campaign(
     spec: &CampaignSpec,
     s: &Setup,
+    repo: &Repo,
     plan: Plan,
     workdir: &Path,
     backend: &mut dyn Backend,
@@ -328,7 +330,9 @@ fn campaign(
         &mut NoHints
     };
     let machine = Machine::new(plan.clone())?;
-    let finish = crate::drive::drive(machine, &past, backend, &mut journal, out, hints)?;
+    // The revert runs git under the campaign's token, like every build.
+    let mut repo = repo.clone();
+    let finish = crate::drive::drive(machine, &past, backend, &mut journal, out, hints, &mut repo)?;
     let summary = result::summarize(&s.repo, &plan, &finish)?;
     out.log.result(&summary);
     if let Some(p) = &spec.output.json {

@@ -3,13 +3,17 @@
 //! - [`text`]: the syzbot-format log (stdout and `WORKDIR/bisect.log`) and
 //!   the closing result block;
 //! - [`progress`]: the spinner on a terminal;
-//! - [`jsonl`]: the JSON-lines event stream (`--events FILE`).
+//! - [`jsonl`]: the JSON-lines event stream (`--events FILE`);
+//! - [`trial`]: the text of `culprit test`;
+//! - [`mail`]: the e-mail a maintainer receives about a result.
 //!
 //! Producers never format these texts, and nothing here decides anything.
 
 pub mod jsonl;
+pub mod mail;
 pub mod progress;
 pub mod text;
+pub mod trial;
 
 /// Text from a repository or a console, made safe for a terminal and a log
 /// file: control characters (all but tab), DEL, C1 controls and the

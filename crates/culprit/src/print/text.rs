@@ -194,6 +194,16 @@ impl TextLog {
                 }
                 out.extend(run_block(runs.iter().map(|r| (r.run, &r.status)), *earlier));
             }
+            Event::VerifyStarted { culprit, onto } => {
+                out.push(String::new());
+                out.push(format!(
+                    "verifying {culprit}: reverting it on top of {onto}"
+                ));
+            }
+            Event::Verified { text, reason, .. } => {
+                out.push(format!("{text}: {reason}"));
+                out.push(String::new());
+            }
             Event::Status { .. }
             | Event::RoundStarted { .. }
             | Event::RunFinished { .. }

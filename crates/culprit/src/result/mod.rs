@@ -13,7 +13,7 @@ use serde::Serialize;
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use crate::campaign::{hyp_name, reason_name, Counts, Finish, Plan};
+use crate::campaign::{hyp_name, reason_name, Counts, Finish, Plan, Verification, VerifyOutcome};
 
 mod crash;
 pub use crash::{crash_of, CrashDoc, FrameDoc};
@@ -32,6 +32,9 @@ pub mod exit {
     pub const OLDER: i32 = 4;
     /// The bug did not reproduce on the bad commit.
     pub const NOT_REPRODUCED: i32 = 5;
+    /// A culprit was named, but the crash persists with it reverted on the
+    /// bad commit: the answer is suspect.
+    pub const REVERT_PERSISTS: i32 = 6;
     /// Interrupted (Ctrl-C, SIGTERM); the journal is intact.
     pub const INTERRUPTED: i32 = 130;
 }
@@ -65,6 +68,9 @@ pub struct BisectResult {
     /// The target crash's report from that console, symbolised when the
     /// kernel image has debug info, with its code disassembled.
     pub crash: Option<CrashDoc>,
+    /// The culprit reverted on the bad commit and tested; null when no
+    /// culprit was named or `--no-verify`.
+    pub verification: Option<Verification>,
     pub commits: Vec<CommitDoc>,
 }
 
@@ -352,7 +358,11 @@ fn to_result(plan: &Plan, f: &Finish, target: Option<String>) -> BisectResult {
         schema: "culprit-bisect/1",
         verdict: f.verdict_name(),
         reason: reason_name(f.outcome.reason),
-        exit_code: exit_code(f.outcome.verdict),
+        exit_code: match &f.verification {
+            Some(v) if v.outcome == VerifyOutcome::Persists => exit::REVERT_PERSISTS,
+            _ => exit_code(f.outcome.verdict),
+        },
+        verification: f.verification.clone(),
         culprit: f.culprit.map(|c| plan.commits[c as usize].sha.clone()),
         confidence: f.confidence,
         range: st

@@ -1,0 +1,404 @@
+//! Revert verification: a phase after the engine named a culprit. The
+//! posterior says which commit is most likely; it cannot say whether taking
+//! that commit out removes the crash, and a culprit that only exposes an
+//! older bug looks the same to it. So the machine asks for the culprit
+//! reverted on top of the bad commit, builds that, and runs it as often as
+//! the bad commit would be run before giving up on reproducing.
+//!
+//! Everything comes from journal records, like the rest of the machine, so
+//! a killed campaign resumes the phase where it stopped.
+
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+use culprit_bisect::Outcome;
+
+use super::event::{Counts, Event, RoundJob, RunLine};
+use super::plan::{Action, RunJob};
+use super::record::{Crash, Record, RevertMade, RunStatus};
+
+/// How the verification ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifyOutcome {
+    /// The target crash did not show on the revert: verified.
+    Fixed,
+    /// The target crash showed on the revert: the answer is suspect.
+    Persists,
+    /// Unverified: the revert conflicts (or changes nothing to test).
+    DoesNotApply,
+    /// Unverified: the revert does not build.
+    DoesNotBuild,
+    /// Unverified: no run on the revert tested anything.
+    Untested,
+}
+
+impl VerifyOutcome {
+    /// The log's words for it.
+    pub fn text(self) -> &'static str {
+        match self {
+            VerifyOutcome::Fixed => "revert fixes the crash",
+            VerifyOutcome::Persists => "crash persists after revert",
+            VerifyOutcome::DoesNotApply => "revert does not apply",
+            VerifyOutcome::DoesNotBuild => "revert does not build",
+            VerifyOutcome::Untested => "revert could not be tested",
+        }
+    }
+}
+
+/// The verification's result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verification {
+    pub outcome: VerifyOutcome,
+    pub reason: String,
+    /// The culprit and the commit it was reverted on (the bad end).
+    pub culprit: String,
+    pub onto: String,
+    /// The revert commit, when the revert applied.
+    pub commit: Option<String>,
+    pub counts: Counts,
+}
+
+/// The phase's state, rebuilt from records.
+#[derive(Debug, Clone)]
+pub(super) struct Verify {
+    pub culprit: String,
+    pub onto: String,
+    pub subject: String,
+    pub made: Option<RevertMade>,
+    /// Whether the revert built, and the first error when it did not.
+    pub built: Option<Result<(), String>>,
+    pub runs: Vec<RunLine>,
+    pub counts: Counts,
+    pub wanted: u32,
+    /// Announced in this process (the log says what is being verified).
+    pub announced: bool,
+    /// A run ended in this process: the log shows the runs' block (a
+    /// resumed campaign does not show replayed blocks again).
+    pub fresh: bool,
+}
+
+/// What the phase needs next.
+pub(super) enum Need {
+    Revert,
+    Build(String),
+    Runs(String, Vec<u32>),
+    Done(Verification),
+}
+
+impl Verify {
+    pub fn new(culprit: String, onto: String, subject: String, wanted: u32) -> Verify {
+        Verify {
+            culprit,
+            onto,
+            subject,
+            made: None,
+            built: None,
+            runs: Vec::new(),
+            counts: Counts::default(),
+            wanted,
+            announced: false,
+            fresh: false,
+        }
+    }
+
+    /// The revert commit, once made.
+    pub fn commit(&self) -> Option<&str> {
+        match &self.made {
+            Some(RevertMade::Applied { commit }) => Some(commit),
+            _ => None,
+        }
+    }
+
+    pub fn record_run(&mut self, run: u32, status: &RunStatus, target: bool) {
+        match status {
+            RunStatus::Ok => self.counts.clean += 1,
+            RunStatus::Crashed { .. } if target => self.counts.target += 1,
+            RunStatus::Crashed { .. } => self.counts.other += 1,
+            RunStatus::Untestable { .. } => self.counts.untestable += 1,
+        }
+        self.runs.push(RunLine {
+            run,
+            status: status.clone(),
+        });
+    }
+
+    /// The next step. `available`: whether the revert's build product is
+    /// still there; `q`: the estimated reproduction rate, for the reason.
+    pub fn need(&self, available: bool, q: f64) -> Need {
+        let made = match &self.made {
+            None => return Need::Revert,
+            Some(m) => m,
+        };
+        let commit = match made {
+            RevertMade::Applied { commit } => commit,
+            RevertMade::Conflict { files } => {
+                return self.done(
+                    VerifyOutcome::DoesNotApply,
+                    format!(
+                        "reverting it on {} conflicts in {}",
+                        short(&self.onto),
+                        files.join(", ")
+                    ),
+                )
+            }
+            // The revert's tree is the bad commit's, which crashes.
+            RevertMade::Empty => {
+                return self.done(
+                    VerifyOutcome::Persists,
+                    format!(
+                        "reverting it changes nothing on {}, which crashes",
+                        short(&self.onto)
+                    ),
+                )
+            }
+        };
+        if self.counts.target > 0 {
+            let n = self.runs.len();
+            return self.done(
+                VerifyOutcome::Persists,
+                format!(
+                    "{} of {n} runs on the revert crashed with the target",
+                    self.counts.target
+                ),
+            );
+        }
+        match &self.built {
+            Some(Err(e)) => return self.done(VerifyOutcome::DoesNotBuild, e.clone()),
+            Some(Ok(())) if available || self.missing().is_empty() => {}
+            _ => return Need::Build(commit.clone()),
+        }
+        let missing = self.missing();
+        if !missing.is_empty() {
+            return Need::Runs(commit.clone(), missing);
+        }
+        let c = self.counts;
+        if c.clean == 0 {
+            return self.done(
+                VerifyOutcome::Untested,
+                format!(
+                    "none of {} runs tested anything ({} other crashes, {} untestable)",
+                    self.runs.len(),
+                    c.other,
+                    c.untestable
+                ),
+            );
+        }
+        // How likely all these clean runs were if the bug were still there.
+        let miss = (1.0 - q).clamp(0.0, 1.0).powi(c.clean as i32);
+        let mut reason = format!(
+            "no target crash in {} runs ({} clean",
+            self.runs.len(),
+            c.clean
+        );
+        if c.other > 0 {
+            reason.push_str(&format!(", {} other crashes", c.other));
+        }
+        if c.untestable > 0 {
+            reason.push_str(&format!(", {} untestable", c.untestable));
+        }
+        reason.push_str(&format!(
+            "); at the estimated reproduction rate {q:.2} a present bug would go unseen with probability {miss:.1e}"
+        ));
+        self.done(VerifyOutcome::Fixed, reason)
+    }
+
+    fn missing(&self) -> Vec<u32> {
+        let seen: BTreeSet<u32> = self.runs.iter().map(|r| r.run).collect();
+        (0..self.wanted).filter(|r| !seen.contains(r)).collect()
+    }
+
+    fn done(&self, outcome: VerifyOutcome, reason: String) -> Need {
+        Need::Done(Verification {
+            outcome,
+            reason,
+            culprit: self.culprit.clone(),
+            onto: self.onto.clone(),
+            commit: self.commit().map(str::to_string),
+            counts: self.counts,
+        })
+    }
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(12)]
+}
+
+impl super::Machine {
+    /// Enters the phase for culprit node `c` (or takes up the state the
+    /// journal's records rebuilt).
+    pub(super) fn start_verify(&mut self, c: u32) {
+        let p = &self.plan;
+        let culprit = p.commits[c as usize].sha.clone();
+        let onto = p.commits[p.bad as usize].sha.clone();
+        let subject = format!("Revert \"{}\"", p.commits[c as usize].subject);
+        let wanted = p.config.verify_runs;
+        let v = self
+            .verify
+            .get_or_insert_with(|| Verify::new(culprit, onto, String::new(), wanted));
+        v.subject = subject;
+        v.wanted = wanted;
+    }
+
+    /// Records of the revert commit; false for any other record.
+    pub(super) fn feed_verify(&mut self, r: &Record) -> bool {
+        let Some(mine) = self.verify.as_ref().and_then(|v| v.commit()) else {
+            return false;
+        };
+        match r {
+            Record::Build {
+                commit,
+                ok,
+                signature,
+                secs,
+                first_error,
+                info,
+                log,
+                ..
+            } if commit == mine => {
+                let error = first_error
+                    .clone()
+                    .unwrap_or_else(|| "unknown error".into());
+                let v = self.verify.as_mut().expect("checked above");
+                v.built = Some(if *ok {
+                    Ok(())
+                } else {
+                    Err(match log {
+                        Some(l) => format!("{error} (full output: {})", l.display()),
+                        None => error.clone(),
+                    })
+                });
+                if !self.replaying {
+                    self.events.push(Event::BuildFinished {
+                        commit: commit.clone(),
+                        ok: *ok,
+                        secs: *secs,
+                        product: self.plan.product.clone(),
+                        signature: signature.clone().filter(|_| *ok),
+                        error: (!*ok).then_some(error),
+                        info: info.clone(),
+                        log: log.clone(),
+                        same_as: None,
+                    });
+                }
+                true
+            }
+            Record::Run {
+                commit,
+                run,
+                round,
+                status,
+                secs,
+                output,
+            } if commit == mine => {
+                let target = match status {
+                    RunStatus::Crashed { title, crash } => self.is_target(title, crash.as_ref()),
+                    _ => false,
+                };
+                let v = self.verify.as_mut().expect("checked above");
+                v.record_run(*run, status, target);
+                v.fresh |= !self.replaying;
+                if !self.replaying {
+                    self.events.push(Event::RunFinished {
+                        commit: commit.clone(),
+                        run: *run,
+                        round: *round,
+                        status: status.clone(),
+                        secs: *secs,
+                        output: output.clone(),
+                    });
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether a crash is the target, without making it a new identity:
+    /// the revert's runs are no evidence for the engine.
+    fn is_target(&self, title: &str, crash: Option<&Crash>) -> bool {
+        let Some(t) = self.engine.target() else {
+            return false;
+        };
+        if let Some(&id) = self.identity_of.get(title) {
+            return id == t;
+        }
+        let me = Crash::target(title, crash);
+        let corrupted = crash.is_some_and(|c| c.corrupted);
+        culprit_report::identity_match_target(&self.targets[t as usize], &me, corrupted).is_some()
+    }
+
+    pub(super) fn verify_step(
+        &mut self,
+        outcome: Outcome,
+        available: &dyn Fn(&str) -> bool,
+    ) -> Action {
+        let q = outcome.status.q_estimate;
+        let Some(v) = self.verify.as_mut() else {
+            return self.finished(outcome);
+        };
+        if !v.announced {
+            v.announced = true;
+            self.events.push(Event::VerifyStarted {
+                culprit: v.culprit.clone(),
+                onto: v.onto.clone(),
+            });
+        }
+        let avail = v.commit().is_some_and(available);
+        match v.need(avail, q) {
+            Need::Revert => Action::Revert {
+                culprit: v.culprit.clone(),
+                onto: v.onto.clone(),
+            },
+            Need::Build(commit) => {
+                self.events.push(Event::BuildStarted {
+                    commit: commit.clone(),
+                    subject: v.subject.clone(),
+                });
+                Action::Build(commit)
+            }
+            Need::Runs(commit, runs) => {
+                let round = self.rounds();
+                self.events.push(Event::RoundStarted {
+                    round,
+                    jobs: vec![RoundJob {
+                        commit: commit.clone(),
+                        runs: runs.len() as u32,
+                    }],
+                });
+                let jobs = runs
+                    .into_iter()
+                    .map(|run| RunJob {
+                        commit: commit.clone(),
+                        run,
+                    })
+                    .collect();
+                Action::Run { round, jobs }
+            }
+            Need::Done(verification) => {
+                if let Some(commit) = v.commit() {
+                    if v.fresh {
+                        let mut runs = v.runs.clone();
+                        runs.sort_by_key(|r| r.run);
+                        self.events.push(Event::CommitTested {
+                            commit: commit.to_string(),
+                            subject: v.subject.clone(),
+                            runs,
+                            earlier: 0,
+                            counts: v.counts,
+                        });
+                    }
+                }
+                self.events.push(Event::Verified {
+                    outcome: verification.outcome,
+                    text: verification.outcome.text(),
+                    reason: verification.reason.clone(),
+                    commit: verification.commit.clone(),
+                });
+                self.verification = Some(verification);
+                self.verifying = None;
+                self.finished(outcome)
+            }
+        }
+    }
+}
