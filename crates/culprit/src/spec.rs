@@ -78,6 +78,9 @@ fn yes() -> bool {
 pub struct Output {
     pub workdir: Option<PathBuf>,
     pub json: Option<PathBuf>,
+    /// The maintainer e-mail.
+    #[serde(default)]
+    pub report: Option<PathBuf>,
     /// The JSON-lines event stream.
     pub events: Option<PathBuf>,
     pub quiet: bool,

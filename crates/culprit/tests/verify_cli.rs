@@ -132,3 +132,37 @@ fn a_culprit_whose_revert_still_crashes_is_suspect_and_no_verify_skips_it() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(json(&t.path().join("r2.json"))["verification"].is_null());
 }
+
+#[test]
+fn report_writes_the_maintainer_email() {
+    let t = tempfile::tempdir().unwrap();
+    let (repo, first, culprit_commit, last) = linear(t.path(), 12, 7);
+    let mail = t.path().join("mail.eml");
+    let mail_arg = mail.display().to_string();
+    let (_, j) = bisect(
+        t.path(),
+        &repo,
+        &always_args(&last, &first, &["--report", &mail_arg]),
+    );
+    assert_eq!(j["culprit"], culprit_commit.as_str());
+    let text = std::fs::read_to_string(&mail).unwrap();
+    let (head, body) = text
+        .split_once("\n\n")
+        .expect("headers, a blank line, a body");
+    // Long headers are folded onto lines starting with a space.
+    let head = head.replace("\n ", " ");
+    let header = |name: &str| {
+        head.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .unwrap_or_else(|| panic!("no {name}: in\n{head}"))
+            .to_string()
+    };
+    // MAINTAINERS names Dana for state.txt, which the culprit changes.
+    assert!(header("To").contains("dana@example.org"), "{head}");
+    assert!(header("Subject").contains("change 7"), "{head}");
+    assert!(body.contains(&culprit_commit[..12]), "{body}");
+    assert!(
+        body.contains("revert"),
+        "the verification is in the body:\n{body}"
+    );
+}

@@ -149,6 +149,12 @@ pub struct OutputArgs {
     #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub json: Option<PathBuf>,
 
+    /// Also write the e-mail a maintainer receives to FILE: RFC 5322
+    /// headers (To/Cc from MAINTAINERS and the commit's trailers), the
+    /// culprit, the verification, the crash.
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub report: Option<PathBuf>,
+
     /// Write every event as a JSON line to FILE as it happens (schema in
     /// docs/events.md): for services and dashboards.
     #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
@@ -211,6 +217,7 @@ impl BisectArgs {
             output: Output {
                 workdir: self.output.workdir.clone(),
                 json: self.output.json.clone(),
+                report: self.output.report.clone(),
                 events: self.output.events.clone(),
                 quiet: self.output.quiet,
             },

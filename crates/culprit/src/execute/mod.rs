@@ -135,7 +135,10 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
         settings,
     }
     .identity();
-    if let Some(p) = &spec.output.json {
+    for p in [&spec.output.json, &spec.output.report]
+        .into_iter()
+        .flatten()
+    {
         check_writable(p)?;
     }
     let workdir = make_workdir(spec, &key)?;
@@ -339,6 +342,10 @@ fn campaign(
         let text = serde_json::to_string_pretty(&summary.result)?;
         std::fs::write(p, text + "\n").with_context(|| format!("writing {}", p.display()))?;
     }
+    if let Some(p) = &spec.output.report {
+        let mail = maintainer_mail(spec, &repo, workdir, &summary)?;
+        std::fs::write(p, mail).with_context(|| format!("writing {}", p.display()))?;
+    }
     if let Some(j) = out.jsonl.as_mut() {
         j.result(&summary.result);
         if let Some(e) = j.error.take() {
@@ -349,4 +356,53 @@ fn campaign(
         eprintln!("error: {m}");
     }
     Ok(summary.result.exit_code)
+}
+
+/// The e-mail about a finished campaign, as `--report` writes it.
+fn maintainer_mail(
+    spec: &CampaignSpec,
+    repo: &Repo,
+    workdir: &Path,
+    summary: &result::Summary,
+) -> Result<String> {
+    use crate::campaign::VerifyOutcome as V;
+    use crate::print::mail::{Direction, Verification as Mv};
+    let r = &summary.result;
+    let verification = match &r.verification {
+        None => Mv::NotDone {
+            why: if spec.search.verify {
+                "there is no culprit to verify".into()
+            } else {
+                "not asked for (--no-verify)".into()
+            },
+        },
+        Some(v) => {
+            let runs = v.counts.target + v.counts.other + v.counts.clean;
+            match v.outcome {
+                V::Fixed => Mv::Confirmed {
+                    runs,
+                    crashed: v.counts.target,
+                },
+                V::Persists => Mv::Refuted {
+                    runs,
+                    crashed: v.counts.target,
+                },
+                V::DoesNotApply => Mv::Conflict {
+                    files: vec![v.reason.clone()],
+                },
+                V::DoesNotBuild | V::Untested => Mv::Untestable {
+                    why: v.reason.clone(),
+                },
+            }
+        }
+    };
+    let mut o = crate::report_mail::MailOptions::new(Direction::Cause, verification);
+    o.crash_report = r.crash.as_ref().map(|c| c.report.clone());
+    o.log = Some(workdir.join("bisect.log"));
+    if let Mode::Kernel(k) = &spec.mode {
+        o.reproducer = k.reproducer.clone();
+    }
+    let mail = crate::report_mail::mail_for(repo, summary, &o)
+        .context("assembling the maintainer e-mail")?;
+    Ok(crate::print::mail::render(&mail))
 }
