@@ -30,7 +30,10 @@ fn a_revert_that_removes_the_crash_verifies_the_culprit() {
     assert_eq!(ver["outcome"], "fixed", "{ver}");
     assert_eq!(ver["culprit"], want.as_str());
     assert_eq!(ver["onto"], bad.as_str());
-    assert_eq!(ver["counts"]["clean"], 4, "{ver}");
+    // Clean runs until a bug still there would have shown at the asked
+    // confidence (the crash shows in about 90% of runs here), at most 4.
+    let clean = ver["counts"]["clean"].as_u64().unwrap();
+    assert!((2..=4).contains(&clean), "{ver}");
     assert!(out.contains(&format!("verifying {want}")), "{out}");
     assert!(out.contains("revert fixes the crash: "), "{out}");
     // The revert is a commit object on the bad commit, nothing more.

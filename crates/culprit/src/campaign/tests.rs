@@ -418,11 +418,18 @@ fn a_named_culprit_is_verified_by_its_revert_and_a_resumed_campaign_finishes_it(
     let f = m.finish();
     let v = f.verification.clone().expect("a culprit is verified");
     assert_eq!(v.outcome, VerifyOutcome::Fixed, "{v:?}");
-    assert_eq!(v.counts.clean, 8);
+    // As many clean runs as the evidence rule asks at the learnt rate.
+    let q = f.outcome.status.q_estimate;
+    let want = super::verify::clean_runs_needed(q, plan.config.confidence).min(8);
+    assert!(
+        (2..8).contains(&want),
+        "q = {q}: the rule stops before the cap"
+    );
+    assert_eq!(v.counts.clean, want);
     assert_eq!(v.commit.as_deref(), Some(REVERT));
     let reverts = all.iter().position(|r| matches!(r, Record::Revert { .. }));
-    let at = reverts.expect("the revert is journaled") + 3;
-    // Killed after the revert's build and two runs: the rest runs on resume.
+    let at = reverts.expect("the revert is journaled") + 2;
+    // Killed after the revert's build and one run: the rest runs on resume.
     let mut m = Machine::new(plan).unwrap();
     let again = run(&mut m, &w, &all[..at], None);
     assert_eq!(again.len(), all.len());

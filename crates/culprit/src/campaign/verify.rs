@@ -125,7 +125,7 @@ impl Verify {
 
     /// The next step. `available`: whether the revert's build product is
     /// still there; `q`: the estimated reproduction rate, for the reason.
-    pub fn need(&self, available: bool, q: f64) -> Need {
+    pub fn need(&self, available: bool, q: f64, confidence: f64) -> Need {
         let made = match &self.made {
             None => return Need::Revert,
             Some(m) => m,
@@ -163,16 +163,23 @@ impl Verify {
                 ),
             );
         }
+        let c = self.counts;
+        // The same evidence rule as the search: enough clean runs that a
+        // bug still present would have shown at the asked confidence, at
+        // most `wanted` runs in all.
+        let needed = clean_runs_needed(q, confidence);
+        let more = needed
+            .saturating_sub(c.clean)
+            .min(self.wanted.saturating_sub(self.runs.len() as u32));
+        let next: Vec<u32> = self.missing().into_iter().take(more as usize).collect();
         match &self.built {
             Some(Err(e)) => return self.done(VerifyOutcome::DoesNotBuild, e.clone()),
-            Some(Ok(())) if available || self.missing().is_empty() => {}
+            Some(Ok(())) if available || next.is_empty() => {}
             _ => return Need::Build(commit.clone()),
         }
-        let missing = self.missing();
-        if !missing.is_empty() {
-            return Need::Runs(commit.clone(), missing);
+        if !next.is_empty() {
+            return Need::Runs(commit.clone(), next);
         }
-        let c = self.counts;
         if c.clean == 0 {
             return self.done(
                 VerifyOutcome::Untested,
@@ -203,6 +210,7 @@ impl Verify {
         self.done(VerifyOutcome::Fixed, reason)
     }
 
+    /// Run numbers not run yet, lowest first.
     fn missing(&self) -> Vec<u32> {
         let seen: BTreeSet<u32> = self.runs.iter().map(|r| r.run).collect();
         (0..self.wanted).filter(|r| !seen.contains(r)).collect()
@@ -218,6 +226,23 @@ impl Verify {
             counts: self.counts,
         })
     }
+}
+
+/// Clean runs after which a bug reproducing with probability `q` would
+/// have shown with probability `confidence`: (1 - q)^n <= 1 - confidence.
+pub(super) fn clean_runs_needed(q: f64, confidence: f64) -> u32 {
+    let miss = (1.0 - q).clamp(0.0, 1.0);
+    let allowed = (1.0 - confidence).clamp(f64::MIN_POSITIVE, 1.0);
+    if miss <= 0.0 {
+        return 1;
+    }
+    if miss >= 1.0 {
+        return u32::MAX;
+    }
+    (allowed.ln() / miss.ln())
+        .ceil()
+        .max(1.0)
+        .min(f64::from(u32::MAX)) as u32
 }
 
 fn short(sha: &str) -> &str {
@@ -345,7 +370,7 @@ impl super::Machine {
             });
         }
         let avail = v.commit().is_some_and(available);
-        match v.need(avail, q) {
+        match v.need(avail, q, self.plan.config.confidence) {
             Need::Revert => Action::Revert {
                 culprit: v.culprit.clone(),
                 onto: v.onto.clone(),
@@ -400,5 +425,20 @@ impl super::Machine {
                 self.finished(outcome)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use super::clean_runs_needed;
+
+    #[test]
+    fn clean_runs_follow_the_reproduction_rate() {
+        // (1 - q)^n <= 0.01
+        assert_eq!(clean_runs_needed(0.5, 0.99), 7);
+        assert_eq!(clean_runs_needed(0.9, 0.99), 2);
+        assert_eq!(clean_runs_needed(1.0, 0.99), 1);
+        assert_eq!(clean_runs_needed(0.1, 0.99), 44);
+        assert_eq!(clean_runs_needed(0.0, 0.99), u32::MAX);
     }
 }

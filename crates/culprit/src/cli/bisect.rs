@@ -129,9 +129,10 @@ pub struct SearchArgs {
 
     /// Do not verify a culprit by reverting it. By default the culprit is
     /// reverted on top of the bad commit (a commit object in the
-    /// repository, no ref moved, the working tree untouched), built and run
-    /// --verify-runs times: the log, the JSON result (`verification`) and
-    /// the exit status say whether the crash went away.
+    /// repository, no ref moved, the working tree untouched), built, and run
+    /// until a bug still there would have shown at the asked confidence
+    /// (at most --verify-runs runs): the log, the JSON result
+    /// (`verification`) and the exit status say whether the crash went away.
     #[arg(long)]
     pub no_verify: bool,
 }
