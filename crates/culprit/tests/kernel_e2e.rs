@@ -444,6 +444,12 @@ fn bisect_kernel_names_the_injected_commit() {
     assert!(result.contains(&d.injected), "{result}");
     let v: serde_json::Value = serde_json::from_str(&result).unwrap();
     crash_is_shown_symbolised(&v, &stdout, &work, &d.injected);
+    // The injected commit reverted on the bad end builds and no longer
+    // crashes.
+    let ver = &v["verification"];
+    assert_eq!(ver["outcome"], "fixed", "{ver}");
+    assert_eq!(ver["culprit"], d.injected.as_str(), "{ver}");
+    assert!(stdout.contains("revert fixes the crash: "), "{stdout}");
 }
 
 /// The result shows the culprit's crash as a maintainer reads it: the
