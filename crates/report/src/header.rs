@@ -13,9 +13,46 @@ use aho_corasick::AhoCorasick;
 use regex::Captures;
 use std::sync::OnceLock;
 
-pub fn prefilter() -> &'static AhoCorasick {
-    static AC: OnceLock<AhoCorasick> = OnceLock::new();
-    AC.get_or_init(|| AhoCorasick::new(keys()).expect("prefilter"))
+/// Finds the header keys in text. A line holding a longer key holds
+/// every shorter key it contains, so only keys that contain no other key
+/// are searched for; that leaves few enough for a SIMD (Teddy) searcher,
+/// with the general automaton where the CPU has none.
+pub struct Prefilter {
+    packed: Option<aho_corasick::packed::Searcher>,
+    ac: AhoCorasick,
+}
+
+impl Prefilter {
+    /// Where the first key in `text` starts.
+    pub fn find(&self, text: &[u8]) -> Option<usize> {
+        match &self.packed {
+            Some(p) => p.find(text).map(|m| m.start()),
+            None => self.ac.find(text).map(|m| m.start()),
+        }
+    }
+
+    pub fn is_match(&self, text: &str) -> bool {
+        self.find(text.as_bytes()).is_some()
+    }
+}
+
+pub fn prefilter() -> &'static Prefilter {
+    static P: OnceLock<Prefilter> = OnceLock::new();
+    P.get_or_init(|| {
+        let all = keys();
+        let minimal: Vec<&str> = all
+            .iter()
+            .filter(|k| !all.iter().any(|o| o != *k && k.contains(o)))
+            .copied()
+            .collect();
+        Prefilter {
+            packed: aho_corasick::packed::Config::new()
+                .builder()
+                .extend(&minimal)
+                .build(),
+            ac: AhoCorasick::new(&minimal).expect("prefilter"),
+        }
+    })
 }
 
 /// The format matching a decoration-free line, with its captures.
@@ -137,4 +174,46 @@ pub fn header_group(lines: &[Line]) -> usize {
         n += 1;
     }
     n
+}
+
+#[cfg(test)]
+mod prefilter_tests {
+    use super::prefilter;
+    use crate::formats::keys;
+
+    /// The first line holding any key, found the slow way.
+    fn first_line_with_a_key(text: &str) -> Option<usize> {
+        text.lines()
+            .position(|l| keys().iter().any(|k| l.contains(k)))
+    }
+
+    #[test]
+    fn the_prefilter_finds_the_first_line_holding_any_key() {
+        let noise = [
+            "[   12.3][ T12] audit: type=1400 avc: denied",
+            "executing program 3:",
+            "netlink: 8 bytes leftover",
+            "",
+        ];
+        for (i, key) in keys().iter().enumerate() {
+            // Every key, alone, behind noise, mid-line, at the end.
+            for at in 0..3 {
+                let mut lines: Vec<String> =
+                    (0..5).map(|n| noise[(n + i) % 4].to_string()).collect();
+                let line = match at {
+                    0 => key.to_string(),
+                    1 => format!("[  1.0][ C1] {key}xyz"),
+                    _ => format!("prefix {key}"),
+                };
+                lines.insert(2 + at, line);
+                let text = lines.join("\n");
+                let want = first_line_with_a_key(&text);
+                let got = prefilter()
+                    .find(text.as_bytes())
+                    .map(|at| text[..at].matches('\n').count());
+                assert_eq!(got, want, "key {key:?} in {text:?}");
+            }
+        }
+        assert_eq!(prefilter().find(noise.join("\n").as_bytes()), None);
+    }
 }

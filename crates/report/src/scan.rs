@@ -40,8 +40,7 @@ impl<'a> Reports<'a> {
     fn next_start(&mut self) -> Option<(usize, usize, &'static Format)> {
         let log = self.log;
         while self.pos < log.len() {
-            let m = prefilter().find(&log[self.pos..])?;
-            let hit = self.pos + m.start();
+            let hit = self.pos + prefilter().find(&log[self.pos..])?;
             let ls = line_start(log, hit);
             let le = line_end(log, hit);
             let text = clean(&log[ls..le]);
