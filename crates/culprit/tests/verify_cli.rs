@@ -59,15 +59,27 @@ fn a_revert_that_conflicts_leaves_the_culprit_unverified() {
     std::fs::write(repo.join("state.txt"), "BUG=1 (reworded)\n").unwrap();
     git(&repo, &["commit", "-q", "-am", "reword the state"]);
     let bad = git(&repo, &["rev-parse", "HEAD"]);
+    let mail = t.path().join("mail.eml");
+    let mail_arg = mail.display().to_string();
     let (out, v) = bisect(
         t.path(),
         &repo,
-        &always_args(&bad, &good, &["--verify-runs", "4"]),
+        &always_args(&bad, &good, &["--verify-runs", "4", "--report", &mail_arg]),
     );
     assert_eq!(v["culprit"], want.as_str());
     assert_eq!(v["exit_code"], 0);
     let ver = &v["verification"];
     assert_eq!(ver["outcome"], "does_not_apply", "{ver}");
+    // The e-mail says the answer is unverified, and why.
+    let text = std::fs::read_to_string(&mail).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("verification:"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line.contains("not possible") && line.contains("conflicts in state.txt"),
+        "{line}"
+    );
     assert!(
         ver["reason"].as_str().unwrap().contains("state.txt"),
         "{ver}"

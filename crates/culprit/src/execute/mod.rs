@@ -387,10 +387,8 @@ fn maintainer_mail(
                     runs,
                     crashed: v.counts.target,
                 },
-                V::DoesNotApply => Mv::Conflict {
-                    files: vec![v.reason.clone()],
-                },
-                V::DoesNotBuild | V::Untested => Mv::Untestable {
+                // The reason names the conflicting files in a sentence.
+                V::DoesNotApply | V::DoesNotBuild | V::Untested => Mv::Untestable {
                     why: v.reason.clone(),
                 },
             }
