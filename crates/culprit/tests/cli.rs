@@ -85,6 +85,32 @@ fn help_shows_defaults_and_a_kernel_heading() {
     ] {
         assert!(help.contains(needle), "--help lacks {needle:?}:\n{help}");
     }
+    // Every exit status is explained, in --help and in the README's table.
+    use culprit::result::exit;
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    for code in [
+        exit::CULPRIT,
+        exit::ERROR,
+        exit::USAGE,
+        exit::INCONCLUSIVE,
+        exit::OLDER,
+        exit::NOT_REPRODUCED,
+        exit::REVERT_PERSISTS,
+        exit::INTERRUPTED,
+    ] {
+        let tail = &help[help.find("Exit status:").unwrap()..];
+        assert!(
+            [" ", "\n"]
+                .iter()
+                .any(|before| tail.contains(&format!("{before}{code} "))),
+            "--help does not explain exit status {code}:\n{tail}"
+        );
+        assert!(
+            readme.contains(&format!("| {code} |")),
+            "README lacks exit status {code}"
+        );
+    }
     // Kernel options come after the kernel heading, generic ones before it.
     let kernel = help.find("Kernel mode:").unwrap();
     assert!(help.find("--repro-repeat").unwrap() > kernel);

@@ -49,8 +49,9 @@ Rerunning the same command resumes from the journal in the workdir.
 
 Exit status: 0 a culprit was named; 3 inconclusive (see the credible set);
 4 the bug is older than the good end; 5 the bug did not reproduce on the
-bad commit; 1 an error; 2 a usage error; 130 interrupted (the journal is
-intact: rerun to resume).";
+bad commit; 6 a culprit was named but its revert still crashes (suspect);
+1 an error; 2 a usage error; 130 interrupted (the journal is intact: rerun
+to resume).";
 
 const TEST_EXAMPLES: &str = "Examples:
   # Does the fix stop the crash? The patch is applied in git's object
