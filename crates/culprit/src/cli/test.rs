@@ -10,7 +10,7 @@ use clap::{ArgMatches, Args, ValueHint};
 use culprit_git::Repo;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::bisect::{given_in, GenericArgs};
 use super::paths::default_workdir;
@@ -176,7 +176,7 @@ pub fn run(a: &TestArgs, sub: Option<&ArgMatches>) -> Result<i32> {
         Mode::Kernel(k) => k.validate()?,
     }
     if let Some(p) = &a.json {
-        check_writable(p)?;
+        crate::execute::check_writable(p, "the JSON result")?;
     }
     let repo = Repo::open(&a.repo)
         .with_context(|| format!("opening the repository {}", a.repo.display()))?;
@@ -265,22 +265,6 @@ pub fn run(a: &TestArgs, sub: Option<&ArgMatches>) -> Result<i32> {
         std::fs::write(p, text + "\n").with_context(|| format!("writing {}", p.display()))?;
     }
     Ok(code)
-}
-
-/// Fails early when the JSON result could not be written at the end.
-fn check_writable(p: &Path) -> Result<()> {
-    let dir = match p.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if !dir.is_dir() {
-        bail!(
-            "cannot write the JSON result to {}: {} is not a directory",
-            p.display(),
-            dir.display()
-        );
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -135,11 +135,13 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
         settings,
     }
     .identity();
-    for p in [&spec.output.json, &spec.output.report]
-        .into_iter()
-        .flatten()
-    {
-        check_writable(p)?;
+    for (p, what) in [
+        (&spec.output.json, "the JSON result"),
+        (&spec.output.report, "the report e-mail"),
+    ] {
+        if let Some(p) = p {
+            check_writable(p, what)?;
+        }
     }
     let workdir = make_workdir(spec, &key)?;
     // Two processes on one workdir would share its checkout and journal.
@@ -268,15 +270,15 @@ fn make_workdir(spec: &CampaignSpec, key: &str) -> Result<PathBuf> {
     Ok(workdir.canonicalize()?)
 }
 
-/// Fails early when the JSON result could not be written at the end.
-fn check_writable(p: &Path) -> Result<()> {
+/// Fails early when an output (`what`) could not be written at the end.
+pub fn check_writable(p: &Path, what: &str) -> Result<()> {
     let dir = match p.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     if !dir.is_dir() {
         bail!(
-            "cannot write the JSON result to {}: {} is not a directory",
+            "cannot write {what} to {}: {} is not a directory",
             p.display(),
             dir.display()
         );
