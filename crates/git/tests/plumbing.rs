@@ -1,55 +1,10 @@
 //! Searching a real repository made here: HEAD, diffs, grep at a revision
 //! or in a clean work tree, commits touching files.
 
+mod common;
+
+use common::Scratch;
 use culprit_git::Repo;
-use std::path::Path;
-use std::process::Command;
-
-/// A scratch repository that removes itself.
-struct Scratch {
-    dir: tempfile::TempDir,
-}
-
-impl Scratch {
-    fn new() -> Scratch {
-        let s = Scratch {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        s.git(&["init", "-q", "-b", "main"]);
-        s
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn git(&self, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(self.path())
-            .args(["-c", "user.name=T", "-c", "user.email=t@example.org"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn write(&self, file: &str, text: &str) {
-        let p = self.path().join(file);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-
-    fn commit(&self, msg: &str, files: &[(&str, &str)]) -> String {
-        for (f, t) in files {
-            self.write(f, t);
-        }
-        self.git(&["add", "-A"]);
-        self.git(&["commit", "-q", "-m", msg]);
-        self.git(&["rev-parse", "HEAD"]).trim().to_string()
-    }
-}
 
 #[test]
 fn commits_touching_in_a_real_history() {
@@ -133,7 +88,7 @@ fn head_diff_and_grep_never_touch_the_checkout() {
 }
 
 mod worktree {
-    use super::Scratch;
+    use crate::common::Scratch;
     use culprit_git::{GitError, Repo, Worktree};
 
     fn quiet(_: String) {}

@@ -4,70 +4,12 @@
 //! index or any ref.
 
 use culprit_git::{PatchError, Repo, Revert, SYNTH_EMAIL};
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::Scratch;
 use std::process::Command;
 
-struct Scratch {
-    dir: tempfile::TempDir,
-}
-
 impl Scratch {
-    fn new() -> Scratch {
-        let s = Scratch {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        s.git(&["init", "-q", "-b", "main", "repo"]);
-        s
-    }
-
-    fn root(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn path(&self) -> PathBuf {
-        self.dir.path().join("repo")
-    }
-
-    fn git_in(&self, dir: &Path, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(["-c", "user.name=T", "-c", "user.email=t@example.org"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn git(&self, args: &[&str]) -> String {
-        let dir = if args.first() == Some(&"init") {
-            self.root().to_path_buf()
-        } else {
-            self.path()
-        };
-        self.git_in(&dir, args)
-    }
-
-    fn write(&self, file: &str, text: &str) {
-        let p = self.path().join(file);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-
-    fn commit(&self, msg: &str, files: &[(&str, &str)]) -> String {
-        for (f, t) in files {
-            self.write(f, t);
-        }
-        self.git(&["add", "-A"]);
-        self.git(&["commit", "-q", "--allow-empty", "-m", msg]);
-        self.head()
-    }
-
-    fn head(&self) -> String {
-        self.git(&["rev-parse", "HEAD"]).trim().to_string()
-    }
-
     fn tree(&self, rev: &str) -> String {
         self.git(&["rev-parse", &format!("{rev}^{{tree}}")])
             .trim()
