@@ -15,40 +15,14 @@
 //! (the bug is present exactly at c's descendants-or-self) plus "older than
 //! every good commit" (present everywhere), with a prior that is uniform over
 //! the commits unless the caller weights them (`Engine::set_prior`, e.g. from
-//! the files a crash stack names). Commits with one build signature are one
-//! test unit. Other crashes and untestable runs are no evidence.
-//!
-//! Where the bug is present, a run shows the target at a rate that may
-//! change along history: with prior probability `Config::drift_prior` a
-//! change point, uniform over the range's topological positions, puts the
-//! older units on an "old side" with a rate of its own (prior
-//! `Config::old_q_prior`), learned only from the runs there; both rates are
-//! integrated out in closed form (one Beta term per gap between tested
-//! units, see `posterior`). Why a change point rather than an independent
-//! rate per unit (a hierarchical Beta): the failure it must prevent is a
-//! reproducer that fires less on *older* code (syzbot's study: half its wrong
-//! answers), which is ordered along history; a change point costs
-//! drift * width / N a priori, so a drop that happens to sit exactly at the
-//! answer of a converged search stays unlikely unless runs below it show the
-//! target, while independent per-unit rates would make every clean run weak
-//! evidence and multiply the runs of stationary campaigns.
-//!
-//! Where the bug is absent, the target shows at a small rate f, or, with
-//! prior probability `Config::region_prior`, the unit lies in a false-target
-//! region (an older bug with the same title) whose rate is log-uniform up to
-//! `Config::region_rate_max`: a few target crashes there cost a bounded
-//! factor, and `Status::suspicious` names them.
-//!
-//! The next step maximises the expected information (about the culprit and
-//! the rates) per unit of cost, over a round of runs on built commits or a
-//! new build; a commit's predicted rate mixes the recent and old sides by
-//! the chance that it lies below a change. Broken builds make their
-//! neighbours less attractive. The answer is a culprit (or "older") once it
-//! holds the confidence with a margin; when nothing more is worth testing,
-//! the leader is still the answer if it holds the confidence, else the
-//! verdict is inconclusive with the credible set. `Status::weak` lists the
-//! commits judged clean on weak evidence and the runs that would settle
-//! them at the current rates.
+//! the files a crash stack names). A run on a commit where the bug
+//! is present shows the target with an unknown rate q ~ Beta, shared by all
+//! commits and integrated out in closed form; where it is absent, with a
+//! small rate f. Other crashes and untestable runs are no evidence. Commits
+//! with one build signature are one test unit. The next step maximises the
+//! expected information (about the culprit, q included) per unit of cost,
+//! over a round of runs on built commits or a new build; broken builds make
+//! their neighbours less attractive.
 //!
 //! Code map: `types` (the vocabulary), `engine` (bookkeeping of builds, runs
 //! and test units, and the decision loop), `posterior` (the model), `probe`
