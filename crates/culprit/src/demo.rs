@@ -245,6 +245,7 @@ pub fn run(args: &DemoArgs) -> Result<i32> {
         repo: demo.path.clone(),
         bad: demo.bad.clone(),
         good: vec![demo.good.clone()],
+        fix: false,
         target: None,
         mode: Mode::Generic(Generic {
             build: "sh build.sh".into(),

@@ -22,8 +22,12 @@ pub struct CampaignSpec {
     pub repo: PathBuf,
     /// Where the bug shows (a revision).
     pub bad: String,
-    /// Where it does not (revisions).
+    /// Where it does not (revisions). Empty: walk back over releases.
     pub good: Vec<String>,
+    /// Find the commit that fixed the bug: `bad` is then the new end where
+    /// it no longer shows, `good` the old ends where it does.
+    #[serde(default)]
+    pub fix: bool,
     /// The crash title that is the bug; default: learned on the bad commit.
     pub target: Option<String>,
     pub mode: Mode,
@@ -66,6 +70,19 @@ pub struct Search {
     /// Revert a named culprit on the bad commit and test that.
     #[serde(default = "yes")]
     pub verify: bool,
+    /// Without a good end: how many releases back the walk may go.
+    #[serde(default = "max_releases")]
+    pub max_releases: u32,
+    /// Without a good end: the walk goes no further back than this revision.
+    #[serde(default)]
+    pub oldest: Option<String>,
+}
+
+/// Releases a walk may test by default: about two years of Linux.
+pub const MAX_RELEASES: u32 = 12;
+
+fn max_releases() -> u32 {
+    MAX_RELEASES
 }
 
 fn yes() -> bool {
@@ -97,6 +114,8 @@ impl Default for Search {
             verify_runs: c.verify_runs,
             hints: true,
             verify: true,
+            max_releases: MAX_RELEASES,
+            oldest: None,
         }
     }
 }
@@ -107,6 +126,10 @@ pub struct Experiment<'a> {
     pub mode: &'static str,
     pub bad: &'a str,
     pub goods: &'a [String],
+    /// Fix bisections are other campaigns than cause ones on the same range
+    /// (absent for a cause, so that older campaigns keep their identity).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub fix: bool,
     pub target: Option<&'a str>,
     /// Mode-specific settings that change what a run shows, with file
     /// contents replaced by their hashes (a changed reproducer is a new
@@ -148,6 +171,7 @@ mod tests {
             mode: "generic",
             bad: "b",
             goods,
+            fix: false,
             target: None,
             settings,
         }
@@ -175,6 +199,7 @@ mod tests {
             repo: "r".into(),
             bad: "HEAD".into(),
             good: vec!["v1".into()],
+            fix: false,
             target: None,
             mode: Mode::Generic(Generic {
                 build: "make".into(),

@@ -184,7 +184,11 @@ fn bad_input_gets_clear_errors() {
     );
     run(&["--bad", &bad, "--good", &bad], "same commit");
     run(&["--bad", &good, "--good", &bad], "Did you swap them?");
-    run(&["--bad", &bad], "give at least one --good");
+    run(
+        &["--bad", &bad, "--max-releases", "0"],
+        "--max-releases must be at least 1",
+    );
+    run(&["--bad", &bad, "--oldest", &bad], "--oldest");
     expect_error(
         &[
             "--bad", "HEAD", "--good", "HEAD~1", "--build", "true", "--test", "true",

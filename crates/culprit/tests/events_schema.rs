@@ -110,7 +110,31 @@ fn the_event_stream_and_the_result_follow_their_documents() {
         let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
         assert_eq!(last["result"], v);
     }
-    // Every documented event shows up in these two campaigns, but progress
+    // Without --good: the walk back, then the bisection, in one stream.
+    let w = t.path().join("walk");
+    std::fs::create_dir_all(&w).unwrap();
+    let events = w.join("e.jsonl");
+    let ev = events.to_string_lossy().into_owned();
+    let args = [
+        "--bad",
+        &bad,
+        "--build",
+        BUILD,
+        "--test",
+        TEST_ALWAYS,
+        "--artifact",
+        "out/state",
+        "--events",
+        &ev,
+    ];
+    let (log, v) = bisect(&w, &repo, &args);
+    assert_eq!(v["culprit"], want.as_str(), "{log}");
+    assert!(v["walk"]["good_commit"].is_string(), "{v}");
+    let text = std::fs::read_to_string(&events).unwrap();
+    let names = check_stream(&text, &schema);
+    assert!(names.contains("walk_ended"), "{names:?}");
+    seen.extend(names);
+    // Every documented event shows up in these campaigns, but progress
     // (which needs a step long enough to report on) and same_crash (which
     // needs a bug that changes its title; the machine's tests cover it).
     let missing: Vec<&String> = schema

@@ -91,6 +91,17 @@ impl Repo {
         Ok(found)
     }
 
+    /// How many commits `new` has that `old` does not (`git rev-list
+    /// --count old..new`): the size of the range between two walk steps.
+    pub fn count_between(&self, old: &str, new: &str) -> Result<u64, GitError> {
+        let spec = format!("{old}..{new}");
+        let out = self.git(&["rev-list", "--count", &spec, "--"])?;
+        out.trim().parse().map_err(|_| GitError::Parse {
+            args: format!("rev-list --count {spec}"),
+            line: out.trim().to_string(),
+        })
+    }
+
     /// The commits `steps` first-parent steps back from `bad` (steps taken
     /// in increasing order, duplicates once), for walking back with
     /// doubling steps where there are no release tags. A step past the

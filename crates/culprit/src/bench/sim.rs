@@ -92,6 +92,8 @@ pub fn plan(world: &World) -> Plan {
         verify: false,
         workdir: None,
         notes: Vec::new(),
+        walk: None,
+        after_walk: false,
     }
 }
 

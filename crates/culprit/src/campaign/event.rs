@@ -26,12 +26,14 @@ pub enum Event {
         /// Things the user should know before anything runs (a good commit
         /// replaced by a merge base, ...).
         notes: Vec<String>,
+        /// No good end given: the releases (or `bad~N` first-parent steps)
+        /// a walk may test to find one, newest first. Empty for a bisection.
+        walk: Vec<String>,
+        /// A bisection continuing the walk that found its good end.
+        continued: bool,
     },
     /// The journal held earlier work that was replayed, not redone.
-    Resumed {
-        builds: u32,
-        runs: u32,
-    },
+    Resumed { builds: u32, runs: u32 },
     /// Where the engine stands (after every step).
     Status {
         builds: u32,
@@ -48,10 +50,7 @@ pub enum Event {
     },
     /// The crash that is the bug is settled: given with `--target`, or the
     /// most frequent failure on the bad commit once it shows clearly.
-    TargetLocked {
-        title: String,
-        given: bool,
-    },
+    TargetLocked { title: String, given: bool },
     /// A crash title seen for the first time counts as an earlier crash
     /// (crash identity: the same bug under another title).
     SameCrash {
@@ -77,13 +76,12 @@ pub enum Event {
     BuildStarted {
         commit: String,
         subject: String,
+        /// The release this commit is, in a walk.
+        release: Option<String>,
     },
     /// A line of progress from a long step (checkout, make), for people
     /// watching; not part of the evidence.
-    Progress {
-        commit: String,
-        text: String,
-    },
+    Progress { commit: String, text: String },
     BuildFinished {
         commit: String,
         ok: bool,
@@ -99,10 +97,7 @@ pub enum Event {
         same_as: Option<String>,
     },
     /// A test round starts: runs on built commits, in parallel.
-    RoundStarted {
-        round: u32,
-        jobs: Vec<RoundJob>,
-    },
+    RoundStarted { round: u32, jobs: Vec<RoundJob> },
     RunFinished {
         commit: String,
         run: u32,
@@ -123,10 +118,7 @@ pub enum Event {
     },
     /// The engine named a culprit; it is reverted on top of the bad commit
     /// to see whether the crash goes away.
-    VerifyStarted {
-        culprit: String,
-        onto: String,
-    },
+    VerifyStarted { culprit: String, onto: String },
     /// How the revert verification ended (`fixed`, `persists`,
     /// `does_not_apply`, `does_not_build`, `untested`).
     Verified {
@@ -134,6 +126,18 @@ pub enum Event {
         text: &'static str,
         reason: String,
         commit: Option<String>,
+    },
+    /// A walk back over releases ended: the newest release that is good at
+    /// the asked confidence, or the oldest one walked to has the bug.
+    WalkEnded {
+        good: Option<String>,
+        good_commit: Option<String>,
+        oldest: Option<String>,
+        /// The oldest commit walked to is the start of history.
+        root: bool,
+        /// The steps are release tags (else `bad~N` first-parent steps).
+        releases: bool,
+        confidence: f64,
     },
     /// The campaign ended.
     Finished {
@@ -182,6 +186,7 @@ impl Event {
             Event::Hint { .. } => "hint",
             Event::CommitChosen { .. } => "commit_chosen",
             Event::BuildStarted { .. } => "build_started",
+            Event::WalkEnded { .. } => "walk_ended",
             Event::Progress { .. } => "progress",
             Event::BuildFinished { .. } => "build_finished",
             Event::RoundStarted { .. } => "round_started",

@@ -32,11 +32,14 @@ mod state;
 #[cfg(test)]
 mod tests;
 mod verify;
+#[cfg(test)]
+mod walk_tests;
 
 pub use event::{Counts, Event, Fanout, RoundJob, RunLine, Sink};
 pub use hints::{Hint, HINT_SHARE};
 pub use plan::{
-    dag_of, hyp_name, reason_name, Action, Commit, Error, Finish, Plan, RunJob, NEAR_MISS_RUNS,
+    dag_of, hyp_name, reason_name, Action, Commit, Error, Finish, Plan, RunJob, Walk, WalkEnd,
+    NEAR_MISS_RUNS,
 };
 use plan::{verdict_mass, verdict_name};
 pub use record::{Crash, Record, RevertMade, RunStatus, Untestable};
@@ -92,7 +95,10 @@ impl Machine {
         if !identities.is_empty() {
             config.target = Some(0);
         }
-        let engine = Engine::new(dag_of(&plan)?, plan.bad, config);
+        let mut engine = Engine::new(dag_of(&plan)?, plan.bad, config);
+        if let Some(w) = &plan.walk {
+            engine.set_prior(&w.prior);
+        }
         Ok(Machine {
             index: plan
                 .commits
@@ -175,6 +181,15 @@ impl Machine {
             candidates: p.commits.iter().filter(|c| !c.good).count(),
             workdir: p.workdir.clone(),
             notes: p.notes.clone(),
+            walk: p.walk.as_ref().map_or_else(Vec::new, |w| {
+                w.labels
+                    .iter()
+                    .rev()
+                    .filter(|l| !l.is_empty())
+                    .cloned()
+                    .collect()
+            }),
+            continued: p.after_walk,
         });
         let Some(first) = past.first() else {
             self.started = true;
@@ -370,7 +385,7 @@ impl Machine {
             Step::Build(n) => {
                 self.end_visits(&[]);
                 let c = &self.plan.commits[n as usize];
-                if self.engine.builds() > 0 && n != self.plan.bad {
+                if self.engine.builds() > 0 && n != self.plan.bad && self.plan.walk.is_none() {
                     self.events.push(Event::CommitChosen {
                         commit: c.sha.clone(),
                         subject: c.subject.clone(),
@@ -381,6 +396,7 @@ impl Machine {
                 self.events.push(Event::BuildStarted {
                     commit: c.sha.clone(),
                     subject: c.subject.clone(),
+                    release: self.release_of(n),
                 });
                 Action::Build(c.sha.clone())
             }
@@ -421,8 +437,35 @@ impl Machine {
         }
     }
 
+    /// The release name of a walk's commit.
+    fn release_of(&self, n: u32) -> Option<String> {
+        let w = self.plan.walk.as_ref().filter(|w| w.releases)?;
+        Some(w.labels[n as usize].clone()).filter(|l| !l.is_empty())
+    }
+
     fn finished(&mut self, outcome: Outcome) -> Action {
         let (culprit, confidence) = verdict_mass(&outcome);
+        if let (Some(w), Verdict::Culprit(c)) = (&self.plan.walk, outcome.verdict) {
+            let p = &self.plan;
+            let (good, oldest) = if c == 0 {
+                (None, Some(w.labels[0].clone()))
+            } else {
+                let below = p.commits[c as usize].parents[0] as usize;
+                (Some(w.labels[below].clone()), None)
+            };
+            self.events.push(Event::WalkEnded {
+                good,
+                good_commit: (c != 0).then(|| {
+                    p.commits[p.commits[c as usize].parents[0] as usize]
+                        .sha
+                        .clone()
+                }),
+                oldest,
+                root: c == 0 && w.ends_at_root,
+                releases: w.releases,
+                confidence,
+            });
+        }
         self.events.push(Event::Finished {
             verdict: verdict_name(outcome.verdict),
             reason: reason_name(outcome.reason),

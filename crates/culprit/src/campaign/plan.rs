@@ -43,6 +43,54 @@ pub struct Plan {
     /// For the start event only.
     pub workdir: Option<PathBuf>,
     pub notes: Vec<String>,
+    /// This campaign walks back over releases to find a good end (see
+    /// [`Walk`]); `None` for a bisection.
+    pub walk: Option<Walk>,
+    /// This bisection continues a walk that found its good end: the log
+    /// does not announce the campaign again.
+    pub after_walk: bool,
+}
+
+/// A walk back over releases, as a campaign of its own: the commits are a
+/// chain of release commits, oldest first, ending with the bad commit, and
+/// "culprit is release i" means the bug came in after the release below it
+/// (the oldest: it is that old or older). The engine's evidence rules decide
+/// when a release counts as good, as they do in the bisection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Walk {
+    /// The release name of each commit of the chain (the bad commit's is
+    /// empty).
+    pub labels: Vec<String>,
+    /// Prior weight of "the bug came in between the commit below and this
+    /// one", by commit.
+    pub prior: Vec<f64>,
+    /// The oldest commit is the start of history (a first-parent walk that
+    /// reached the root): nothing older can be good.
+    pub ends_at_root: bool,
+    /// The labels are release tags (else first-parent steps, `bad~N`).
+    pub releases: bool,
+}
+
+/// How a walk ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WalkEnd {
+    /// This commit (a release) is good at the asked confidence: bisect
+    /// from it. `label` is its name.
+    Good {
+        commit: String,
+        label: String,
+        confidence: f64,
+    },
+    /// The oldest commit walked to has the bug.
+    Oldest {
+        commit: String,
+        label: String,
+        confidence: f64,
+        root: bool,
+    },
+    /// The walk could not decide (limits, untestable releases, or the bug
+    /// not reproducing on bad): the finish says which.
+    Undecided,
 }
 
 /// One run to execute.
@@ -193,5 +241,32 @@ pub(super) fn verdict_mass(o: &Outcome) -> (Option<u32>, f64) {
         Verdict::Culprit(c) => (Some(c), mass(Hypothesis::Commit(c))),
         Verdict::Older => (None, mass(Hypothesis::Older)),
         _ => (None, o.status.credible.first().map_or(0.0, |h| h.1)),
+    }
+}
+
+impl Finish {
+    /// How a walk campaign ended: the good end it found, or that its
+    /// oldest release has the bug, or neither.
+    pub fn walk_end(&self, plan: &Plan) -> WalkEnd {
+        let Some(w) = &plan.walk else {
+            return WalkEnd::Undecided;
+        };
+        let Verdict::Culprit(c) = self.outcome.verdict else {
+            return WalkEnd::Undecided;
+        };
+        if c == 0 {
+            return WalkEnd::Oldest {
+                commit: plan.commits[0].sha.clone(),
+                label: w.labels[0].clone(),
+                confidence: self.confidence,
+                root: w.ends_at_root,
+            };
+        }
+        let below = plan.commits[c as usize].parents[0] as usize;
+        WalkEnd::Good {
+            commit: plan.commits[below].sha.clone(),
+            label: w.labels[below].clone(),
+            confidence: self.confidence,
+        }
     }
 }

@@ -379,6 +379,7 @@ impl super::Machine {
                 self.events.push(Event::BuildStarted {
                     commit: commit.clone(),
                     subject: v.subject.clone(),
+                    release: None,
                 });
                 Action::Build(commit)
             }

@@ -56,8 +56,29 @@ pub struct RangeArgs {
 
     /// A commit where the bug does not show; repeat for several. A good
     /// commit that is not an ancestor of bad is replaced by the merge base.
+    /// Without --good, culprit walks back over the release tags (vX.Y)
+    /// that bad contains, newest first, testing each as carefully as a
+    /// bisection step, until one is good; in a history without such tags,
+    /// back along the first-parent line with doubling steps.
     #[arg(long, value_name = "REV")]
     pub good: Vec<String>,
+
+    /// Find the commit that fixed the bug instead of the one that
+    /// introduced it: --bad is then the new end, where the crash no longer
+    /// shows, and --good the old end, where it does (git bisect's
+    /// new/old). The answer is the first commit without the crash.
+    #[arg(long)]
+    pub fix: bool,
+
+    /// Without --good: test at most this many releases (or first-parent
+    /// steps) walking back.
+    #[arg(long, value_name = "N", default_value_t = Search::default().max_releases)]
+    pub max_releases: u32,
+
+    /// Without --good: walk back no further than this revision (releases
+    /// older than it are not tested).
+    #[arg(long, value_name = "REV")]
+    pub oldest: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -204,6 +225,7 @@ impl BisectArgs {
             repo: self.range.repo.clone(),
             bad,
             good: self.range.good.clone(),
+            fix: self.range.fix,
             target: s.target.clone(),
             mode,
             search: Search {
@@ -214,6 +236,8 @@ impl BisectArgs {
                 verify_runs: s.verify_runs,
                 hints: !s.no_hint,
                 verify: !s.no_verify,
+                max_releases: self.range.max_releases,
+                oldest: self.range.oldest.clone(),
             },
             output: Output {
                 workdir: self.output.workdir.clone(),

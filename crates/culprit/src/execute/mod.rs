@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::backend::command::{CommandBackend, CommandSettings};
 use crate::backend::kernel::{self, KernelBackend, KernelSettings, Pool, TreeChoice};
 use crate::backend::{Backend, Progress};
-use crate::campaign::{Event, Machine, Plan, Sink};
+use crate::campaign::{Event, Machine, Plan, Record, Sink, WalkEnd};
 use crate::cli::paths::{default_build_tree, default_workdir};
 use crate::hint::{Hinter, NoHints, StackHinter};
 use crate::journal::Journal;
@@ -25,6 +25,7 @@ use crate::spec::{content_id, CampaignSpec, Experiment, Mode};
 
 mod lock;
 mod setup;
+mod walk;
 pub use lock::WorkdirLock;
 pub use setup::{setup, Setup};
 
@@ -115,6 +116,19 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
         k.validate()?;
     }
     let s = setup(&spec.repo, &spec.bad, &spec.good)?;
+    if !spec.good.is_empty() && spec.search.oldest.is_some() {
+        bail!("--oldest bounds the walk back over releases, which only runs without --good: drop one of them");
+    }
+    let chain = if s.goods.is_empty() {
+        Some(walk::chain(
+            &s.repo,
+            &s.bad,
+            spec.search.max_releases,
+            spec.search.oldest.as_deref(),
+        )?)
+    } else {
+        None
+    };
     if let Mode::Kernel(k) = &spec.mode {
         let has = |f: &str| matches!(s.repo.file_at(&s.bad, f), Ok(Some(_)));
         if !kernel::is_kernel_tree(&has) {
@@ -131,6 +145,7 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
         mode: mode_name,
         bad: &s.bad,
         goods: &s.goods,
+        fix: spec.fix,
         target: spec.target.as_deref(),
         settings,
     }
@@ -203,9 +218,9 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
             Mode::Generic(_) => "build",
             Mode::Kernel(_) => "kernel",
         };
-        let plan = Plan {
-            bad: s.commits.len() as u32 - 1,
-            commits: s.commits.clone(),
+        let base = Plan {
+            bad: 0,
+            commits: Vec::new(),
             config,
             target_title: spec.target.clone(),
             key,
@@ -214,8 +229,34 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
             verify: spec.search.verify,
             workdir: Some(workdir.clone()),
             notes: s.notes.clone(),
+            walk: None,
+            after_walk: false,
         };
-        campaign(spec, &s, &repo, plan, &workdir, backend.as_mut(), &mut out)
+        match &chain {
+            None => {
+                let plan = Plan {
+                    bad: s.commits.len() as u32 - 1,
+                    commits: s.commits.clone(),
+                    ..base
+                };
+                let c = Campaign {
+                    spec,
+                    s: &s,
+                    repo: &repo,
+                    workdir: &workdir,
+                };
+                c.run(plan, Vec::new(), None, backend.as_mut(), &mut out)
+            }
+            Some(chain) => {
+                let c = Campaign {
+                    spec,
+                    s: &s,
+                    repo: &repo,
+                    workdir: &workdir,
+                };
+                c.walk_then_bisect(chain, base, backend.as_mut(), &mut out)
+            }
+        }
     })();
     if cancel.is_cancelled() {
         return code.and_then(|_| bail!("interrupted")).with_context(|| {
@@ -316,48 +357,137 @@ impl Sink for Printers {
     }
 }
 
-/// Drives the campaign to its end and reports the result.
-fn campaign(
-    spec: &CampaignSpec,
-    s: &Setup,
-    repo: &Repo,
-    plan: Plan,
-    workdir: &Path,
-    backend: &mut dyn Backend,
-    out: &mut Printers,
-) -> Result<i32> {
-    let (mut journal, past) = Journal::open(&workdir.join("journal.jsonl"))?;
-    let mut stack_hinter;
-    let hints: &mut dyn Hinter = if spec.search.hints {
-        stack_hinter = StackHinter::new(&s.repo, &s.bad, &plan.commits);
-        &mut stack_hinter
-    } else {
-        &mut NoHints
-    };
-    let machine = Machine::new(plan.clone())?;
-    // The revert runs git under the campaign's token, like every build.
-    let mut repo = repo.clone();
-    let finish = crate::drive::drive(machine, &past, backend, &mut journal, out, hints, &mut repo)?;
-    let summary = result::summarize(&s.repo, &plan, &finish)?;
-    out.log.result(&summary);
-    if let Some(p) = &spec.output.json {
-        let text = serde_json::to_string_pretty(&summary.result)?;
-        std::fs::write(p, text + "\n").with_context(|| format!("writing {}", p.display()))?;
-    }
-    if let Some(p) = &spec.output.report {
-        let mail = maintainer_mail(spec, &repo, workdir, &summary)?;
-        std::fs::write(p, mail).with_context(|| format!("writing {}", p.display()))?;
-    }
-    if let Some(j) = out.jsonl.as_mut() {
-        j.result(&summary.result);
-        if let Some(e) = j.error.take() {
-            eprintln!("warning: the event stream could not be written: {e}");
+/// What a campaign's phases share.
+struct Campaign<'a> {
+    spec: &'a CampaignSpec,
+    s: &'a Setup,
+    repo: &'a Repo,
+    workdir: &'a Path,
+}
+
+impl Campaign<'_> {
+    /// Walks back to a good end, then bisects from it; or reports what the
+    /// walk found when it found no good end.
+    fn walk_then_bisect(
+        &self,
+        chain: &walk::Chain,
+        base: Plan,
+        backend: &mut dyn Backend,
+        out: &mut Printers,
+    ) -> Result<i32> {
+        let s = self.s;
+        let wplan = walk::plan(&s.repo, chain, &s.bad, base.clone())?;
+        let path = walk::journal_path(self.workdir);
+        let (mut journal, past) = Journal::open(&path)?;
+        let machine = Machine::new(wplan.clone())?;
+        let finish = crate::drive::drive(
+            machine,
+            &past,
+            backend,
+            &mut journal,
+            out,
+            &mut NoHints,
+            &mut crate::drive::NoReverts,
+        )?;
+        drop(journal);
+        let walked = walk::doc(&wplan, &finish);
+        match finish.walk_end(&wplan) {
+            WalkEnd::Good { commit, .. } => {
+                let range = s.with_good(&commit)?;
+                let (_, records) = Journal::open(&path)?;
+                let seed = walk::carried(&records, &range.commits);
+                let plan = Plan {
+                    bad: range.commits.len() as u32 - 1,
+                    commits: range.commits.clone(),
+                    notes: range.notes.clone(),
+                    after_walk: true,
+                    ..base
+                };
+                let c = Campaign { s: &range, ..*self };
+                c.run(plan, seed, Some(walked), backend, out)
+            }
+            WalkEnd::Oldest {
+                label, root: true, ..
+            } => bail!(
+                "the bug shows on the first commit of history ({label}): there is no older commit to bisect from; if some commit is known to be good, give it with --good"
+            ),
+            WalkEnd::Oldest { .. } | WalkEnd::Undecided => {
+                let mut finish = finish;
+                if let WalkEnd::Oldest { .. } = finish.walk_end(&wplan) {
+                    finish.outcome.verdict = culprit_bisect::Verdict::Older;
+                    finish.culprit = None;
+                }
+                self.report(&wplan, &finish, Some(walked), out)
+            }
         }
     }
-    if let Some(m) = &summary.not_reproduced {
-        eprintln!("error: {m}");
+
+    /// Drives a bisection to its end and reports the result. `seed`: the
+    /// walk's records on this range, to start a new journal with.
+    fn run(
+        &self,
+        plan: Plan,
+        seed: Vec<Record>,
+        walked: Option<result::WalkDoc>,
+        backend: &mut dyn Backend,
+        out: &mut Printers,
+    ) -> Result<i32> {
+        let (spec, s) = (self.spec, self.s);
+        let (mut journal, mut past) = Journal::open(&self.workdir.join("journal.jsonl"))?;
+        if past.is_empty() && !seed.is_empty() {
+            past.push(Machine::new(plan.clone())?.start_record());
+            past.extend(seed);
+            for r in &past {
+                journal.append(r)?;
+            }
+            journal.sync()?;
+        }
+        let mut stack_hinter;
+        let hints: &mut dyn Hinter = if spec.search.hints {
+            stack_hinter = StackHinter::new(&s.repo, &s.bad, &plan.commits);
+            &mut stack_hinter
+        } else {
+            &mut NoHints
+        };
+        let machine = Machine::new(plan.clone())?;
+        // The revert runs git under the campaign's token, like every build.
+        let mut repo = self.repo.clone();
+        let finish =
+            crate::drive::drive(machine, &past, backend, &mut journal, out, hints, &mut repo)?;
+        self.report(&plan, &finish, walked, out)
     }
-    Ok(summary.result.exit_code)
+
+    /// Prints and writes the result; returns the exit status.
+    fn report(
+        &self,
+        plan: &Plan,
+        finish: &crate::campaign::Finish,
+        walked: Option<result::WalkDoc>,
+        out: &mut Printers,
+    ) -> Result<i32> {
+        let spec = self.spec;
+        let mut summary = result::summarize(&self.s.repo, plan, finish)?;
+        summary.result.walk = walked;
+        out.log.result(&summary);
+        if let Some(p) = &spec.output.json {
+            let text = serde_json::to_string_pretty(&summary.result)?;
+            std::fs::write(p, text + "\n").with_context(|| format!("writing {}", p.display()))?;
+        }
+        if let Some(p) = &spec.output.report {
+            let mail = maintainer_mail(spec, self.repo, self.workdir, &summary)?;
+            std::fs::write(p, mail).with_context(|| format!("writing {}", p.display()))?;
+        }
+        if let Some(j) = out.jsonl.as_mut() {
+            j.result(&summary.result);
+            if let Some(e) = j.error.take() {
+                eprintln!("warning: the event stream could not be written: {e}");
+            }
+        }
+        if let Some(m) = &summary.not_reproduced {
+            eprintln!("error: {m}");
+        }
+        Ok(summary.result.exit_code)
+    }
 }
 
 /// The e-mail about a finished campaign, as `--report` writes it.

@@ -17,14 +17,38 @@ pub struct Setup {
     pub notes: Vec<String>,
 }
 
-/// Resolves and checks the revisions, and loads the range.
+/// Resolves and checks the revisions, and loads the range. Without goods
+/// only bad is resolved (a walk will find the good end; see
+/// [`Setup::with_good`]).
 pub fn setup(repo_path: &Path, bad: &str, goods: &[String]) -> Result<Setup> {
     let repo = Repo::open(repo_path)
         .with_context(|| format!("opening the repository {}", repo_path.display()))?;
     let bad_sha = repo.resolve(bad).context("resolving --bad")?;
     if goods.is_empty() {
-        bail!("give at least one --good commit (one where the bug does not show)");
+        return Ok(Setup {
+            repo,
+            bad: bad_sha,
+            goods: Vec::new(),
+            commits: Vec::new(),
+            notes: Vec::new(),
+        });
     }
+    range(repo, bad, bad_sha, goods)
+}
+
+impl Setup {
+    /// The range from the good end a walk found.
+    pub fn with_good(&self, good: &str) -> Result<Setup> {
+        range(
+            self.repo.clone(),
+            &self.bad,
+            self.bad.clone(),
+            &[good.to_string()],
+        )
+    }
+}
+
+fn range(repo: Repo, bad: &str, bad_sha: String, goods: &[String]) -> Result<Setup> {
     let mut notes = Vec::new();
     let mut good_shas: Vec<String> = Vec::new();
     for g in goods {

@@ -81,7 +81,9 @@ impl Sink for Spinner {
                     mass * 100.0
                 );
             }
-            Event::BuildStarted { commit, subject } => {
+            Event::BuildStarted {
+                commit, subject, ..
+            } => {
                 self.step = format!("building {} {subject}", short(commit));
             }
             Event::Progress { commit, text } if commit.is_empty() => {

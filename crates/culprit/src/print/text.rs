@@ -25,6 +25,9 @@ pub struct TextLog {
     spinner: Spinner,
     /// The commit the last "testing commit" line named.
     last_shown: Option<String>,
+    /// The campaign continues a walk: its journal starts with the walk's
+    /// evidence on the range.
+    continued: bool,
     last_line: Instant,
 }
 
@@ -45,6 +48,7 @@ impl TextLog {
             stdout: !quiet,
             spinner: Spinner::new(),
             last_shown: None,
+            continued: false,
             last_line: Instant::now(),
         })
     }
@@ -98,22 +102,43 @@ impl TextLog {
                 candidates,
                 workdir,
                 notes,
+                walk,
+                continued,
                 ..
             } => {
-                out.push(format!("bisecting cause commit starting from {bad}"));
+                self.continued = *continued;
+                if *continued {
+                    out.push(format!("# bisect start {bad} {}", goods.join(" ")));
+                } else {
+                    out.push(format!("bisecting cause commit starting from {bad}"));
+                }
                 out.extend(notes.iter().cloned());
-                let mut l = format!(
-                    "good: {}; {candidates} candidate {}",
-                    goods.join(", "),
-                    plural(*candidates as u64, "commit", "commits")
-                );
+                let mut l = if walk.is_empty() {
+                    format!(
+                        "good: {}; {candidates} candidate {}",
+                        goods.join(", "),
+                        plural(*candidates as u64, "commit", "commits")
+                    )
+                } else {
+                    format!(
+                        "no good commit given: walking back to find one (at most {} {}: {})",
+                        walk.len(),
+                        plural(walk.len() as u64, "step", "steps"),
+                        walk.join(", ")
+                    )
+                };
                 if let Some(w) = workdir {
                     l.push_str(&format!("; workdir: {}", w.display()));
                 }
                 out.push(l);
             }
             Event::Resumed { builds, runs } => out.push(format!(
-                "resuming from the journal: {builds} {}, {runs} {} already done",
+                "{}: {builds} {}, {runs} {} already done",
+                if self.continued {
+                    "evidence on this range from the walk and the journal"
+                } else {
+                    "resuming from the journal"
+                },
                 plural(*builds, "build", "builds"),
                 plural(*runs, "run", "runs")
             )),
@@ -151,7 +176,12 @@ impl TextLog {
                 out.push(format!("[{commit}] {subject}"));
                 out.push(String::new());
             }
-            Event::BuildStarted { commit, .. } => {
+            Event::BuildStarted {
+                commit, release, ..
+            } => {
+                if let Some(r) = release {
+                    out.push(format!("testing release {r}"));
+                }
                 out.push(format!("testing commit {commit}"));
                 self.last_shown = Some(commit.clone());
             }
@@ -199,6 +229,29 @@ impl TextLog {
                 out.push(format!(
                     "verifying {culprit}: reverting it on top of {onto}"
                 ));
+            }
+            Event::WalkEnded {
+                good,
+                oldest,
+                root,
+                releases,
+                confidence,
+                ..
+            } => {
+                let p = confidence * 100.0;
+                let what = if *releases { "release" } else { "commit" };
+                match (good, oldest) {
+                    (Some(g), _) => out.push(format!(
+                        "{what} {g} is good ({p:.1}% probable): it is the good end"
+                    )),
+                    (None, Some(o)) if *root => out.push(format!(
+                        "the first commit of history, {o}, already has the bug ({p:.1}% probable): there is no good commit to bisect from"
+                    )),
+                    (None, Some(o)) => out.push(format!(
+                        "the oldest tested {what} {o} already has the bug ({p:.1}% probable)"
+                    )),
+                    (None, None) => {}
+                }
             }
             Event::Verified { text, reason, .. } => {
                 out.push(format!("{text}: {reason}"));

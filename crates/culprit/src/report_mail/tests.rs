@@ -86,6 +86,7 @@ fn summary(verdict: &'static str, culprit: Option<&str>, good: &str, bad: &str) 
             },
             crash: None,
             verification: None,
+            walk: None,
             commits: vec![CommitDoc {
                 commit: good.into(),
                 subject: "Release 1.0".into(),

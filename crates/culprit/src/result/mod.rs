@@ -71,7 +71,33 @@ pub struct BisectResult {
     /// The culprit reverted on the bad commit and tested; null when no
     /// culprit was named or `--no-verify`.
     pub verification: Option<Verification>,
+    /// The walk back that found the good end (no `--good` given); null
+    /// when the good end was given.
+    pub walk: Option<WalkDoc>,
     pub commits: Vec<CommitDoc>,
+}
+
+/// A walk back over releases (or first-parent steps) for a good end.
+#[derive(Debug, Clone, Serialize)]
+pub struct WalkDoc {
+    /// `releases` (release tags) or `first_parent` (doubling steps back).
+    pub by: &'static str,
+    /// The steps it could test, newest first, with their runs.
+    pub steps: Vec<WalkStepDoc>,
+    /// The step found good (its tag or `bad~N`) and its commit.
+    pub good: Option<String>,
+    pub good_commit: Option<String>,
+    /// The oldest step already had the bug.
+    pub oldest_has_bug: bool,
+    /// Posterior probability of the walk's answer.
+    pub confidence: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WalkStepDoc {
+    pub label: String,
+    pub commit: String,
+    pub runs: Counts,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -363,6 +389,7 @@ fn to_result(plan: &Plan, f: &Finish, target: Option<String>) -> BisectResult {
             _ => exit_code(f.outcome.verdict),
         },
         verification: f.verification.clone(),
+        walk: None,
         culprit: f.culprit.map(|c| plan.commits[c as usize].sha.clone()),
         confidence: f.confidence,
         range: st
