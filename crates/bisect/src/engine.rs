@@ -230,7 +230,7 @@ impl Engine {
             RunOutcome::Untestable => r.untestable += 1,
             RunOutcome::Failure(id) => {
                 bump(&mut r.failures, id);
-                if rep == self.rep(self.bad) {
+                if rep == self.rep(self.shows()) {
                     bump(&mut self.bad_failures, id);
                 }
             }
@@ -252,6 +252,18 @@ impl Engine {
             }
         } else {
             self.refresh_unit(rep);
+        }
+    }
+
+    /// The node where the bug is known to show: bad, or in a fix bisection
+    /// the first good node (the old end).
+    pub fn shows(&self) -> NodeId {
+        if self.config.fix {
+            (0..self.dag.len() as NodeId)
+                .find(|&g| self.dag.is_good(g))
+                .unwrap_or(self.bad)
+        } else {
+            self.bad
         }
     }
 
@@ -296,6 +308,7 @@ impl Engine {
             f: self.config.false_target_rate,
             older_prior: self.config.older_prior,
             ln_penalty: PENALTY.ln(),
+            fix: self.config.fix,
         }
     }
 
@@ -438,7 +451,7 @@ impl Engine {
 
     /// The verification of the bad commit is over (the target showed).
     fn verified(&self) -> bool {
-        let e = &self.evidence[self.bad as usize];
+        let e = &self.evidence[self.shows() as usize];
         let tried = e.target + e.other + e.clean + e.untestable;
         let (needed, clear, limit) = self.verify_terms();
         (e.target >= needed && clear) || (e.target > 0 && tried >= limit)
@@ -447,7 +460,7 @@ impl Engine {
     /// Failures of the target needed on bad, whether it leads clearly, and
     /// the run limit of verification.
     fn verify_terms(&self) -> (u32, bool, u32) {
-        let e = &self.evidence[self.bad as usize];
+        let e = &self.evidence[self.shows() as usize];
         // The target is the most frequent failure on bad: one failure could
         // be an unrelated crash, so a derived target needs two, and a clear
         // lead over any other identity (an unrelated crash taken for the
@@ -472,11 +485,12 @@ impl Engine {
 
     /// Steps that verify the bad commit shows the failure before anything else.
     fn verify_step(&self) -> Option<Step> {
-        let e = &self.evidence[self.bad as usize];
+        let shows = self.shows();
+        let e = &self.evidence[shows as usize];
         let tried = e.target + e.other + e.clean + e.untestable;
         let (needed, _, limit) = self.verify_terms();
         if self.verified() {
-            return None;
+            return self.new_end_step();
         }
         let done = |verdict, reason| {
             Some(Step::Done(Outcome {
@@ -495,8 +509,8 @@ impl Engine {
         if runs_left == 0 {
             return done(Verdict::Inconclusive, StopReason::MaxRuns);
         }
-        let rep = self.rep(self.bad);
-        let node = std::iter::once(self.bad)
+        let rep = self.rep(shows);
+        let node = std::iter::once(shows)
             .chain(self.unit_members(rep).iter().copied())
             .find(|&m| self.available[m as usize]);
         match node {
@@ -514,6 +528,34 @@ impl Engine {
             None if self.config.max_builds.is_some_and(|m| self.builds >= m) => {
                 done(Verdict::Inconclusive, StopReason::MaxBuilds)
             }
+            None => Some(Step::Build(shows)),
+        }
+    }
+
+    /// In a fix bisection, once the old end showed the bug, one round on
+    /// the new end before anything else: a bug that is not fixed there is
+    /// the answer ("not fixed"), and the sooner it shows the less is spent.
+    fn new_end_step(&self) -> Option<Step> {
+        if !self.config.fix || self.shows() == self.bad {
+            return None;
+        }
+        let rep = self.rep(self.bad);
+        let e = &self.evidence[rep as usize];
+        if e.target + e.clean + e.other + e.untestable > 0 || e.built == Some(false) {
+            return None;
+        }
+        if self.runs_left() == 0 {
+            return None;
+        }
+        let node = std::iter::once(self.bad)
+            .chain(self.unit_members(rep).iter().copied())
+            .find(|&m| self.available[m as usize]);
+        match node {
+            Some(x) => Some(Step::Run(vec![(
+                x,
+                self.config.vms.max(1).min(self.runs_left()),
+            )])),
+            None if self.config.max_builds.is_some_and(|m| self.builds >= m) => None,
             None => Some(Step::Build(self.bad)),
         }
     }

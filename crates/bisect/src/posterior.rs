@@ -31,6 +31,9 @@ pub struct Model {
     pub older_prior: f64,
     /// Log-likelihood charged per unit whose members would differ in state.
     pub ln_penalty: f64,
+    /// Fix bisection (see `Config::fix`): under "culprit is c" the bug is
+    /// absent at c's descendants-or-self and present everywhere else.
+    pub fix: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -134,7 +137,12 @@ impl Posterior {
             if good[h] {
                 continue;
             }
-            let key = (k_h[h], m_h[h]);
+            // The q side: the units where the bug is present under h.
+            let key = if model.fix {
+                (k_all - k_h[h], m_all - m_h[h])
+            } else {
+                (k_h[h], m_h[h])
+            };
             let (id, cl) = match last {
                 Some((k, v)) if k == key => v,
                 _ => {
@@ -144,8 +152,13 @@ impl Posterior {
                 }
             };
             class[h] = id;
-            let v =
-                ln_prior(h) + cl + total_absent - absent_ll[h] + mixed[h] as f64 * model.ln_penalty;
+            // The f side: the units where it is absent.
+            let f_side = if model.fix {
+                absent_ll[h]
+            } else {
+                total_absent - absent_ll[h]
+            };
+            let v = ln_prior(h) + cl + f_side + mixed[h] as f64 * model.ln_penalty;
             ll[h] = v;
             max = max.max(v);
         }
@@ -202,6 +215,7 @@ mod tests {
             f: 0.005,
             older_prior: 0.01,
             ln_penalty: (1e-6f64).ln(),
+            fix: false,
         }
     }
 
@@ -253,5 +267,43 @@ mod tests {
         ];
         let p = Posterior::compute(&good, &units, &model(), None);
         assert!(p.w[5] < 1e-5 && p.w[4] > 1e-2);
+    }
+
+    #[test]
+    fn a_fix_posterior_reads_crashes_as_the_old_side() {
+        // 0 good (crashes), 1..=9 a chain, bad = 9 (fixed); the fix is 5.
+        let parents: Vec<Vec<u32>> = (0..10)
+            .map(|i| if i == 0 { vec![] } else { vec![i - 1] })
+            .collect();
+        let good: Vec<bool> = (0..10).map(|i| i == 0).collect();
+        let dag = Dag::new(parents, &[0]).unwrap();
+        let (a0, a4, a5, a9) = (
+            ancestors(&dag, 0),
+            ancestors(&dag, 4),
+            ancestors(&dag, 5),
+            ancestors(&dag, 9),
+        );
+        let unit = |members, k, m| TestedUnit { members, k, m };
+        let units = vec![
+            unit(vec![&a0], 4, 0),
+            unit(vec![&a4], 3, 0),
+            unit(vec![&a5], 0, 6),
+            unit(vec![&a9], 0, 6),
+        ];
+        let fix = Model {
+            fix: true,
+            ..model()
+        };
+        let p = Posterior::compute(&good, &units, &fix, None);
+        assert!(p.w[5] > 0.95, "{:?}", p.w);
+        assert!(p.q_mean > 0.7, "{}", p.q_mean);
+        assert!(p.older < 1e-4, "not fixed, with clean runs at bad: {}", p.older);
+        // The same evidence read as a cause bisection makes no sense of it.
+        let p = Posterior::compute(&good, &units, &model(), None);
+        assert!(p.w[5] < 0.5, "{:?}", p.w);
+        // A crash on the new end: the bug is not fixed.
+        let units = vec![unit(vec![&a0], 4, 0), unit(vec![&a9], 3, 0)];
+        let p = Posterior::compute(&good, &units, &fix, None);
+        assert!(p.older > 0.9, "{}", p.older);
     }
 }

@@ -240,6 +240,7 @@ mod tests {
             f: 0.0,
             older_prior: 0.0,
             ln_penalty: -10.0,
+            fix: false,
         }
     }
 

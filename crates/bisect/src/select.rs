@@ -64,6 +64,9 @@ impl Engine {
         let mut runs = Vec::new();
         let mut builds = Vec::new();
         let mut pm = vec![0.0; post.classes.len()];
+        // Mass of each class's commit hypotheses ("older" not included).
+        let mut commit_mass = post.class_mass.clone();
+        commit_mass[post.older_class as usize] -= post.older;
         let (mut fails_below, mut oks_below) = (Vec::new(), Vec::new());
         // Which evaluated commits each hypothesis is present at, as an
         // xor-hash of commit ids: equal hashes cannot be told apart.
@@ -87,6 +90,12 @@ impl Engine {
                     _ => {}
                 }
             });
+            if self.config.fix {
+                // The bug is present where the culprit is not an ancestor.
+                for (c, v) in pm.iter_mut().enumerate() {
+                    *v = (commit_mass[c] - *v).max(0.0);
+                }
+            }
             pm[post.older_class as usize] += post.older;
             let mut curve = tables.curve(&pm);
             if self.evidence[x as usize].built == Some(true) {
@@ -133,6 +142,12 @@ impl Engine {
         }
         let mut stuck = false;
         if covers {
+            if self.config.fix {
+                // Presence patterns of commit hypotheses are complements.
+                for p in pattern.iter_mut() {
+                    *p ^= older_pattern;
+                }
+            }
             let (top_w, top_p) = if top == n {
                 (post.older, older_pattern)
             } else {

@@ -28,6 +28,14 @@ pub struct Config {
     /// The target identity, if the user fixed it; otherwise the most frequent
     /// failure identity on the bad commit.
     pub target: Option<Identity>,
+    /// Fix bisection: the bug shows on the good nodes (the old ends) and the
+    /// culprit is the first commit where it no longer does; `bad` is the
+    /// new end, where it is gone. The roles of the two sides swap: the
+    /// culprit's descendants-or-self show the target at the small rate f,
+    /// every other commit at the learned q. `Hypothesis::Older` then means
+    /// "not fixed even at bad" (the bug is present everywhere), and the
+    /// target is learned, and reproduction checked, on the first good node.
+    pub fix: bool,
 }
 
 impl Default for Config {
@@ -42,6 +50,7 @@ impl Default for Config {
             max_runs: None,
             verify_runs: 40,
             target: None,
+            fix: false,
         }
     }
 }
@@ -74,9 +83,10 @@ pub enum Step {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Hypothesis {
-    /// This commit introduced the bug.
+    /// This commit introduced the bug (fixed it, in a fix bisection).
     Commit(NodeId),
-    /// The bug is older than every good commit.
+    /// The bug is older than every good commit (in a fix bisection: it is
+    /// not fixed, even at bad).
     Older,
 }
 
