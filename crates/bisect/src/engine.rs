@@ -40,6 +40,8 @@ pub struct Engine {
     pub(crate) dag: Dag,
     pub(crate) children: Children,
     pub(crate) bad: NodeId,
+    /// See [`Engine::shows`].
+    shows: NodeId,
     pub(crate) config: Config,
     pub(crate) evidence: Vec<Evidence>,
     runs_of: Vec<NodeRuns>,
@@ -64,7 +66,13 @@ impl Engine {
     pub fn new(dag: Dag, bad: NodeId, config: Config) -> Engine {
         let n = dag.len();
         let target = config.target;
+        let shows = if config.fix {
+            (0..n as NodeId).find(|&g| dag.is_good(g)).unwrap_or(bad)
+        } else {
+            bad
+        };
         Engine {
+            shows,
             children: Children::new(&dag),
             dag,
             bad,
@@ -258,13 +266,7 @@ impl Engine {
     /// The node where the bug is known to show: bad, or in a fix bisection
     /// the first good node (the old end).
     pub fn shows(&self) -> NodeId {
-        if self.config.fix {
-            (0..self.dag.len() as NodeId)
-                .find(|&g| self.dag.is_good(g))
-                .unwrap_or(self.bad)
-        } else {
-            self.bad
-        }
+        self.shows
     }
 
     pub(crate) fn rep(&self, n: NodeId) -> NodeId {

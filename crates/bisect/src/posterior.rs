@@ -297,7 +297,11 @@ mod tests {
         let p = Posterior::compute(&good, &units, &fix, None);
         assert!(p.w[5] > 0.95, "{:?}", p.w);
         assert!(p.q_mean > 0.7, "{}", p.q_mean);
-        assert!(p.older < 1e-4, "not fixed, with clean runs at bad: {}", p.older);
+        assert!(
+            p.older < 1e-4,
+            "not fixed, with clean runs at bad: {}",
+            p.older
+        );
         // The same evidence read as a cause bisection makes no sense of it.
         let p = Posterior::compute(&good, &units, &model(), None);
         assert!(p.w[5] < 0.5, "{:?}", p.w);

@@ -79,5 +79,8 @@ fn a_bug_that_never_shows_on_the_old_end_is_not_reproduced() {
     let d = drive_fix(&h, Some(25), 0.0, 3);
     assert_eq!(d.outcome.verdict, Verdict::NotReproduced, "{:?}", d.outcome);
     // The old end (good node 0) is where it was looked for, not bad.
-    assert!(d.steps.iter().all(|s| !matches!(s, culprit_bisect::Step::Build(x) if *x == h.bad)));
+    assert!(d
+        .steps
+        .iter()
+        .all(|s| !matches!(s, culprit_bisect::Step::Build(x) if *x == h.bad)));
 }

@@ -86,6 +86,7 @@ fn flag(name: &str) -> Option<Flag> {
         "merge" => Some(Flag::Merge),
         "release" => Some(Flag::Release),
         "no-op" => Some(Flag::NoOp),
+        "off-path" => Some(Flag::OffPath),
         _ => None,
     }
 }
@@ -133,6 +134,18 @@ pub fn mail_for(repo: &Repo, s: &Summary, o: &MailOptions) -> Result<Mail> {
             });
             Outcome::Older {
                 oldest: commit_ref(repo, good)?,
+                crashed,
+                runs,
+            }
+        }
+        "not_fixed" => {
+            let doc = r.commits.iter().find(|c| c.commit == r.bad);
+            let (crashed, runs) = doc.map_or((0, 0), |d| {
+                let c = &d.runs;
+                (c.target, c.target + c.other + c.clean + c.untestable)
+            });
+            Outcome::NotFixed {
+                newest: commit_ref(repo, &r.bad)?,
                 crashed,
                 runs,
             }

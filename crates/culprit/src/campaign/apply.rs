@@ -81,7 +81,7 @@ impl Machine {
                 if let Some(p) = output {
                     self.outputs.entry((n, id)).or_insert_with(|| p.clone());
                 }
-                if n == self.plan.bad {
+                if n == self.engine.shows() {
                     match self.bad_titles.iter_mut().find(|(i, _)| *i == id) {
                         Some((_, c)) => *c += 1,
                         None => self.bad_titles.push((id, 1)),
@@ -133,7 +133,7 @@ impl Machine {
     /// there crashed with something else.
     pub(super) fn near_miss(&self, status: &Status) -> Option<Outcome> {
         self.plan.target_title.as_ref()?;
-        let e = self.engine.evidence(self.plan.bad);
+        let e = self.engine.evidence(self.engine.shows());
         (e.target == 0 && e.clean == 0 && e.other >= NEAR_MISS_RUNS).then(|| Outcome {
             verdict: Verdict::NotReproduced,
             reason: StopReason::NotReproduced,

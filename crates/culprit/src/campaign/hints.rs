@@ -53,7 +53,7 @@ impl Machine {
         // The bad commit's console first: the target was learned there.
         let output = self
             .outputs
-            .get(&(self.plan.bad, target))
+            .get(&(self.engine.shows(), target))
             .or_else(|| {
                 self.outputs
                     .iter()

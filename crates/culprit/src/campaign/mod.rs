@@ -170,7 +170,7 @@ impl Machine {
     pub fn resume(&mut self, past: &[Record]) -> Result<Option<Record>, Error> {
         let p = &self.plan;
         self.events.push(Event::Started {
-            direction: "cause",
+            direction: if p.config.fix { "fix" } else { "cause" },
             bad: p.commits[p.bad as usize].sha.clone(),
             goods: p
                 .commits
@@ -277,7 +277,7 @@ impl Machine {
                         same_as: same_as.map(|m| self.plan.commits[m as usize].sha.clone()),
                     });
                 }
-                if !*ok && n == self.plan.bad {
+                if !*ok && n == self.engine.shows() {
                     return Err(Error::BadDoesNotBuild {
                         commit: commit.clone(),
                         error: first_error
@@ -385,7 +385,11 @@ impl Machine {
             Step::Build(n) => {
                 self.end_visits(&[]);
                 let c = &self.plan.commits[n as usize];
-                if self.engine.builds() > 0 && n != self.plan.bad && self.plan.walk.is_none() {
+                if self.engine.builds() > 0
+                    && n != self.engine.shows()
+                    && n != self.plan.bad
+                    && self.plan.walk.is_none()
+                {
                     self.events.push(Event::CommitChosen {
                         commit: c.sha.clone(),
                         subject: c.subject.clone(),
@@ -467,7 +471,7 @@ impl Machine {
             });
         }
         self.events.push(Event::Finished {
-            verdict: verdict_name(outcome.verdict),
+            verdict: verdict_name(outcome.verdict, self.plan.config.fix),
             reason: reason_name(outcome.reason),
             culprit: culprit.map(|c| self.plan.commits[c as usize].sha.clone()),
             confidence,

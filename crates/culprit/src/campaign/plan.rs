@@ -181,7 +181,7 @@ pub struct Finish {
 impl Finish {
     /// The verdict's name in the JSON result and events.
     pub fn verdict_name(&self) -> &'static str {
-        verdict_name(self.outcome.verdict)
+        verdict_name(self.outcome.verdict, self.engine.config().fix)
     }
 
     /// The target crash's console on `commit`, if a run there showed it.
@@ -191,9 +191,10 @@ impl Finish {
     }
 }
 
-pub(super) fn verdict_name(v: Verdict) -> &'static str {
+pub(super) fn verdict_name(v: Verdict, fix: bool) -> &'static str {
     match v {
         Verdict::Culprit(_) => "culprit",
+        Verdict::Older if fix => "not_fixed",
         Verdict::Older => "older",
         Verdict::Inconclusive => "inconclusive",
         Verdict::NotReproduced => "not_reproduced",
@@ -224,6 +225,7 @@ pub fn dag_of(plan: &Plan) -> Result<Dag, Error> {
 pub fn hyp_name(plan: &Plan, h: Hypothesis) -> String {
     match h {
         Hypothesis::Commit(c) => plan.commits[c as usize].sha.clone(),
+        Hypothesis::Older if plan.config.fix => "not-fixed".into(),
         Hypothesis::Older => "older-than-good".into(),
     }
 }

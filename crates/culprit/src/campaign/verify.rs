@@ -34,14 +34,27 @@ pub enum VerifyOutcome {
 }
 
 impl VerifyOutcome {
-    /// The log's words for it.
-    pub fn text(self) -> &'static str {
+    /// The log's words for it; `fix`: the reverted commit is a fix, so the
+    /// crash coming back is what confirms it.
+    pub fn text(self, fix: bool) -> &'static str {
+        match (self, fix) {
+            (VerifyOutcome::Fixed, false) => "revert fixes the crash",
+            (VerifyOutcome::Persists, false) => "crash persists after revert",
+            (VerifyOutcome::Fixed, true) => "crash stays away after reverting the fix",
+            (VerifyOutcome::Persists, true) => "reverting the fix brings the crash back",
+            (VerifyOutcome::DoesNotApply, _) => "revert does not apply",
+            (VerifyOutcome::DoesNotBuild, _) => "revert does not build",
+            (VerifyOutcome::Untested, _) => "revert could not be tested",
+        }
+    }
+
+    /// Whether it confirms the answer (`Some(false)`: it contradicts it;
+    /// `None`: it says nothing).
+    pub fn confirms(self, fix: bool) -> Option<bool> {
         match self {
-            VerifyOutcome::Fixed => "revert fixes the crash",
-            VerifyOutcome::Persists => "crash persists after revert",
-            VerifyOutcome::DoesNotApply => "revert does not apply",
-            VerifyOutcome::DoesNotBuild => "revert does not build",
-            VerifyOutcome::Untested => "revert could not be tested",
+            VerifyOutcome::Fixed => Some(!fix),
+            VerifyOutcome::Persists => Some(fix),
+            _ => None,
         }
     }
 }
@@ -57,6 +70,10 @@ pub struct Verification {
     /// The revert commit, when the revert applied.
     pub commit: Option<String>,
     pub counts: Counts,
+    /// The outcome confirms the answer (a cause: the crash went away; a
+    /// fix: it came back); false when it contradicts it, null when it says
+    /// nothing (the revert did not apply, build or test).
+    pub confirms: Option<bool>,
 }
 
 /// The phase's state, rebuilt from records.
@@ -71,6 +88,8 @@ pub(super) struct Verify {
     pub runs: Vec<RunLine>,
     pub counts: Counts,
     pub wanted: u32,
+    /// The culprit is a fix: its revert is expected to crash.
+    pub fix: bool,
     /// Announced in this process (the log says what is being verified).
     pub announced: bool,
     /// A run ended in this process: the log shows the runs' block (a
@@ -97,6 +116,7 @@ impl Verify {
             runs: Vec::new(),
             counts: Counts::default(),
             wanted,
+            fix: false,
             announced: false,
             fresh: false,
         }
@@ -142,15 +162,21 @@ impl Verify {
                     ),
                 )
             }
-            // The revert's tree is the bad commit's, which crashes.
+            // The revert's tree is the bad commit's: it crashes in a cause
+            // bisection, not in a fix bisection.
             RevertMade::Empty => {
+                let (outcome, does) = if self.fix {
+                    (VerifyOutcome::Fixed, "does not crash")
+                } else {
+                    (VerifyOutcome::Persists, "crashes")
+                };
                 return self.done(
-                    VerifyOutcome::Persists,
+                    outcome,
                     format!(
-                        "reverting it changes nothing on {}, which crashes",
+                        "reverting it changes nothing on {}, which {does}",
                         short(&self.onto)
                     ),
-                )
+                );
             }
         };
         if self.counts.target > 0 {
@@ -224,6 +250,7 @@ impl Verify {
             onto: self.onto.clone(),
             commit: self.commit().map(str::to_string),
             counts: self.counts,
+            confirms: outcome.confirms(self.fix),
         })
     }
 }
@@ -263,6 +290,7 @@ impl super::Machine {
             .get_or_insert_with(|| Verify::new(culprit, onto, String::new(), wanted));
         v.subject = subject;
         v.wanted = wanted;
+        v.fix = p.config.fix;
     }
 
     /// Records of the revert commit; false for any other record.
@@ -417,7 +445,7 @@ impl super::Machine {
                 }
                 self.events.push(Event::Verified {
                     outcome: verification.outcome,
-                    text: verification.outcome.text(),
+                    text: verification.outcome.text(self.plan.config.fix),
                     reason: verification.reason.clone(),
                     commit: verification.commit.clone(),
                 });

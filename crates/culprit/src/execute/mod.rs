@@ -77,6 +77,7 @@ fn engine_config(spec: &CampaignSpec) -> Result<Config> {
         max_builds: s.max_builds,
         max_runs: s.max_runs,
         verify_runs: s.verify_runs,
+        fix: spec.fix,
         ..Config::default()
     })
 }
@@ -114,6 +115,9 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
     }
     if let Mode::Kernel(k) = &spec.mode {
         k.validate()?;
+    }
+    if spec.fix && spec.good.is_empty() {
+        bail!("--fix needs --good: an old commit where the crash shows (--bad is the new one, where it is gone)");
     }
     let s = setup(&spec.repo, &spec.bad, &spec.good)?;
     if !spec.good.is_empty() && spec.search.oldest.is_some() {
@@ -497,7 +501,6 @@ fn maintainer_mail(
     workdir: &Path,
     summary: &result::Summary,
 ) -> Result<String> {
-    use crate::campaign::VerifyOutcome as V;
     use crate::print::mail::{Direction, Verification as Mv};
     let r = &summary.result;
     let verification = match &r.verification {
@@ -510,23 +513,23 @@ fn maintainer_mail(
         },
         Some(v) => {
             let runs = v.counts.target + v.counts.other + v.counts.clean;
-            match v.outcome {
-                V::Fixed => Mv::Confirmed {
-                    runs,
-                    crashed: v.counts.target,
-                },
-                V::Persists => Mv::Refuted {
-                    runs,
-                    crashed: v.counts.target,
-                },
+            let crashed = v.counts.target;
+            match v.confirms {
+                Some(true) => Mv::Confirmed { runs, crashed },
+                Some(false) => Mv::Refuted { runs, crashed },
                 // The reason names the conflicting files in a sentence.
-                V::DoesNotApply | V::DoesNotBuild | V::Untested => Mv::Untestable {
+                None => Mv::Untestable {
                     why: v.reason.clone(),
                 },
             }
         }
     };
-    let mut o = crate::report_mail::MailOptions::new(Direction::Cause, verification);
+    let direction = if spec.fix {
+        Direction::Fix
+    } else {
+        Direction::Cause
+    };
+    let mut o = crate::report_mail::MailOptions::new(direction, verification);
     o.crash_report = r.crash.as_ref().map(|c| c.report.clone());
     o.log = Some(workdir.join("bisect.log"));
     if let Mode::Kernel(k) = &spec.mode {

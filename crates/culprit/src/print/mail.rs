@@ -240,6 +240,7 @@ fn describe(c: &CommitRef) -> String {
 fn flag_note(f: Flag) -> &'static str {
     match f {
         Flag::Merge => "Note: this is a merge commit. The change may come from how its parents' changes interact rather than from either of them alone.",
+        Flag::OffPath => "Note: this commit's history does not contain the old commit where the crash was seen: it is on a branch that forked earlier, where the bug may never have existed. The fix is more likely the merge that brought this branch in.",
         Flag::Release => "Note: this is a release commit, which changes little besides the version number: the result is likely wrong.",
         Flag::NoOp => "Note: this commit builds into the same binary as its parent, so it cannot change what the reproducer does: the result is unreliable.",
     }

@@ -28,6 +28,8 @@ pub struct TextLog {
     /// The campaign continues a walk: its journal starts with the walk's
     /// evidence on the range.
     continued: bool,
+    /// A fix bisection: the crash is learned on the old end.
+    fix: bool,
     last_line: Instant,
 }
 
@@ -49,6 +51,7 @@ impl TextLog {
             spinner: Spinner::new(),
             last_shown: None,
             continued: false,
+            fix: false,
             last_line: Instant::now(),
         })
     }
@@ -97,6 +100,7 @@ impl TextLog {
         let mut out = Vec::new();
         match e {
             Event::Started {
+                direction,
                 bad,
                 goods,
                 candidates,
@@ -107,8 +111,11 @@ impl TextLog {
                 ..
             } => {
                 self.continued = *continued;
+                self.fix = *direction == "fix";
                 if *continued {
                     out.push(format!("# bisect start {bad} {}", goods.join(" ")));
+                } else if *direction == "fix" {
+                    out.push(format!("bisecting fixing commit since {bad}"));
                 } else {
                     out.push(format!("bisecting cause commit starting from {bad}"));
                 }
@@ -146,6 +153,8 @@ impl TextLog {
                 "target crash: {title} ({})",
                 if *given {
                     "given with --target"
+                } else if self.fix {
+                    "the most frequent failure on the old end"
                 } else {
                     "the most frequent failure on the bad commit"
                 }
@@ -281,10 +290,15 @@ fn run_block<'a>(runs: impl Iterator<Item = (u32, &'a RunStatus)>, earlier: u32)
 pub fn result_lines(s: &Summary) -> Vec<String> {
     let r = &s.result;
     let mut out = Vec::new();
+    let first = if r.direction == "fix" {
+        "first good commit"
+    } else {
+        "first bad commit"
+    };
     match r.verdict {
         "culprit" => {
             let sha = r.culprit.as_deref().unwrap_or_default();
-            out.push(format!("{sha} is the first bad commit"));
+            out.push(format!("{sha} is the {first}"));
             out.extend(s.culprit_stat.iter().cloned());
             out.push(format!(
                 "culprit signature: {}",
@@ -301,9 +315,13 @@ pub fn result_lines(s: &Summary) -> Vec<String> {
             "the bug is older than every good commit: it shows on good commit(s) {}",
             r.goods.join(", ")
         )),
+        "not_fixed" => out.push(format!(
+            "crash still not fixed: it shows on the new end {} too",
+            r.bad
+        )),
         "inconclusive" => {
             out.push(format!(
-                "bisection is inconclusive ({}): the first bad commit could be any of:",
+                "bisection is inconclusive ({}): the {first} could be any of:",
                 r.reason
             ));
             for (h, m, subject) in &s.credible {
@@ -324,11 +342,12 @@ pub fn result_lines(s: &Summary) -> Vec<String> {
         duration(r.timings.test_secs)
     ));
     if let (Some(c), Some(subject)) = (&r.culprit, &s.culprit_subject) {
-        out.push(format!("first bad commit: {c} {subject}"));
+        out.push(format!("{first}: {c} {subject}"));
         for fl in &r.flags {
             let why = match *fl {
                 "merge" => "the culprit is a merge commit: the bug may come from the interaction of its parents",
                 "release" => "the culprit is a release commit: the result is likely wrong",
+                "off-path" => "the fixing commit's history does not contain the old end: it is on a branch that forked before the crash was seen, where the bug may never have existed; the fix is more likely the merge that brought this branch in",
                 _ => "the culprit's build is identical to its parent's (no-op): the result is unreliable",
             };
             out.push(format!("warning: {why}"));

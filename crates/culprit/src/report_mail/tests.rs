@@ -45,6 +45,7 @@ fn summary(verdict: &'static str, culprit: Option<&str>, good: &str, bad: &str) 
     Summary {
         result: BisectResult {
             schema: "culprit-bisect/1",
+            direction: "cause",
             verdict,
             reason: if verdict == "inconclusive" {
                 "max_builds"

@@ -13,7 +13,7 @@ use serde::Serialize;
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use crate::campaign::{hyp_name, reason_name, Counts, Finish, Plan, Verification, VerifyOutcome};
+use crate::campaign::{hyp_name, reason_name, Counts, Finish, Plan, Verification};
 
 mod crash;
 pub use crash::{crash_of, CrashDoc, FrameDoc};
@@ -43,7 +43,11 @@ pub mod exit {
 #[derive(Debug, Clone, Serialize)]
 pub struct BisectResult {
     pub schema: &'static str,
-    /// `culprit`, `older`, `inconclusive`, `not_reproduced`.
+    /// `cause` (the commit that introduced the bug) or `fix` (the first
+    /// commit without it, `--fix`).
+    pub direction: &'static str,
+    /// `culprit`, `older` (`not_fixed` for a fix), `inconclusive`,
+    /// `not_reproduced`.
     pub verdict: &'static str,
     pub reason: &'static str,
     pub exit_code: i32,
@@ -180,6 +184,17 @@ fn flags(repo: &Repo, plan: &Plan, f: &Finish, c: u32) -> Result<Vec<&'static st
     if meta.is_merge() {
         v.push("merge");
     }
+    // syzbot's guard for fix bisections: a commit on a branch that forked
+    // before the old end never had the bug to fix; it only looks fixed.
+    if plan.config.fix {
+        let mut on_path = false;
+        for g in plan.commits.iter().filter(|g| g.good) {
+            on_path |= repo.is_ancestor(&g.sha, sha)?;
+        }
+        if !on_path {
+            v.push("off-path");
+        }
+    }
     let release = repo
         .tags_at(sha)?
         .iter()
@@ -294,12 +309,18 @@ pub fn summarize(repo: &Repo, plan: &Plan, f: &Finish) -> Result<Summary> {
 
 /// Why the bug did not show on the bad commit, and what was seen instead.
 fn not_reproduced(plan: &Plan, f: &Finish) -> String {
-    let e = f.engine.evidence(plan.bad);
-    let bad_sha = &plan.commits[plan.bad as usize].sha;
+    let shows = f.engine.shows();
+    let e = f.engine.evidence(shows);
+    let sha = &plan.commits[shows as usize].sha;
+    let end = if plan.config.fix {
+        "old end"
+    } else {
+        "bad commit"
+    };
     let total = e.clean + e.untestable + e.other + e.target;
     let mut msg = match &plan.target_title {
-        Some(t) => format!("the target crash {t:?} did not show on the bad commit {bad_sha}"),
-        None => format!("the bug did not reproduce on the bad commit {bad_sha}"),
+        Some(t) => format!("the target crash {t:?} did not show on the {end} {sha}"),
+        None => format!("the bug did not reproduce on the {end} {sha}"),
     };
     msg.push_str(&format!(
         ": {total} {}, {} clean, {} untestable, {} with another failure",
@@ -368,7 +389,7 @@ fn to_result(plan: &Plan, f: &Finish, target: Option<String>) -> BisectResult {
         .collect();
     let shown = f.culprit.unwrap_or(plan.bad);
     // The console of a target crash on the culprit, else on the bad commit.
-    let console = [shown, plan.bad]
+    let console = [shown, plan.bad, f.engine.shows()]
         .into_iter()
         .find_map(|n| f.target_output(n).map(|p| (n, p.clone())));
     let files = Files {
@@ -382,10 +403,11 @@ fn to_result(plan: &Plan, f: &Finish, target: Option<String>) -> BisectResult {
     };
     BisectResult {
         schema: "culprit-bisect/1",
+        direction: if plan.config.fix { "fix" } else { "cause" },
         verdict: f.verdict_name(),
         reason: reason_name(f.outcome.reason),
         exit_code: match &f.verification {
-            Some(v) if v.outcome == VerifyOutcome::Persists => exit::REVERT_PERSISTS,
+            Some(v) if v.confirms == Some(false) => exit::REVERT_PERSISTS,
             _ => exit_code(f.outcome.verdict),
         },
         verification: f.verification.clone(),

@@ -29,6 +29,9 @@ pub enum Flag {
     Release,
     /// The commit's build is identical to its parent's.
     NoOp,
+    /// A fixing commit whose history does not contain the old end: it sits
+    /// on a branch that forked before the crash was seen.
+    OffPath,
 }
 
 /// One member of the credible set of an inconclusive result.
