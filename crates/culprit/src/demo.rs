@@ -262,6 +262,7 @@ pub fn run(args: &DemoArgs) -> Result<i32> {
             json: args.json.clone(),
             ..Output::default()
         },
+        executor: Default::default(),
     };
     crate::execute::run(&spec)
 }
