@@ -62,11 +62,11 @@ fn sacct(id: u64) -> Option<(String, String)> {
         .unwrap();
     String::from_utf8_lossy(&o.stdout)
         .lines()
-        .filter_map(|l| {
+        .rev()
+        .find_map(|l| {
             let f: Vec<&str> = l.split('|').collect();
             (f.len() == 3 && f[0] == id.to_string()).then(|| (f[1].to_string(), f[2].to_string()))
         })
-        .last()
 }
 
 /// Waits until the job completion log has job `id` (slurmctld writes it
