@@ -224,6 +224,60 @@ fn a_run_job_cancelled_from_outside_is_untestable_and_the_campaign_goes_on() {
 }
 
 #[test]
+fn a_lost_build_job_is_built_again() {
+    if !cluster() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let (repo, first, bug, last) = linear(t.path(), 12, 7);
+    let mark = t.path().join("once");
+    let id_file = t.path().join("job-id");
+    let build = format!(
+        "if mkdir {m} 2>/dev/null; then echo $SLURM_JOB_ID > {i}.tmp; mv {i}.tmp {i}; sleep 100; fi; {BUILD}",
+        m = mark.display(),
+        i = id_file.display()
+    );
+    let mut args = slurm_args(&last, &first, TEST_ALWAYS, &[]);
+    let b = args.iter().position(|a| *a == "--build").unwrap();
+    args[b + 1] = &build;
+    let out_json = t.path().join("r.json");
+    let mut child = culprit()
+        .args(["bisect", "--repo"])
+        .arg(&repo)
+        .args(&args)
+        .arg("--workdir")
+        .arg(t.path().join("w"))
+        .arg("--json")
+        .arg(&out_json)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = wait_for_id(&id_file, &mut child);
+    assert!(Command::new("scancel")
+        .arg(id.to_string())
+        .status()
+        .unwrap()
+        .success());
+    let o = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{log}\n{}", stderr(&o));
+    assert_eq!(json(&out_json)["culprit"], bug.as_str(), "{log}");
+    assert_eq!(sacct_wait(id).1, "CANCELLED");
+    // The first build (of the bad commit) was lost and submitted again;
+    // the commit was not counted as failing to build.
+    let of_bad: Vec<u64> = jobs_of(&t.path().join("w"))
+        .into_iter()
+        .filter(|(_, s)| s.starts_with(&format!("build-{}", &last[..12])))
+        .map(|(j, _)| j)
+        .collect();
+    assert_eq!(of_bad.len(), 2, "{of_bad:?}");
+    assert_eq!(of_bad[0], id);
+    assert_eq!(sacct_wait(of_bad[1]).1, "COMPLETED");
+    assert!(!log.contains("build failed"), "{log}");
+}
+
+#[test]
 fn ctrl_c_cancels_the_campaigns_jobs() {
     if !cluster() {
         return;
