@@ -17,6 +17,7 @@
 //! rules (`command::classify`) judge the command's exit and output.
 
 pub mod client;
+pub mod poll;
 pub mod script;
 pub mod settings;
 pub mod state;
@@ -32,10 +33,10 @@ use std::time::{Duration, Instant};
 
 use super::command::{first_error, CommandSettings};
 use super::{Backend, BuildResult, Done, Progress, RunJob, RunResult};
-use client::Seen;
+use poll::{Flight, Live};
 use script::Script;
 pub use settings::{Executor, SlurmSettings};
-use state::{Ending, Finished, JobResult, OurCancel, Phase};
+use state::{Ending, JobResult};
 
 const INTERRUPTED: &str = "interrupted by a signal (Ctrl-C)";
 
@@ -46,8 +47,6 @@ const BUILD_ATTEMPTS: u32 = 3;
 /// up to about 30 s past the limit).
 const BUILD_MARGIN: Duration = Duration::from_secs(300);
 const RUN_MARGIN: Duration = Duration::from_secs(120);
-/// Times squeue may not know a job before it counts as lost.
-const MISSING_POLLS: u32 = 3;
 
 pub struct SlurmBackend {
     generic: CommandSettings,
@@ -66,33 +65,6 @@ pub struct SlurmBackend {
     /// Without an artifact, runs go where the last build happened.
     last_build: Option<(String, String)>,
     submitted: u64,
-}
-
-/// One job in flight.
-struct Live {
-    id: u64,
-    /// Index of the run (0 for a build).
-    index: usize,
-    stem: String,
-    submitted: Instant,
-    running_since: Option<Instant>,
-    /// Cancel it when it runs longer than this.
-    limit: Option<Duration>,
-    ours: Option<OurCancel>,
-    missing: u32,
-    state: String,
-}
-
-/// The jobs in flight; whatever is left when it is dropped (an error, a
-/// Ctrl-C) is cancelled.
-#[derive(Default)]
-struct Flight(Vec<Live>);
-
-impl Drop for Flight {
-    fn drop(&mut self) {
-        let ids: Vec<u64> = self.0.iter().map(|l| l.id).collect();
-        client::scancel(&ids);
-    }
 }
 
 fn absolute(p: &Path) -> Result<PathBuf> {
@@ -283,90 +255,6 @@ impl SlurmBackend {
         self.share.join("slurm").join(format!("{stem}.result"))
     }
 
-    /// Waits until at least one job of `flight` ends; the ended ones,
-    /// removed from it, with their final state.
-    fn wait_some(&self, flight: &mut Flight, progress: Progress) -> Result<Vec<(Live, Seen)>> {
-        let mut quiet_since = Instant::now();
-        loop {
-            // Often at first (a short job ends within seconds), then
-            // gently: one squeue call per poll for all jobs.
-            let idle = quiet_since.elapsed();
-            let pause = if idle < Duration::from_secs(5) {
-                Duration::from_millis(250)
-            } else if idle < Duration::from_secs(60) {
-                Duration::from_secs(1)
-            } else {
-                Duration::from_secs(3)
-            };
-            if self.cancel.sleep(pause).is_err() {
-                bail!(INTERRUPTED);
-            }
-            let ids: Vec<u64> = flight.0.iter().map(|l| l.id).collect();
-            let seen = client::query(&ids, &self.cancel)?;
-            let mut ended = Vec::new();
-            let mut i = 0;
-            while i < flight.0.len() {
-                let live = &mut flight.0[i];
-                let answer = match seen.iter().find(|s| s.id == live.id) {
-                    Some(s) => Some(s.clone()),
-                    None => {
-                        live.missing += 1;
-                        match client::accounting(live.id, &self.cancel)? {
-                            Some(s) => Some(s),
-                            None if live.missing >= MISSING_POLLS => Some(Seen {
-                                id: live.id,
-                                state: "VANISHED".into(),
-                                node: String::new(),
-                                reason: "neither squeue nor sacct knows it".into(),
-                            }),
-                            None => None,
-                        }
-                    }
-                };
-                let Some(s) = answer else {
-                    i += 1;
-                    continue;
-                };
-                if s.state != live.state {
-                    quiet_since = Instant::now();
-                    progress(format!(
-                        "Slurm job {}: {}{}",
-                        live.id,
-                        s.state,
-                        if s.node.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" on {}", s.node)
-                        }
-                    ));
-                    live.state = s.state.clone();
-                }
-                match state::phase(&s.state) {
-                    Phase::Ended => {
-                        ended.push((flight.0.remove(i), s));
-                        continue;
-                    }
-                    Phase::Running => {
-                        let since = *live.running_since.get_or_insert_with(Instant::now);
-                        if live.ours.is_none() && live.limit.is_some_and(|l| since.elapsed() > l) {
-                            progress(format!(
-                                "Slurm job {} runs past its timeout: cancelling it",
-                                live.id
-                            ));
-                            live.ours = Some(OurCancel::Timeout);
-                            client::scancel(&[live.id]);
-                        }
-                    }
-                    Phase::Waiting => {}
-                }
-                i += 1;
-            }
-            if !ended.is_empty() {
-                return Ok(ended);
-            }
-        }
-    }
-
     /// Copies a log from the shared directory to the workdir (where the
     /// local backend keeps it), when the two differ.
     fn bring_back(&self, shared: &Path) -> PathBuf {
@@ -387,18 +275,6 @@ impl SlurmBackend {
             Err(_) => shared.to_path_buf(),
         }
     }
-}
-
-fn ending(live: &Live, s: &Seen) -> Ending {
-    state::ending(
-        &Finished {
-            id: live.id,
-            state: &s.state,
-            node: &s.node,
-            reason: &s.reason,
-        },
-        live.ours,
-    )
 }
 
 impl Backend for SlurmBackend {
@@ -435,11 +311,10 @@ impl Backend for SlurmBackend {
             flight
                 .0
                 .push(self.submit(&script, &stem, 0, None, progress)?);
-            let (live, seen) = self
-                .wait_some(&mut flight, progress)?
+            let (live, seen) = poll::wait_some(&mut flight, &self.cancel, progress)?
                 .pop()
                 .context("no build job ended")?;
-            let ending = ending(&live, &seen);
+            let ending = poll::ending(&live, &seen);
             let res = std::fs::read_to_string(&result)
                 .ok()
                 .and_then(|t| JobResult::parse(&t));
@@ -573,8 +448,8 @@ impl Backend for SlurmBackend {
             if flight.0.is_empty() {
                 return Ok(());
             }
-            for (live, seen) in self.wait_some(&mut flight, progress)? {
-                let ending = ending(&live, &seen);
+            for (live, seen) in poll::wait_some(&mut flight, &self.cancel, progress)? {
+                let ending = poll::ending(&live, &seen);
                 let res = std::fs::read_to_string(self.result_path(&live.stem))
                     .ok()
                     .and_then(|t| JobResult::parse(&t));
