@@ -71,7 +71,10 @@ pub fn wait_some(
         while i < flight.0.len() {
             let live = &mut flight.0[i];
             let answer = match seen.iter().find(|s| s.id == live.id) {
-                Some(s) => Some(s.clone()),
+                Some(s) => {
+                    live.missing = 0;
+                    Some(s.clone())
+                }
                 None => {
                     live.missing += 1;
                     match client::accounting(live.id, cancel)? {
