@@ -178,13 +178,15 @@ fn a_run_job_cancelled_from_outside_is_untestable_and_the_campaign_goes_on() {
     }
     let t = tempfile::tempdir().unwrap();
     let (repo, first, bug, last) = linear(t.path(), 12, 7);
+    // Node checkouts in the test's directory, not left in /tmp.
+    let node = t.path().join("node").to_string_lossy().into_owned();
     let test = test_sleeping_once(t.path());
     let shared = t.path().join("shared");
     let out_json = t.path().join("r.json");
     let mut child = culprit()
         .args(["bisect", "--repo"])
         .arg(&repo)
-        .args(slurm_args(&last, &first, &test, &[]))
+        .args(slurm_args(&last, &first, &test, &["--node-dir", &node]))
         .arg("--shared-dir")
         .arg(&shared)
         .arg("--workdir")
@@ -230,6 +232,7 @@ fn a_lost_build_job_is_built_again() {
     }
     let t = tempfile::tempdir().unwrap();
     let (repo, first, bug, last) = linear(t.path(), 12, 7);
+    let node = t.path().join("node").to_string_lossy().into_owned();
     let mark = t.path().join("once");
     let id_file = t.path().join("job-id");
     let build = format!(
@@ -237,7 +240,7 @@ fn a_lost_build_job_is_built_again() {
         m = mark.display(),
         i = id_file.display()
     );
-    let mut args = slurm_args(&last, &first, TEST_ALWAYS, &[]);
+    let mut args = slurm_args(&last, &first, TEST_ALWAYS, &["--node-dir", &node]);
     let b = args.iter().position(|a| *a == "--build").unwrap();
     args[b + 1] = &build;
     let out_json = t.path().join("r.json");
@@ -284,11 +287,12 @@ fn ctrl_c_cancels_the_campaigns_jobs() {
     }
     let t = tempfile::tempdir().unwrap();
     let (repo, first, _, last) = linear(t.path(), 12, 7);
+    let node = t.path().join("node").to_string_lossy().into_owned();
     let test = test_sleeping_once(t.path());
     let mut child = culprit()
         .args(["bisect", "--repo"])
         .arg(&repo)
-        .args(slurm_args(&last, &first, &test, &[]))
+        .args(slurm_args(&last, &first, &test, &["--node-dir", &node]))
         .arg("--workdir")
         .arg(t.path().join("w"))
         .stdout(std::process::Stdio::null())
