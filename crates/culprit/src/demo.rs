@@ -263,6 +263,7 @@ pub fn run(args: &DemoArgs) -> Result<i32> {
             json: args.json.clone(),
             ..Output::default()
         },
+        executor: Default::default(),
     };
     crate::execute::run(&spec)
 }

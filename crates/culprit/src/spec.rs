@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 
 use crate::backend::kernel::KernelSettings;
+pub use crate::backend::slurm::Executor;
 
 /// A campaign, before anything is resolved or created.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,6 +34,9 @@ pub struct CampaignSpec {
     pub mode: Mode,
     pub search: Search,
     pub output: Output,
+    /// Where builds and runs execute (not part of the identity).
+    #[serde(default)]
+    pub executor: Executor,
 }
 
 /// How commits are built and tested.
@@ -210,6 +214,7 @@ mod tests {
             }),
             search: Search::default(),
             output: Output::default(),
+            executor: Executor::Slurm(Default::default()),
         };
         let text = serde_json::to_string(&s).unwrap();
         let back: CampaignSpec = serde_json::from_str(&text).unwrap();

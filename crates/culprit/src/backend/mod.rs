@@ -1,13 +1,14 @@
 //! Backends: how a commit is built and how a run is executed.
 //!
 //! The campaign only talks to this trait pair. The generic command backend
-//! runs the user's shell commands; the kernel backend builds Linux and boots
-//! it in QEMU; the bench drives a simulated backend. Durations are reported by
+//! runs the user's shell commands (on this machine, or as Slurm jobs:
+//! `slurm`); the kernel backend builds Linux and boots it in QEMU; the bench drives a simulated backend. Durations are reported by
 //! the backend (measured or simulated), never read from a clock by the
 //! campaign, so a simulated campaign is the real campaign code.
 
 pub mod command;
 pub mod kernel;
+pub mod slurm;
 
 use std::path::PathBuf;
 

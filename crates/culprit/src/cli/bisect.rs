@@ -5,6 +5,7 @@ use clap::{ArgMatches, Args, ValueHint};
 use std::path::PathBuf;
 
 use crate::backend::kernel::KernelSettings;
+use crate::backend::slurm::{Executor, SlurmSettings};
 use crate::spec::{CampaignSpec, Generic, Mode, Output, Search};
 
 /// The options of `culprit bisect`. A campaign file (TOML) gives the same
@@ -39,7 +40,42 @@ pub struct BisectArgs {
     pub search: SearchArgs,
 
     #[command(flatten)]
+    pub executor: ExecutorArgs,
+
+    #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// Where builds and runs execute.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Executor (--executor slurm; docs/slurm.md)")]
+pub struct ExecutorArgs {
+    /// Where builds and runs execute: `local` (child processes of culprit)
+    /// or `slurm` (generic mode: each build and each run is one batch job
+    /// on a Slurm cluster, in a checkout on its node; --vms jobs at once;
+    /// jobs the cluster loses count as untestable runs, never as evidence).
+    #[arg(long, value_name = "WHERE", default_value = "local", value_parser = ["local", "slurm"])]
+    pub executor: String,
+
+    #[command(flatten)]
+    pub slurm: SlurmSettings,
+}
+
+impl ExecutorArgs {
+    /// The executor these options name; Slurm options without
+    /// `--executor slurm` are refused instead of ignored.
+    pub fn to_executor(&self, kernel: bool, given: &dyn Fn(&str) -> bool) -> Result<Executor> {
+        if self.executor == "slurm" {
+            if kernel {
+                bail!("--executor slurm runs the generic mode's --build/--test commands; kernel mode runs on this machine only (docs/slurm.md says what it would take)");
+            }
+            return Ok(Executor::Slurm(self.slurm.clone()));
+        }
+        if let Some((_, flag)) = SlurmSettings::FLAGS.iter().find(|(id, _)| given(id)) {
+            bail!("{flag} is an option of the Slurm executor: add --executor slurm");
+        }
+        Ok(Executor::Local)
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -220,6 +256,7 @@ impl BisectArgs {
         let mode = self
             .generic
             .mode(self.kernel, &self.kernel_settings, given)?;
+        let executor = self.executor.to_executor(self.kernel, given)?;
         let s = &self.search;
         Ok(CampaignSpec {
             repo: self.range.repo.clone(),
@@ -246,6 +283,7 @@ impl BisectArgs {
                 events: self.output.events.clone(),
                 quiet: self.output.quiet,
             },
+            executor,
         })
     }
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use crate::backend::command::{CommandBackend, CommandSettings};
 use crate::backend::kernel::{self, KernelBackend, KernelSettings, Pool, TreeChoice};
+use crate::backend::slurm::{Executor, SlurmBackend};
 use crate::backend::{Backend, Progress};
 use crate::campaign::{Event, Machine, Plan, Record, Sink, WalkEnd};
 use crate::cli::paths::{default_build_tree, default_workdir};
@@ -193,21 +194,37 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
             })
         };
         let mut backend: Box<dyn Backend> = match &spec.mode {
-            Mode::Generic(g) => Box::new(CommandBackend::new(
-                &repo,
-                &s.bad,
-                &workdir,
-                CommandSettings {
+            Mode::Generic(g) => {
+                let settings = CommandSettings {
                     build: g.build.clone(),
                     test: g.test.clone(),
                     artifact: g.artifact.clone(),
                     vms: spec.search.vms,
                     run_timeout: timeout("--run-timeout", g.run_timeout)?,
                     build_timeout: timeout("--build-timeout", g.build_timeout)?,
-                },
-                cancel.clone(),
-                &mut progress,
-            )?),
+                };
+                match &spec.executor {
+                    Executor::Local => Box::new(CommandBackend::new(
+                        &repo,
+                        &s.bad,
+                        &workdir,
+                        settings,
+                        cancel.clone(),
+                        &mut progress,
+                    )?),
+                    Executor::Slurm(slurm) => Box::new(SlurmBackend::new(
+                        &repo,
+                        &workdir,
+                        settings,
+                        slurm.clone(),
+                        cancel.clone(),
+                        &mut progress,
+                    )?),
+                }
+            }
+            Mode::Kernel(_) if spec.executor != Executor::Local => {
+                bail!("kernel mode runs on this machine only: --executor slurm is for the generic mode (docs/slurm.md)")
+            }
             Mode::Kernel(k) => Box::new(kernel_backend(
                 spec,
                 k,

@@ -1,0 +1,486 @@
+//! The Slurm executor for the generic backend: every build and every run
+//! of the user's `--build`/`--test` commands is one batch job on a Slurm
+//! cluster, in a node-local checkout of the repository, with logs, result
+//! files and artifacts exchanged through a directory all nodes see.
+//!
+//! Jobs are submitted with `sbatch --parsable --no-requeue` and watched by
+//! polling `squeue -t all` for all of them at once (docs/slurm.md measured
+//! `sbatch --wait` losing up to 32 s per job and `srun` exiting 0 after
+//! its node failed; polling costs one squeue call per second for the whole
+//! round). How a finished job counts is decided in [`state`] only: a job
+//! lost to the infrastructure is an untestable run, or a build attempt to
+//! retry, never evidence. Ctrl-C, errors and runs stuck past their timeout
+//! scancel the campaign's jobs; a resumed campaign first cancels the jobs
+//! a dead run of it left queued (they carry the campaign's job name).
+//!
+//! This module must never change what a run means: the local backend's
+//! rules (`command::classify`) judge the command's exit and output.
+
+pub mod client;
+pub mod poll;
+pub mod script;
+pub mod settings;
+pub mod state;
+
+use anyhow::{bail, Context, Result};
+use culprit_git::Repo;
+use culprit_proc::Cancel;
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::command::{first_error, CommandSettings};
+use super::{Backend, BuildResult, Done, Progress, RunJob, RunResult};
+use poll::{Flight, Live};
+use script::Script;
+pub use settings::{Executor, SlurmSettings};
+use state::{Ending, JobResult};
+
+const INTERRUPTED: &str = "interrupted by a signal (Ctrl-C)";
+
+/// Attempts at a build whose jobs the infrastructure keeps losing.
+const BUILD_ATTEMPTS: u32 = 3;
+/// Slurm time limit beyond the command's timeout: the checkout (a build's
+/// is long), the copy of the artifact, and Slurm's late kill (docs/slurm.md:
+/// up to about 30 s past the limit).
+const BUILD_MARGIN: Duration = Duration::from_secs(300);
+const RUN_MARGIN: Duration = Duration::from_secs(120);
+
+pub struct SlurmBackend {
+    generic: CommandSettings,
+    slurm: SlurmSettings,
+    cancel: Cancel,
+    /// The repository's git directory, which node checkouts borrow from.
+    repo: PathBuf,
+    workdir: PathBuf,
+    /// This campaign's part of the shared directory.
+    share: PathBuf,
+    /// The checkout on each node.
+    tree: PathBuf,
+    /// Every job's name: how a later run finds this campaign's jobs.
+    name: String,
+    kept: HashSet<String>,
+    /// Without an artifact, runs go where the last build happened.
+    last_build: Option<(String, String)>,
+    submitted: u64,
+}
+
+fn absolute(p: &Path) -> Result<PathBuf> {
+    Ok(if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(p)
+    })
+}
+
+impl SlurmBackend {
+    pub fn new(
+        repo: &Repo,
+        workdir: &Path,
+        generic: CommandSettings,
+        slurm: SlurmSettings,
+        cancel: Cancel,
+        progress: Progress,
+    ) -> Result<Self> {
+        let workdir = absolute(workdir)?;
+        let canon = workdir.canonicalize().unwrap_or_else(|_| workdir.clone());
+        let tag = hex::encode(&Sha256::digest(canon.to_string_lossy().as_bytes())[..6]);
+        let share = match &slurm.shared_dir {
+            Some(d) => absolute(d)?.join(format!("culprit-{tag}")),
+            None => workdir.clone(),
+        };
+        let node_dir = absolute(slurm.node_dir.as_deref().unwrap_or(Path::new("/tmp")))?;
+        let repo_dir = absolute(
+            &repo
+                .common_dir()
+                .context("finding the repository's git directory")?,
+        )?;
+        std::fs::create_dir_all(share.join("slurm")).with_context(|| {
+            format!("creating {} (--shared-dir)", share.join("slurm").display())
+        })?;
+        let mut kept = HashSet::new();
+        if let Some(name) = generic.artifact.as_ref().and_then(|a| a.file_name()) {
+            if let Ok(rd) = std::fs::read_dir(share.join("artifacts")) {
+                for e in rd.flatten() {
+                    if e.path().join(name).exists() {
+                        kept.insert(e.file_name().to_string_lossy().into_owned());
+                    }
+                }
+            }
+        } else if generic.artifact.is_some() {
+            bail!("--artifact must name a file");
+        }
+        let name = format!("culprit-{tag}");
+        let left = client::named(&name, &cancel)?;
+        if !left.is_empty() {
+            progress(format!(
+                "cancelling {} Slurm jobs an earlier run of this campaign left",
+                left.len()
+            ));
+            client::scancel(&left);
+        }
+        Ok(SlurmBackend {
+            generic,
+            slurm,
+            cancel,
+            repo: repo_dir,
+            workdir,
+            tree: node_dir.join(&name).join("tree"),
+            share,
+            name,
+            kept,
+            last_build: None,
+            submitted: 0,
+        })
+    }
+
+    fn artifact_path(&self, commit: &str) -> Option<PathBuf> {
+        let a = self.generic.artifact.as_ref()?;
+        Some(
+            self.share
+                .join("artifacts")
+                .join(commit)
+                .join(a.file_name()?),
+        )
+    }
+
+    /// sbatch's options for one job.
+    fn sbatch_args(&self, build: bool, stem: &str, node: Option<&str>) -> Vec<String> {
+        let s = &self.slurm;
+        let dir = self.share.join("slurm");
+        let mut a = vec![
+            "--no-requeue".to_string(),
+            format!("--job-name={}", self.name),
+            format!("--output={}", dir.join(format!("{stem}.out")).display()),
+            format!("--chdir={}", dir.display()),
+        ];
+        let partition = if build {
+            s.partition.as_ref()
+        } else {
+            s.run_partition.as_ref().or(s.partition.as_ref())
+        };
+        let opts = [
+            ("--partition", partition.cloned()),
+            ("--account", s.account.clone()),
+            ("--qos", s.qos.clone()),
+            ("--constraint", s.constraint.clone().filter(|_| !build)),
+            (
+                "--cpus-per-task",
+                s.build_cpus.filter(|_| build).map(|n| n.to_string()),
+            ),
+            ("--nodelist", node.map(str::to_string)),
+        ];
+        for (k, v) in opts {
+            if let Some(v) = v {
+                a.push(format!("{k}={v}"));
+            }
+        }
+        let (timeout, margin) = if build {
+            (self.generic.build_timeout, BUILD_MARGIN)
+        } else {
+            (self.generic.run_timeout, RUN_MARGIN)
+        };
+        if let Some(t) = timeout {
+            // Slurm's limits are whole minutes (docs/slurm.md).
+            a.push(format!("--time={}", (t + margin).as_secs().div_ceil(60)));
+        }
+        a.extend(s.sbatch_args.iter().cloned());
+        a
+    }
+
+    /// Writes the script and submits it; the job, tracked.
+    fn submit(
+        &mut self,
+        script: &Script<'_>,
+        stem: &str,
+        index: usize,
+        node: Option<&str>,
+        progress: Progress,
+    ) -> Result<Live> {
+        let path = self.share.join("slurm").join(format!("{stem}.sh"));
+        std::fs::write(&path, script.render())
+            .with_context(|| format!("writing the job script {}", path.display()))?;
+        let _ = std::fs::remove_file(script.result);
+        let mut args = self.sbatch_args(script.build, stem, node);
+        args.push(path.to_string_lossy().into_owned());
+        let id = client::submit(&args, &self.cancel)?;
+        self.note(id, stem)?;
+        progress(format!("Slurm job {id}: {}", script.title));
+        let timeout = if script.build {
+            self.generic.build_timeout.map(|t| t + BUILD_MARGIN)
+        } else {
+            self.generic.run_timeout.map(|t| t + RUN_MARGIN)
+        };
+        Ok(Live {
+            id,
+            index,
+            stem: stem.to_string(),
+            submitted: Instant::now(),
+            running_since: None,
+            limit: timeout.map(|t| t + Duration::from_secs(60)),
+            ours: None,
+            missing: 0,
+            state: "PENDING".into(),
+        })
+    }
+
+    /// Appends `ID STEM` to the job list in the shared directory: which
+    /// Slurm job did what, for people (and tests) reading sacct.
+    fn note(&self, id: u64, stem: &str) -> Result<()> {
+        let p = self.share.join("slurm").join("jobs.txt");
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&p)
+            .with_context(|| format!("writing {}", p.display()))?;
+        writeln!(f, "{id} {stem}").with_context(|| format!("writing {}", p.display()))
+    }
+
+    fn stem(&mut self, kind: &str, commit: &str, run: Option<u32>) -> String {
+        self.submitted += 1;
+        let short = &commit[..commit.len().min(12)];
+        match run {
+            Some(r) => format!(
+                "{kind}-{short}-{r}-{}-{}",
+                std::process::id(),
+                self.submitted
+            ),
+            None => format!("{kind}-{short}-{}-{}", std::process::id(), self.submitted),
+        }
+    }
+
+    fn result_path(&self, stem: &str) -> PathBuf {
+        self.share.join("slurm").join(format!("{stem}.result"))
+    }
+
+    /// Copies a log from the shared directory to the workdir (where the
+    /// local backend keeps it), when the two differ.
+    fn bring_back(&self, shared: &Path) -> PathBuf {
+        let Ok(rel) = shared.strip_prefix(&self.share) else {
+            return shared.to_path_buf();
+        };
+        if self.share == self.workdir {
+            return shared.to_path_buf();
+        }
+        let local = self.workdir.join(rel);
+        let copied = local
+            .parent()
+            .map(std::fs::create_dir_all)
+            .transpose()
+            .and_then(|_| std::fs::copy(shared, &local));
+        match copied {
+            Ok(_) => local,
+            Err(_) => shared.to_path_buf(),
+        }
+    }
+}
+
+impl Backend for SlurmBackend {
+    fn build(&mut self, commit: &str, progress: Progress) -> Result<BuildResult> {
+        let start = Instant::now();
+        let log = self.share.join("builds").join(format!("{commit}.log"));
+        let env = vec![("CULPRIT_COMMIT".to_string(), commit.to_string())];
+        let art = self.artifact_path(commit);
+        let mut lost = Vec::new();
+        for attempt in 1..=BUILD_ATTEMPTS {
+            if self.cancel.is_cancelled() {
+                bail!(INTERRUPTED);
+            }
+            let stem = self.stem("build", commit, None);
+            let result = self.result_path(&stem);
+            let rel = self.generic.artifact.clone();
+            let title = format!("build of {commit} (attempt {attempt})");
+            let build_cmd = self.generic.build.clone();
+            let (repo, tree) = (self.repo.clone(), self.tree.clone());
+            let script = Script {
+                title: &title,
+                repo: &repo,
+                tree: &tree,
+                commit,
+                build: true,
+                command: &build_cmd,
+                env: &env,
+                log: &log,
+                result: &result,
+                timeout: self.generic.build_timeout,
+                artifact: rel.as_deref().zip(art.as_deref()),
+            };
+            let mut flight = Flight::default();
+            flight
+                .0
+                .push(self.submit(&script, &stem, 0, None, progress)?);
+            let (live, seen) = poll::wait_some(&mut flight, &self.cancel, progress)?
+                .pop()
+                .context("no build job ended")?;
+            let ending = poll::ending(&live, &seen);
+            let res = std::fs::read_to_string(&result)
+                .ok()
+                .and_then(|t| JobResult::parse(&t));
+            let r = match (ending, res) {
+                (Ending::Completed, Some(r)) => r,
+                (Ending::Completed, None) => {
+                    lost.push(format!("Slurm job {} completed without writing its result file (does the node see {}?)", live.id, self.share.display()));
+                    continue;
+                }
+                (Ending::Lost { reason, .. }, _) => {
+                    progress(format!("{reason}: building again"));
+                    lost.push(reason);
+                    continue;
+                }
+            };
+            let log_kept = self.bring_back(&log);
+            let text = std::fs::read_to_string(&log_kept).unwrap_or_default();
+            let exit = r.exit();
+            let mut out = BuildResult {
+                ok: exit == super::command::Exit::Code(0),
+                secs: start.elapsed().as_secs_f64(),
+                log: Some(log_kept),
+                info: vec![format!("built on {} (Slurm job {})", r.node, live.id)],
+                ..BuildResult::default()
+            };
+            if !out.ok {
+                out.first_error = match exit {
+                    super::command::Exit::Code(c @ (126 | 127)) => Some(format!(
+                        "the build command `{}` could not be started (exit status {c}): {}",
+                        self.generic.build,
+                        first_error(&text).unwrap_or_default()
+                    )),
+                    super::command::Exit::Timeout => Some("build timed out".into()),
+                    _ => first_error(&text).or_else(|| Some(format!("{exit}"))),
+                };
+                return Ok(out);
+            }
+            if let Some(copy) = &art {
+                if r.artifact != Some(true) {
+                    bail!(
+                        "the build of {commit} succeeded but produced no artifact at {} on {} (check --artifact)",
+                        self.generic.artifact.as_deref().unwrap_or(Path::new("")).display(),
+                        r.node
+                    );
+                }
+                let bytes = std::fs::read(copy)
+                    .with_context(|| format!("reading the artifact {}", copy.display()))?;
+                out.signature = Some(crate::signature::of_file(&bytes));
+                self.kept.insert(commit.to_string());
+            } else {
+                self.kept.clear();
+                self.kept.insert(commit.to_string());
+            }
+            self.last_build = Some((commit.to_string(), r.node.clone()));
+            return Ok(out);
+        }
+        // The commit is not to blame: the cluster lost every attempt. It
+        // counts as a failed build (untestable), with the reasons.
+        Ok(BuildResult {
+            ok: false,
+            secs: start.elapsed().as_secs_f64(),
+            first_error: Some(format!(
+                "the cluster lost all {BUILD_ATTEMPTS} build jobs: {}",
+                lost.join("; ")
+            )),
+            log: None,
+            ..BuildResult::default()
+        })
+    }
+
+    fn run(&mut self, jobs: &[RunJob], progress: Progress, done: Done) -> Result<()> {
+        if self.cancel.is_cancelled() {
+            bail!(INTERRUPTED);
+        }
+        let vms = self.generic.vms.max(1) as usize;
+        let mut flight = Flight::default();
+        let mut next = 0;
+        let mut logs: Vec<PathBuf> = Vec::with_capacity(jobs.len());
+        for j in jobs {
+            logs.push(
+                self.share
+                    .join("runs")
+                    .join(&j.commit)
+                    .join(format!("{}.log", j.run)),
+            );
+        }
+        loop {
+            while flight.0.len() < vms && next < jobs.len() {
+                let j = &jobs[next];
+                let mut env = vec![
+                    ("CULPRIT_COMMIT".to_string(), j.commit.clone()),
+                    ("CULPRIT_RUN".to_string(), j.run.to_string()),
+                ];
+                let node = match self.artifact_path(&j.commit) {
+                    Some(a) => {
+                        env.push(("CULPRIT_ARTIFACT".into(), a.to_string_lossy().into_owned()));
+                        None
+                    }
+                    // The build products are in that node's checkout only.
+                    None => self
+                        .last_build
+                        .as_ref()
+                        .filter(|(c, _)| *c == j.commit)
+                        .map(|(_, n)| n.clone()),
+                };
+                let stem = self.stem("run", &j.commit, Some(j.run));
+                let result = self.result_path(&stem);
+                let title = format!("run #{} of {}", j.run, j.commit);
+                let (repo, tree, test) = (
+                    self.repo.clone(),
+                    self.tree.clone(),
+                    self.generic.test.clone(),
+                );
+                let script = Script {
+                    title: &title,
+                    repo: &repo,
+                    tree: &tree,
+                    commit: &j.commit,
+                    build: false,
+                    command: &test,
+                    env: &env,
+                    log: &logs[next],
+                    result: &result,
+                    timeout: self.generic.run_timeout,
+                    artifact: None,
+                };
+                let live = self.submit(&script, &stem, next, node.as_deref(), progress)?;
+                flight.0.push(live);
+                next += 1;
+            }
+            if flight.0.is_empty() {
+                return Ok(());
+            }
+            for (live, seen) in poll::wait_some(&mut flight, &self.cancel, progress)? {
+                let ending = poll::ending(&live, &seen);
+                let res = std::fs::read_to_string(self.result_path(&live.stem))
+                    .ok()
+                    .and_then(|t| JobResult::parse(&t));
+                let shared_log = &logs[live.index];
+                let output = std::fs::read(shared_log).unwrap_or_default();
+                let status = state::run_status(live.id, ending, res.as_ref(), &output)
+                    .with_context(|| {
+                        format!(
+                            "the test command stopped the campaign (Slurm job {}); its output: {}",
+                            live.id,
+                            shared_log.display()
+                        )
+                    })?;
+                let secs = match &res {
+                    Some(r) if r.secs > 0.0 => r.secs,
+                    _ => live.submitted.elapsed().as_secs_f64(),
+                };
+                let kept = shared_log.exists().then(|| self.bring_back(shared_log));
+                done(
+                    live.index,
+                    RunResult {
+                        status,
+                        secs,
+                        output: kept,
+                    },
+                );
+            }
+        }
+    }
+
+    fn is_available(&self, commit: &str) -> bool {
+        self.kept.contains(commit)
+    }
+}

@@ -1,0 +1,355 @@
+//! The Slurm executor against a real cluster: generic campaigns whose
+//! builds and runs are Slurm jobs (checked in the job completion log,
+//! `sacct -c`), one run job cancelled from outside that the campaign
+//! survives, and Ctrl-C cancelling the campaign's jobs.
+//!
+//! Needs a cluster whose controller runs here and whose job completion log
+//! this user can read (`scripts/slurm-up` as root makes one). Without it
+//! each test prints why and passes, unless CULPRIT_REQUIRE_SLURM=1 (CI),
+//! where it fails.
+
+mod common;
+
+use common::{culprit, json, linear, stderr, BUILD, TEST_ALWAYS};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Whether the cluster is usable; panics when it must be and is not.
+fn cluster() -> bool {
+    let works = |cmd: &str, args: &[&str]| {
+        Command::new(cmd)
+            .args(args)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let problem = if !works("scontrol", &["ping"]) {
+        Some("no Slurm controller answers `scontrol ping`")
+    } else if !works("sacct", &["-c", "-n", "-j", "1"]) {
+        Some("`sacct -c` (the job completion log) is not readable here")
+    } else {
+        None
+    };
+    match problem {
+        None => true,
+        Some(p) if std::env::var("CULPRIT_REQUIRE_SLURM").as_deref() == Ok("1") => {
+            panic!("CULPRIT_REQUIRE_SLURM=1 but {p}: run scripts/slurm-up as root")
+        }
+        Some(p) => {
+            eprintln!("skipped: {p} (scripts/slurm-up as root starts a one-node cluster)");
+            false
+        }
+    }
+}
+
+/// (job ID, what it was) from the executor's job list in `share`.
+fn jobs_of(share: &Path) -> Vec<(u64, String)> {
+    let text = std::fs::read_to_string(share.join("slurm/jobs.txt")).unwrap();
+    text.lines()
+        .map(|l| {
+            let (id, stem) = l.split_once(' ').unwrap();
+            (id.parse().unwrap(), stem.to_string())
+        })
+        .collect()
+}
+
+/// (name, state) of job `id` in the job completion log.
+fn sacct(id: u64) -> Option<(String, String)> {
+    let o = Command::new("sacct")
+        .args(["-c", "-n", "-P", "-o", "JobID,JobName,State", "-j"])
+        .arg(id.to_string())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .rev()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split('|').collect();
+            (f.len() == 3 && f[0] == id.to_string()).then(|| (f[1].to_string(), f[2].to_string()))
+        })
+}
+
+/// Waits until the job completion log has job `id` (slurmctld writes it
+/// as the job ends, a moment after squeue shows the end).
+fn sacct_wait(id: u64) -> (String, String) {
+    let end = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(r) = sacct(id) {
+            return r;
+        }
+        assert!(Instant::now() < end, "job {id} never reached sacct -c");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn slurm_args<'a>(bad: &'a str, good: &'a str, test: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![
+        "--bad",
+        bad,
+        "--good",
+        good,
+        "--build",
+        BUILD,
+        "--test",
+        test,
+        "--artifact",
+        "out/state",
+        "--executor",
+        "slurm",
+        "--run-timeout",
+        "120",
+    ];
+    v.extend_from_slice(extra);
+    v
+}
+
+#[test]
+fn a_campaign_runs_its_builds_and_runs_as_slurm_jobs() {
+    if !cluster() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let (repo, first, bug, last) = linear(t.path(), 12, 7);
+    let node = t.path().join("node");
+    let node_s = node.to_str().unwrap();
+    let args = slurm_args(&last, &first, TEST_ALWAYS, &["--node-dir", node_s]);
+    let (log, result) = common::bisect(t.path(), &repo, &args);
+    assert_eq!(result["culprit"], bug.as_str(), "{log}");
+
+    // Every build and run was a job, and each ended COMPLETED under the
+    // campaign's job name.
+    let jobs = jobs_of(&t.path().join("w"));
+    let builds = jobs.iter().filter(|(_, s)| s.starts_with("build-")).count();
+    let runs = jobs.iter().filter(|(_, s)| s.starts_with("run-")).count();
+    assert!(builds >= 3 && runs >= builds, "{jobs:?}");
+    let names: std::collections::BTreeSet<String> = jobs
+        .iter()
+        .map(|(id, stem)| {
+            let (name, state) = sacct_wait(*id);
+            assert_eq!(state, "COMPLETED", "job {id} ({stem})");
+            name
+        })
+        .collect();
+    assert_eq!(names.len(), 1, "one job name per campaign: {names:?}");
+    assert!(names.iter().all(|n| n.starts_with("culprit-")), "{names:?}");
+    // The builds happened in the node-local checkout, not in the workdir.
+    assert!(
+        std::fs::read_dir(&node).unwrap().count() > 0,
+        "nothing in --node-dir"
+    );
+    assert!(!t.path().join("w/tree").exists());
+    assert!(log.contains("(Slurm job "), "{log}");
+}
+
+/// A test that, the first time only, records its job ID in `id_file` and
+/// sleeps so that the test can act on that job; otherwise TEST_ALWAYS.
+fn test_sleeping_once(dir: &Path) -> String {
+    let mark = dir.join("once");
+    let id_file = dir.join("job-id");
+    format!(
+        "if mkdir {} 2>/dev/null; then echo $SLURM_JOB_ID > {}.tmp; mv {}.tmp {}; sleep 100; fi; {TEST_ALWAYS}",
+        mark.display(),
+        id_file.display(),
+        id_file.display(),
+        id_file.display()
+    )
+}
+
+fn wait_for_id(p: &Path, child: &mut std::process::Child) -> u64 {
+    let end = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Ok(t) = std::fs::read_to_string(p) {
+            if let Ok(id) = t.trim().parse() {
+                return id;
+            }
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            panic!("culprit ended ({st}) before the sleeping run started");
+        }
+        assert!(Instant::now() < end, "the sleeping run never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_run_job_cancelled_from_outside_is_untestable_and_the_campaign_goes_on() {
+    if !cluster() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let (repo, first, bug, last) = linear(t.path(), 12, 7);
+    // Node checkouts in the test's directory, not left in /tmp.
+    let node = t.path().join("node").to_string_lossy().into_owned();
+    let test = test_sleeping_once(t.path());
+    let shared = t.path().join("shared");
+    let out_json = t.path().join("r.json");
+    let mut child = culprit()
+        .args(["bisect", "--repo"])
+        .arg(&repo)
+        .args(slurm_args(&last, &first, &test, &["--node-dir", &node]))
+        .arg("--shared-dir")
+        .arg(&shared)
+        .arg("--workdir")
+        .arg(t.path().join("w"))
+        .arg("--json")
+        .arg(&out_json)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = wait_for_id(&t.path().join("job-id"), &mut child);
+    let st = Command::new("scancel")
+        .arg(id.to_string())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let o = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{log}\n{}", stderr(&o));
+    assert_eq!(json(&out_json)["culprit"], bug.as_str(), "{log}");
+    assert!(
+        log.contains(&format!("Slurm job {id} was cancelled")) && log.contains("not by culprit"),
+        "the cancelled job is not reported as untestable:\n{log}"
+    );
+    assert_eq!(sacct_wait(id).1, "CANCELLED");
+    // The shared directory held the job files; the logs came back to the
+    // workdir, where the local executor keeps them.
+    let share = std::fs::read_dir(&shared)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(jobs_of(&share).iter().any(|(j, _)| *j == id));
+    assert!(t.path().join("w/builds").read_dir().unwrap().count() > 0);
+    assert!(t.path().join("w/runs").read_dir().unwrap().count() > 0);
+}
+
+#[test]
+fn a_lost_build_job_is_built_again() {
+    if !cluster() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let (repo, first, bug, last) = linear(t.path(), 12, 7);
+    let node = t.path().join("node").to_string_lossy().into_owned();
+    let mark = t.path().join("once");
+    let id_file = t.path().join("job-id");
+    let build = format!(
+        "if mkdir {m} 2>/dev/null; then echo $SLURM_JOB_ID > {i}.tmp; mv {i}.tmp {i}; sleep 100; fi; {BUILD}",
+        m = mark.display(),
+        i = id_file.display()
+    );
+    let mut args = slurm_args(&last, &first, TEST_ALWAYS, &["--node-dir", &node]);
+    let b = args.iter().position(|a| *a == "--build").unwrap();
+    args[b + 1] = &build;
+    let out_json = t.path().join("r.json");
+    let mut child = culprit()
+        .args(["bisect", "--repo"])
+        .arg(&repo)
+        .args(&args)
+        .arg("--workdir")
+        .arg(t.path().join("w"))
+        .arg("--json")
+        .arg(&out_json)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = wait_for_id(&id_file, &mut child);
+    assert!(Command::new("scancel")
+        .arg(id.to_string())
+        .status()
+        .unwrap()
+        .success());
+    let o = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{log}\n{}", stderr(&o));
+    assert_eq!(json(&out_json)["culprit"], bug.as_str(), "{log}");
+    assert_eq!(sacct_wait(id).1, "CANCELLED");
+    // The first build (of the bad commit) was lost and submitted again;
+    // the commit was not counted as failing to build.
+    let of_bad: Vec<u64> = jobs_of(&t.path().join("w"))
+        .into_iter()
+        .filter(|(_, s)| s.starts_with(&format!("build-{}", &last[..12])))
+        .map(|(j, _)| j)
+        .collect();
+    assert_eq!(of_bad.len(), 2, "{of_bad:?}");
+    assert_eq!(of_bad[0], id);
+    assert_eq!(sacct_wait(of_bad[1]).1, "COMPLETED");
+    assert!(!log.contains("build failed"), "{log}");
+}
+
+#[test]
+fn ctrl_c_cancels_the_campaigns_jobs() {
+    if !cluster() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let (repo, first, _, last) = linear(t.path(), 12, 7);
+    let node = t.path().join("node").to_string_lossy().into_owned();
+    let test = test_sleeping_once(t.path());
+    let mut child = culprit()
+        .args(["bisect", "--repo"])
+        .arg(&repo)
+        .args(slurm_args(&last, &first, &test, &["--node-dir", &node]))
+        .arg("--workdir")
+        .arg(t.path().join("w"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = wait_for_id(&t.path().join("job-id"), &mut child);
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("interrupted"), "{}", stderr(&o));
+    // Cancelled, not left to sleep its 100 s.
+    assert_eq!(sacct_wait(id).1, "CANCELLED");
+}
+
+#[test]
+fn slurm_options_need_the_slurm_executor_and_the_generic_mode() {
+    let t = tempfile::tempdir().unwrap();
+    let (repo, first, _, last) = linear(t.path(), 3, 2);
+    let run = |extra: &[&str]| {
+        let o = culprit()
+            .args(["bisect", "--repo"])
+            .arg(&repo)
+            .args(["--bad", &last, "--good", &first, "--workdir"])
+            .arg(t.path().join("w"))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "{}", stderr(&o));
+        stderr(&o)
+    };
+    let e = run(&[
+        "--build",
+        "true",
+        "--test",
+        "true",
+        "--slurm-partition",
+        "p",
+    ]);
+    assert!(
+        e.contains("--slurm-partition is an option of the Slurm executor"),
+        "{e}"
+    );
+    let e = run(&["--kernel", "--repro", "r.c", "--executor", "slurm"]);
+    assert!(e.contains("kernel mode runs on this machine only"), "{e}");
+    let e = run(&["--build", "true", "--test", "true", "--executor", "pbs"]);
+    assert!(e.contains("pbs"), "{e}");
+
+    let o = culprit().args(["bisect", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&o.stdout);
+    for flag in [
+        "--executor <WHERE>",
+        "--slurm-partition",
+        "--shared-dir",
+        "--node-dir",
+        "--sbatch-arg",
+    ] {
+        assert!(help.contains(flag), "--help does not teach {flag}:\n{help}");
+    }
+}
