@@ -379,8 +379,9 @@ fn bad_input_is_refused_with_a_clear_error() {
     drop(first);
 }
 
-/// The README's demo: `culprit bisect --kernel` on the demo history names
-/// the injected commit.
+/// The README's demo: `culprit bisect --kernel` on the demo history, with
+/// no good commit given, walks back over its releases and names the
+/// injected commit.
 #[test]
 fn bisect_kernel_names_the_injected_commit() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -396,7 +397,7 @@ fn bisect_kernel_names_the_injected_commit() {
         .arg("--kernel")
         .arg("--repo")
         .arg(&d.repo)
-        .args(["--bad", &d.bad, "--good", &d.good])
+        .args(["--bad", &d.bad])
         .arg("--kernel-config")
         .arg(&d.config)
         .arg("--repro")
@@ -413,6 +414,19 @@ fn bisect_kernel_names_the_injected_commit() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "culprit failed:\n{stdout}\n{stderr}");
+    // The walk: v6.3 (after the bug) first, then v6.2 (before it), which
+    // is the good end; v6.1 is never needed.
+    let at = |l: &str| {
+        stdout
+            .find(l)
+            .unwrap_or_else(|| panic!("log lacks {l:?}:\n{stdout}"))
+    };
+    assert!(
+        at("testing release v6.3") < at("testing release v6.2"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("release v6.2 is good"), "{stdout}");
+    assert!(!stdout.contains("testing release v6.1"), "{stdout}");
     let tree_line = format!(
         "build tree: {}",
         cache.join("culprit/trees/linux-").display()
@@ -450,6 +464,46 @@ fn bisect_kernel_names_the_injected_commit() {
     assert_eq!(ver["outcome"], "fixed", "{ver}");
     assert_eq!(ver["culprit"], d.injected.as_str(), "{ver}");
     assert!(stdout.contains("revert fixes the crash: "), "{stdout}");
+    assert_eq!(v["walk"]["good"], "v6.2", "{}", v["walk"]);
+}
+
+/// `culprit bisect --kernel --fix` from the bad commit (crashes) to the
+/// tip (fixed) names the fixing commit and verifies it by reverting it.
+#[test]
+fn bisect_kernel_fix_names_the_fixing_commit() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(d) = demo_or_skip() else { return };
+    let work = fresh_workdir("work-fix");
+    let json = work.join("result.json");
+    let cache = demo::default_dir().join("cache");
+    let out = Command::new(env!("CARGO_BIN_EXE_culprit"))
+        .env("XDG_CACHE_HOME", &cache)
+        .args(["bisect", "--kernel", "--fix", "--repo"])
+        .arg(&d.repo)
+        .args(["--good", &d.bad, "--bad", &d.head])
+        .arg("--kernel-config")
+        .arg(&d.config)
+        .arg("--repro")
+        .arg(&d.repro)
+        .args(["--vms", "2", "--repro-repeat", "1", "--no-hint"])
+        .arg("--workdir")
+        .arg(&work)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "culprit failed:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("{} is the first good commit", d.fixed)),
+        "{stdout}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["direction"], "fix");
+    assert_eq!(v["culprit"], d.fixed.as_str());
+    assert_eq!(v["verification"]["confirms"], true, "{}", v["verification"]);
 }
 
 /// The result shows the culprit's crash as a maintainer reads it: the

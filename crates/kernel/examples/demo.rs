@@ -20,6 +20,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("good:       {}", d.good);
     println!("bad:        {}", d.bad);
     println!("injected:   {}", d.injected);
+    println!("fixed:      {}", d.fixed);
+    println!("head:       {}", d.head);
     println!("flaky boot: {}", d.flaky_boot);
     println!("commits:    {}", d.commits);
     println!("config:     {}", d.config.display());

@@ -42,6 +42,14 @@ const SIDE_LEN: usize = 4;
 const MERGE_AFTER: usize = 6;
 const FLAKY_AT: usize = 28;
 const BUG_AT: usize = 52;
+/// Release tags on master after these commits: one before the bug, one
+/// after it (a walk back tests the newer one, sees the crash, then the
+/// older one). The base commit is tagged `v6.1` by the caller.
+const RELEASES: &[(&str, usize)] = &[("v6.2", 40), ("v6.3", 70)];
+/// After the last commit with the bug: plain changes, the fix, more
+/// changes (a fix bisection from the bad commit to the new tip).
+const BEFORE_FIX: usize = 3;
+const AFTER_FIX: usize = 2;
 
 const AUTHORS: &[(&str, &str)] = &[
     ("Alice Example", "alice@example.org"),
@@ -53,6 +61,10 @@ const AUTHORS: &[(&str, &str)] = &[
 pub(super) struct Marks {
     pub(super) bug: usize,
     pub(super) flaky: usize,
+    /// The last commit with the bug (the bad end of a cause bisection).
+    pub(super) bad: usize,
+    /// The commit that removes the bug.
+    pub(super) fix: usize,
 }
 
 /// The fast-import stream of the whole history on top of `base`.
@@ -72,7 +84,13 @@ pub(super) fn history(repo: &Path, base: &str) -> Result<(Vec<u8>, Marks)> {
     let mut main_tip = base.to_string();
     let mut side: Option<(String, usize, Vec<String>)> = None; // (tip, fork index, files)
     let mut side_files_state = files.clone();
-    let mut marks = Marks { bug: 0, flaky: 0 };
+    let mut marks = Marks {
+        bug: 0,
+        flaky: 0,
+        bad: 0,
+        fix: 0,
+    };
+    let mut tags: Vec<(&str, String)> = Vec::new();
 
     let mut commit = |s: &mut Vec<u8>,
                       branch: &str,
@@ -179,6 +197,38 @@ pub(super) fn history(repo: &Path, base: &str) -> Result<(Vec<u8>, Marks)> {
         if i == FLAKY_AT {
             marks.flaky = mark_number(&main_tip);
         }
+        if let Some((tag, _)) = RELEASES.iter().find(|r| r.1 == i) {
+            tags.push((tag, main_tip.clone()));
+        }
+    }
+    marks.bad = mark_number(&main_tip);
+    for j in 0..BEFORE_FIX + 1 + AFTER_FIX {
+        let (path, text, msg) = if j == BEFORE_FIX {
+            let t = remove_bug(&files["kernel/sys.c"])?;
+            (
+                "kernel/sys.c",
+                t,
+                "prctl: PR_CULPRIT_DEMO: do not write through the user's argument".to_string(),
+            )
+        } else {
+            change += 1;
+            let f = MAIN_FILES[(MAIN_LEN + j) % MAIN_FILES.len()];
+            let t = append_change(&files[f], change);
+            (f, t, format!("{}: demo change {change}", dir_of(f)))
+        };
+        files.insert(path.to_string(), text.clone());
+        main_tip = commit(&mut s, "master", &main_tip, None, &msg, j, &[(path, &text)]);
+        if j == BEFORE_FIX {
+            marks.fix = mark_number(&main_tip);
+        }
+    }
+    for (tag, from) in tags {
+        let _ = writeln!(
+            s,
+            "reset refs/tags/{tag}
+from {from}
+"
+        );
     }
     Ok((s, marks))
 }
@@ -216,6 +266,18 @@ fn inject_bug(sys_c: &str) -> Result<String> {
          \tcase PR_SET_PDEATHSIG:\n"
     );
     Ok(sys_c.replacen(anchor, &bug, 1))
+}
+
+/// The fix: the demo option no longer writes through its argument.
+fn remove_bug(sys_c: &str) -> Result<String> {
+    let write = "\t\tif (get_random_u32() & 1)\n\t\t\t*(volatile int *)arg2 = 0;\n";
+    if !sys_c.contains(write) {
+        return Err(Error::Command {
+            cmd: "demo".into(),
+            detail: "kernel/sys.c has no demo bug to fix".into(),
+        });
+    }
+    Ok(sys_c.replacen(write, "", 1))
 }
 
 fn inject_flaky_boot(main_c: &str) -> Result<String> {
@@ -286,7 +348,11 @@ mod tests {
         assert!(commits >= 100, "{commits}");
         assert_eq!(merges, FORKS.len());
         assert!(0 < marks.flaky && marks.flaky < marks.bug && marks.bug < commits);
+        assert!(marks.bug < marks.bad && marks.bad < marks.fix && marks.fix < commits);
         assert!(text.contains("get_random_u32() & 1"));
+        // Releases before and after the bug.
+        assert!(text.contains("reset refs/tags/v6.2\nfrom :"), "{text}");
+        assert!(text.contains("reset refs/tags/v6.3\nfrom :"));
         // Every demo change adds data the kernel keeps, so signatures differ.
         assert!(text.contains("static const char culprit_demo_1[] __used"));
     }

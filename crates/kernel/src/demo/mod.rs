@@ -24,16 +24,21 @@ use history::history;
 use std::path::{Path, PathBuf};
 
 /// Bump when the generated history changes.
-const VERSION: &str = "6";
+const VERSION: &str = "7";
 
 /// A generated history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Demo {
     pub repo: PathBuf,
-    /// The tip (crashes).
+    /// The last commit with the bug (crashes).
     pub bad: String,
-    /// The base commit (does not crash).
+    /// The base commit, tagged v6.1 (does not crash). Releases v6.2 (before
+    /// the bug) and v6.3 (after it) are tagged on master between.
     pub good: String,
+    /// The commit that removes the bug, a few commits after bad.
+    pub fixed: String,
+    /// The tip of master, after the fix (does not crash).
+    pub head: String,
     /// The commit that injects the bug.
     pub injected: String,
     /// The commit after which ~10% of boots fail.
@@ -163,11 +168,13 @@ pub fn create(
                 detail: format!("mark {mark} not exported"),
             })
     };
-    let bad = run(
+    run(git(&repo).args(["tag", "v6.1", &good]), "git tag", cancel)?;
+    let head = run(
         git(&repo).args(["rev-parse", "master"]),
         "git rev-parse",
         cancel,
     )?;
+    let bad = hash(marks.bad)?;
     let count = run(
         git(&repo).args(["rev-list", "--count", &format!("{good}..{bad}")]),
         "git rev-list",
@@ -182,6 +189,8 @@ pub fn create(
         repo: repo.clone(),
         bad,
         good,
+        fixed: hash(marks.fix)?,
+        head,
         injected: hash(marks.bug)?,
         flaky_boot: hash(marks.flaky)?,
         commits: count.parse().unwrap_or(0),
@@ -306,8 +315,8 @@ fn make_config(repo: &Path, dir: &Path, out: &Path, cancel: &Cancel) -> Result<(
 
 fn save(meta: &Path, d: &Demo) -> Result<()> {
     let text = format!(
-        "version={VERSION}\nbad={}\ngood={}\ninjected={}\nflaky_boot={}\ncommits={}\n",
-        d.bad, d.good, d.injected, d.flaky_boot, d.commits
+        "version={VERSION}\nbad={}\ngood={}\nfixed={}\nhead={}\ninjected={}\nflaky_boot={}\ncommits={}\n",
+        d.bad, d.good, d.fixed, d.head, d.injected, d.flaky_boot, d.commits
     );
     crate::write(meta, text)
 }
@@ -326,6 +335,8 @@ fn load(meta: &Path, dir: &Path) -> Option<Demo> {
         repo: dir.join("linux"),
         bad: get("bad")?,
         good: get("good")?,
+        fixed: get("fixed")?,
+        head: get("head")?,
         injected: get("injected")?,
         flaky_boot: get("flaky_boot")?,
         commits: get("commits")?.parse().ok()?,
