@@ -103,6 +103,9 @@ pub enum StopReason {
     Exhausted,
     /// The bad commit never showed a failure in `verify_runs` runs.
     NotReproduced,
+    /// Given up from outside the engine: most runs tested nothing (the
+    /// machines, not the commits, are broken), so no answer is given.
+    Untestable,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

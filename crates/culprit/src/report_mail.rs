@@ -126,7 +126,13 @@ pub fn mail_for(repo: &Repo, s: &Summary, o: &MailOptions) -> Result<Mail> {
             why: stop_words(r.reason),
         },
         "older" => {
-            let good = r.goods.first().context("an older verdict has a good end")?;
+            // The good end given, or the oldest release a walk reached.
+            let oldest_step = r.walk.as_ref().and_then(|w| w.steps.last()).map(|s| &s.commit);
+            let good = r
+                .goods
+                .first()
+                .or(oldest_step)
+                .context("an older verdict has a good end or a walk")?;
             let doc = r.commits.iter().find(|c| &c.commit == good);
             let (crashed, runs) = doc.map_or((0, 0), |d| {
                 let c = &d.runs;

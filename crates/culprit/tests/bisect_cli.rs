@@ -404,3 +404,34 @@ fn crash_stack_hint_tests_the_crashing_code_first() {
     assert_eq!(v2["culprit"], want.as_str());
     assert_eq!(builds(&v2), builds(&v));
 }
+
+#[test]
+fn runs_that_test_nothing_end_in_an_infrastructure_error_not_an_answer() {
+    let t = tempfile::tempdir().unwrap();
+    let (repo, good, _, bad) = linear(t.path(), 8, 3);
+    let o = culprit()
+        .args(["bisect", "--repo"])
+        .arg(&repo)
+        .args(["--bad", &bad, "--good", &good, "--build", BUILD])
+        .args([
+            "--test",
+            "echo 'boot failed: no disk'; exit 125",
+            "--vms",
+            "4",
+        ])
+        .arg("--workdir")
+        .arg(t.path().join("w"))
+        .arg("--json")
+        .arg(t.path().join("r.json"))
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(7), "{log}\n{}", stderr(&o));
+    let v = json(&t.path().join("r.json"));
+    assert_eq!(v["verdict"], "infrastructure_error", "{v}");
+    assert_eq!(v["reason"], "untestable");
+    assert!(v["culprit"].is_null());
+    let err = stderr(&o);
+    assert!(err.contains("runs tested nothing"), "{err}");
+    assert!(log.contains("runs tested nothing"), "{log}");
+}

@@ -108,12 +108,17 @@ fn a_bug_in_the_oldest_release_is_its_own_answer() {
         .arg(t.path().join("w"))
         .arg("--json")
         .arg(t.path().join("r.json"))
+        .arg("--report")
+        .arg(t.path().join("m.eml"))
         .output()
         .unwrap();
     let log = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(4), "{log}\n{}", stderr(&o));
     let v = json(&t.path().join("r.json"));
     assert_eq!(v["verdict"], "older", "{v}");
+    // The e-mail says what was found instead of a culprit.
+    let mail = std::fs::read_to_string(t.path().join("m.eml")).unwrap();
+    assert!(mail.contains("oldest commit tested"), "{mail}");
     assert_eq!(v["walk"]["oldest_has_bug"], true, "{v}");
     assert!(
         log.contains("the oldest tested release v2.0 already has the bug"),

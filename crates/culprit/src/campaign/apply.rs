@@ -89,7 +89,10 @@ impl Machine {
                 }
                 RunOutcome::Failure(id)
             }
-            RunStatus::Untestable { .. } => RunOutcome::Untestable,
+            RunStatus::Untestable { reason, .. } => {
+                *self.untestable.entry(reason.clone()).or_insert(0) += 1;
+                RunOutcome::Untestable
+            }
         };
         self.engine.record_run(n, outcome, secs);
         self.runs_on[n as usize] += 1;
@@ -127,6 +130,31 @@ impl Machine {
                 given: self.plan.target_title.is_some(),
             });
         }
+    }
+
+    /// Most runs tested nothing: the machines are broken, not the commits;
+    /// answering from what is left would be a guess.
+    pub(super) fn infrastructure_failure(&self, status: &Status) -> Option<Outcome> {
+        let bad: u32 = self.untestable.values().sum();
+        let runs = self.engine.runs();
+        (bad >= INFRA_MIN_RUNS && f64::from(bad) >= INFRA_SHARE * f64::from(runs)).then(|| {
+            Outcome {
+                verdict: Verdict::Inconclusive,
+                reason: StopReason::Untestable,
+                status: status.clone(),
+            }
+        })
+    }
+
+    /// The most frequent reason runs were untestable, with its count.
+    pub fn untestable_reason(&self) -> Option<(&str, u32)> {
+        let mut best: Option<(&str, u32)> = None;
+        for (r, &c) in &self.untestable {
+            if best.is_none_or(|b| c > b.1) {
+                best = Some((r, c));
+            }
+        }
+        best
     }
 
     /// A given target that never gets its turn on the bad commit: every run

@@ -42,6 +42,7 @@ pub use plan::{
     NEAR_MISS_RUNS,
 };
 use plan::{verdict_mass, verdict_name};
+use plan::{INFRA_MIN_RUNS, INFRA_SHARE};
 pub use record::{Crash, Record, RevertMade, RunStatus, Untestable};
 use state::Visits;
 use verify::Verify;
@@ -84,6 +85,8 @@ pub struct Machine {
     verifying: Option<Outcome>,
     verify: Option<Verify>,
     verification: Option<Verification>,
+    /// Untestable runs by reason (for the infrastructure-error class).
+    untestable: BTreeMap<String, u32>,
 }
 
 impl Machine {
@@ -137,6 +140,7 @@ impl Machine {
             verifying: None,
             verify: None,
             verification: None,
+            untestable: BTreeMap::new(),
             engine,
             plan,
         })
@@ -364,6 +368,9 @@ impl Machine {
             if let Some(o) = self.near_miss(&status) {
                 break Step::Done(o);
             }
+            if let Some(o) = self.infrastructure_failure(&status) {
+                break Step::Done(o);
+            }
             match self.engine.next() {
                 Step::Run(jobs) => {
                     let stale: Vec<u32> = jobs
@@ -507,7 +514,11 @@ impl Machine {
             .map(|&(id, c)| (self.identities[id as usize].clone(), c))
             .collect();
         bad_titles.sort_by_key(|t| std::cmp::Reverse(t.1));
+        let untestable = self
+            .untestable_reason()
+            .map(|(r, c)| (r.to_string(), c, self.untestable.values().sum()));
         Finish {
+            untestable,
             culprit,
             confidence,
             builds: self.engine.builds(),

@@ -8,6 +8,12 @@ use std::path::PathBuf;
 
 use super::hints::Hint;
 
+/// A campaign whose runs mostly test nothing is stopped with an
+/// infrastructure error rather than an answer: at least this many
+/// untestable runs, making up at least `INFRA_SHARE` of all runs.
+pub const INFRA_MIN_RUNS: u32 = 20;
+pub const INFRA_SHARE: f64 = 0.5;
+
 /// Runs on the bad commit that all crashed with other identities than a
 /// given `--target` before the campaign gives up early: a run ends at its
 /// first crash, so a target that never gets its turn cannot show.
@@ -174,6 +180,9 @@ pub struct Finish {
     pub hint: Option<Hint>,
     /// The revert verification, when one ran.
     pub verification: Option<super::Verification>,
+    /// The most frequent reason runs were untestable, its count, and the
+    /// count of all untestable runs.
+    pub untestable: Option<(String, u32, u32)>,
     /// The engine as it ended, for per-commit evidence.
     pub engine: Engine,
 }
@@ -181,6 +190,9 @@ pub struct Finish {
 impl Finish {
     /// The verdict's name in the JSON result and events.
     pub fn verdict_name(&self) -> &'static str {
+        if self.outcome.reason == StopReason::Untestable {
+            return "infrastructure_error";
+        }
         verdict_name(self.outcome.verdict, self.engine.config().fix)
     }
 
@@ -209,6 +221,7 @@ pub fn reason_name(r: StopReason) -> &'static str {
         StopReason::MaxRuns => "max_runs",
         StopReason::Exhausted => "exhausted",
         StopReason::NotReproduced => "not_reproduced",
+        StopReason::Untestable => "untestable",
     }
 }
 

@@ -42,16 +42,26 @@ const BISECT_EXAMPLES: &str = "Examples:
   culprit bisect --kernel --repo ~/linux --bad v6.2 --good v6.1 \\
       --kernel-config my.config --repro repro.c --vms 4
 
+  # No good commit known: walk back over the release tags to find one.
+  culprit bisect --kernel --repo ~/linux --bad HEAD \
+      --kernel-config my.config --repro repro.c
+
+  # Which commit fixed it? The old end crashes, the new end does not.
+  culprit bisect --kernel --fix --repo ~/linux --good v6.1 --bad HEAD \
+      --kernel-config my.config --repro repro.c
+
   # The same from a campaign file (options on the command line win).
   culprit bisect campaign.toml
 
 Rerunning the same command resumes from the journal in the workdir.
 
 Exit status: 0 a culprit was named; 3 inconclusive (see the credible set);
-4 the bug is older than the good end; 5 the bug did not reproduce on the
-bad commit; 6 a culprit was named but its revert still crashes (suspect);
-1 an error; 2 a usage error; 130 interrupted (the journal is intact: rerun
-to resume).";
+4 the bug is older than the good end (or the oldest release walked to;
+with --fix: not fixed at the new end); 5 the bug did not reproduce on the
+bad commit (--fix: the old end); 6 a culprit was named but its
+verification contradicts it (suspect); 7 most runs tested nothing
+(infrastructure error, no answer); 1 an error; 2 a usage error; 130
+interrupted (the journal is intact: rerun to resume).";
 
 const TEST_EXAMPLES: &str = "Examples:
   # Does the fix stop the crash? The patch is applied in git's object

@@ -494,9 +494,17 @@ impl Campaign<'_> {
             let text = serde_json::to_string_pretty(&summary.result)?;
             std::fs::write(p, text + "\n").with_context(|| format!("writing {}", p.display()))?;
         }
-        if let Some(p) = &spec.output.report {
-            let mail = maintainer_mail(spec, self.repo, self.workdir, &summary)?;
-            std::fs::write(p, mail).with_context(|| format!("writing {}", p.display()))?;
+        match &spec.output.report {
+            // No answer, nothing to tell a maintainer.
+            Some(p) if summary.infrastructure.is_some() => eprintln!(
+                "warning: no e-mail written to {}: the campaign has no answer",
+                p.display()
+            ),
+            Some(p) => {
+                let mail = maintainer_mail(spec, self.repo, self.workdir, &summary)?;
+                std::fs::write(p, mail).with_context(|| format!("writing {}", p.display()))?;
+            }
+            None => {}
         }
         if let Some(j) = out.jsonl.as_mut() {
             j.result(&summary.result);
@@ -504,7 +512,11 @@ impl Campaign<'_> {
                 eprintln!("warning: the event stream could not be written: {e}");
             }
         }
-        if let Some(m) = &summary.not_reproduced {
+        if let Some(m) = summary
+            .not_reproduced
+            .as_ref()
+            .or(summary.infrastructure.as_ref())
+        {
             eprintln!("error: {m}");
         }
         Ok(summary.result.exit_code)

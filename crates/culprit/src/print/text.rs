@@ -329,7 +329,7 @@ pub fn result_lines(s: &Summary) -> Vec<String> {
             }
         }
         _ => {
-            if let Some(m) = &s.not_reproduced {
+            if let Some(m) = s.not_reproduced.as_ref().or(s.infrastructure.as_ref()) {
                 out.push(m.clone());
             }
         }

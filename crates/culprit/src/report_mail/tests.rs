@@ -112,6 +112,7 @@ fn summary(verdict: &'static str, culprit: Option<&str>, good: &str, bad: &str) 
         asked_confidence: 0.99,
         product: "kernel".into(),
         not_reproduced: None,
+        infrastructure: None,
     }
 }
 

@@ -5,7 +5,7 @@
 //! diffstat, tags, MAINTAINERS); printing it is `crate::print`'s job.
 
 use anyhow::{Context, Result};
-use culprit_bisect::{Hypothesis, Verdict};
+use culprit_bisect::{Hypothesis, StopReason, Verdict};
 use culprit_git::maintainers::Maintainers;
 use culprit_git::trailers::{self, Recipients};
 use culprit_git::Repo;
@@ -35,6 +35,9 @@ pub mod exit {
     /// A culprit was named, but the crash persists with it reverted on the
     /// bad commit: the answer is suspect.
     pub const REVERT_PERSISTS: i32 = 6;
+    /// Most runs tested nothing (boot failures, timeouts, infrastructure):
+    /// stopped without an answer.
+    pub const INFRASTRUCTURE: i32 = 7;
     /// Interrupted (Ctrl-C, SIGTERM); the journal is intact.
     pub const INTERRUPTED: i32 = 130;
 }
@@ -47,7 +50,7 @@ pub struct BisectResult {
     /// commit without it, `--fix`).
     pub direction: &'static str,
     /// `culprit`, `older` (`not_fixed` for a fix), `inconclusive`,
-    /// `not_reproduced`.
+    /// `not_reproduced`, `infrastructure_error`.
     pub verdict: &'static str,
     pub reason: &'static str,
     pub exit_code: i32,
@@ -174,6 +177,9 @@ pub struct Summary {
     pub product: String,
     /// Why the bug did not reproduce, for that verdict.
     pub not_reproduced: Option<String>,
+    /// Why the campaign stopped without an answer when its runs mostly
+    /// tested nothing (verdict `infrastructure_error`).
+    pub infrastructure: Option<String>,
 }
 
 /// Flags that make a culprit less trustworthy or need a human's eye.
@@ -269,6 +275,12 @@ pub fn summarize(repo: &Repo, plan: &Plan, f: &Finish) -> Result<Summary> {
         asked_confidence: plan.config.confidence,
         product: plan.product.clone(),
         not_reproduced: None,
+        infrastructure: f.untestable.as_ref().filter(|_| f.outcome.reason == StopReason::Untestable).map(|(why, n, all)| {
+            format!(
+                "stopped without an answer: {all} of {} runs tested nothing (most often, {n} times: {why}); the test machines, not the commits, look broken: fix them and rerun the same command to resume",
+                f.runs
+            )
+        }),
     };
     match f.outcome.verdict {
         Verdict::Culprit(c) => {
@@ -407,6 +419,7 @@ fn to_result(plan: &Plan, f: &Finish, target: Option<String>) -> BisectResult {
         verdict: f.verdict_name(),
         reason: reason_name(f.outcome.reason),
         exit_code: match &f.verification {
+            _ if f.outcome.reason == StopReason::Untestable => exit::INFRASTRUCTURE,
             Some(v) if v.confirms == Some(false) => exit::REVERT_PERSISTS,
             _ => exit_code(f.outcome.verdict),
         },
