@@ -8,17 +8,10 @@ use culprit::bench::{evaluate, Strategy};
 
 fn scenarios() -> Vec<Scenario> {
     let base = Scenario {
-        name: String::new(),
-        history: String::new(),
-        q: 1.0,
         unrelated: 0.02,
         untestable: 0.05,
         build_fail: 0.05,
-        false_target: 0.0,
-        build_min: 6.5,
-        round_min: 8.7,
-        vms: 10,
-        merge_culprits: false,
+        ..Scenario::new("", "")
     };
     vec![
         Scenario {

@@ -159,6 +159,20 @@ pub fn table(scenarios: &[Scenario], trials: &[Trial], rows: &[Row]) -> String {
             sc.round_min,
             first.seeds
         );
+        if let Some(old) = sc.q_old {
+            let _ = writeln!(
+                s,
+                "drift: q={old} on old commits with the bug ({:?}, at {})",
+                sc.drift, sc.drift_at
+            );
+        }
+        if sc.false_region > 0 {
+            let _ = writeln!(
+                s,
+                "false_target only on the {} commits before the culprit",
+                sc.false_region
+            );
+        }
         let _ = writeln!(
             s,
             "lower bounds: runs >= log2(N)/C(q) = {:.1}; rounds >= log2(N)/log2(VMs+1) = {:.1}",
@@ -229,7 +243,10 @@ pub fn checks(scenarios: &[Scenario], rows: &[Row], trials: &[Trial]) -> Vec<Che
                 met,
             })
         };
-        let want = if sc.q >= 0.2 { 0.95 } else { 0.90 };
+        // The bar: 0.95 down to q = 0.15 (also the old side of a
+        // drift), 0.90 below.
+        let lowest = sc.q_old.unwrap_or(sc.q).min(sc.q);
+        let want = if lowest >= 0.15 { 0.95 } else { 0.90 };
         add("accuracy >=".into(), c.accuracy, want, c.accuracy >= want);
         if let Some(cal) = c.calibration {
             add("calibration >=".into(), cal, 0.98, cal >= 0.98);

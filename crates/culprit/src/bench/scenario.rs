@@ -2,7 +2,7 @@
 
 use super::history::{self, History};
 use super::synth;
-use super::world::{Costs, Noise};
+use super::world::{Costs, Drift, Noise};
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -30,6 +30,17 @@ pub struct Scenario {
     pub build_fail: f64,
     #[serde(default)]
     pub false_target: f64,
+    /// Rate on old commits with the bug (drift); absent: no drift.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q_old: Option<f64>,
+    #[serde(default)]
+    pub drift: Drift,
+    #[serde(default = "half")]
+    pub drift_at: f64,
+    /// Commits before the culprit where `false_target` applies (0: all
+    /// commits without the bug).
+    #[serde(default)]
+    pub false_region: u32,
     #[serde(default = "build_min")]
     pub build_min: f64,
     #[serde(default = "round_min")]
@@ -44,6 +55,9 @@ pub struct Scenario {
 fn one() -> f64 {
     1.0
 }
+fn half() -> f64 {
+    0.5
+}
 fn build_min() -> f64 {
     Costs::default().build_min
 }
@@ -55,9 +69,34 @@ fn vms() -> u32 {
 }
 
 impl Scenario {
+    /// A scenario without noise, at the reference costs.
+    pub fn new(name: &str, history: &str) -> Scenario {
+        Scenario {
+            name: name.to_string(),
+            history: history.to_string(),
+            q: 1.0,
+            unrelated: 0.0,
+            untestable: 0.0,
+            build_fail: 0.0,
+            false_target: 0.0,
+            q_old: None,
+            drift: Drift::Step,
+            drift_at: half(),
+            false_region: 0,
+            build_min: build_min(),
+            round_min: round_min(),
+            vms: vms(),
+            merge_culprits: false,
+        }
+    }
+
     pub fn noise(&self) -> Noise {
         Noise {
             q: self.q,
+            q_old: self.q_old,
+            drift: self.drift,
+            drift_at: self.drift_at,
+            false_region: self.false_region,
             unrelated: self.unrelated,
             untestable: self.untestable,
             build_fail: self.build_fail,
@@ -81,6 +120,8 @@ impl Scenario {
             ("untestable", n.untestable),
             ("build_fail", n.build_fail),
             ("false_target", n.false_target),
+            ("q_old", n.q_old.unwrap_or(0.5)),
+            ("drift_at", n.drift_at),
         ] {
             if !(0.0..=1.0).contains(&p) {
                 bail!("scenario {}: {what} = {p} is not a probability", self.name);
@@ -92,6 +133,7 @@ impl Scenario {
                 self.name
             );
         }
+
         HistorySpec::parse(&self.history)?;
         Ok(())
     }
@@ -118,17 +160,11 @@ pub fn load(path: &Path) -> anyhow::Result<Vec<Scenario>> {
 /// reproduction rates, and smaller classes.
 pub fn builtin() -> Vec<Scenario> {
     let base = |name: &str, history: &str, q: f64| Scenario {
-        name: name.to_string(),
-        history: history.to_string(),
         q,
         unrelated: 0.02,
         untestable: 0.05,
         build_fail: 0.05,
-        false_target: 0.0,
-        build_min: build_min(),
-        round_min: round_min(),
-        vms: vms(),
-        merge_culprits: false,
+        ..Scenario::new(name, history)
     };
     let mut v: Vec<Scenario> = [1.0, 0.5, 0.2, 0.1]
         .iter()
@@ -217,15 +253,21 @@ impl HistorySpec {
 }
 
 /// The real git DAG: from the working directory (the project root), else
-/// from the source tree this binary was built from.
+/// from beside the source tree this binary was built from or one of its
+/// parent directories (a worktree nested next to `shared/`).
 pub fn git_dag() -> PathBuf {
     let here = PathBuf::from(GIT_DAG);
     if here.exists() {
         return here;
     }
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(GIT_DAG)
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = root.canonicalize().unwrap_or(root);
+    let rel = GIT_DAG.trim_start_matches("../");
+    root.ancestors()
+        .skip(1)
+        .map(|d| d.join(rel))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| root.join(GIT_DAG))
 }
 
 #[cfg(test)]
@@ -258,6 +300,25 @@ mod tests {
         std::fs::write(
             &p,
             "[[scenario]]\nname = \"a\"\nhistory = \"linear:100\"\nq = 2\n",
+        )
+        .unwrap();
+        assert!(load(&p).is_err());
+        std::fs::write(
+            &p,
+            "[[scenario]]\nname = \"d\"\nhistory = \"linear:100\"\nq = 0.9\nq_old = 0.1\n\
+             drift = \"merge\"\ndrift_at = 0.25\nfalse_target = 0.05\nfalse_region = 20\n",
+        )
+        .unwrap();
+        let s = load(&p).unwrap();
+        let n = s[0].noise();
+        assert_eq!(
+            (n.q_old, n.drift, n.drift_at),
+            (Some(0.1), Drift::Merge, 0.25)
+        );
+        assert_eq!((n.false_target, n.false_region), (0.05, 20));
+        std::fs::write(
+            &p,
+            "[[scenario]]\nname = \"d\"\nhistory = \"linear:100\"\ndrift = \"sideways\"\n",
         )
         .unwrap();
         assert!(load(&p).is_err());

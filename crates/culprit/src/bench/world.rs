@@ -9,6 +9,24 @@
 //! change the binary (merges too if the scenario allows it). The culprit and
 //! its parents always build, so the answer is identifiable: the bench measures
 //! the search, not the luck of the draw.
+//!
+//! The reproduction rate may drift along history (`Noise::q_old`): commits
+//! with the bug that lie older than a drift point reproduce at `q_old`
+//! instead of `q`. The point sits a fraction `drift_at` of the way from the
+//! culprit to the bad commit in topological order, so every seed exercises
+//! the drift (the culprit itself is always on the old side). Kinds:
+//! - `step`: commits with the bug below the point run at `q_old`, the rest at `q`;
+//! - `gradual`: the rate falls linearly with the topological index from `q`
+//!   at the bad commit to `q_old` at the culprit (`drift_at` is unused);
+//! - `merge`: the drop happens at a merge: the first-parent merge of the bad
+//!   commit nearest above the point; its descendants run at `q`, every other
+//!   commit with the bug at `q_old` (a step when no such merge exists).
+//!
+//! A false-target region (`Noise::false_region` = k > 0) stands for an older
+//! bug with the same title: the target crash shows at rate `false_target` on
+//! the culprit's ancestors that descend from its k-th first-parent ancestor
+//! (k commits "before the culprit" on a line), and nowhere else without the
+//! bug. With k = 0, `false_target` applies to every commit without the bug.
 
 use super::history::History;
 use super::rng::{tag, Stream};
@@ -26,12 +44,30 @@ pub const UNRELATED: [&str; 3] = [
 /// Mean length of a cluster of commits that fail to build.
 pub const MEAN_CLUSTER: u64 = 3;
 
+/// How the reproduction rate changes along history (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Drift {
+    #[default]
+    Step,
+    Gradual,
+    Merge,
+}
+
 /// Noise of one scenario (probabilities).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Noise {
-    /// Reproduction rate on commits with the bug.
+    /// Reproduction rate on commits with the bug (recent ones, under drift).
     pub q: f64,
+    /// Reproduction rate on old commits with the bug; None: no drift.
+    pub q_old: Option<f64>,
+    pub drift: Drift,
+    /// Drift point: fraction of the way from the culprit to the bad commit.
+    pub drift_at: f64,
+    /// Commits before the culprit showing the target at `false_target`;
+    /// 0: every commit without the bug does.
+    pub false_region: u32,
     /// Per run: a crash that is not the bug.
     pub unrelated: f64,
     /// Per run: the machine does not come up.
@@ -46,6 +82,10 @@ impl Default for Noise {
     fn default() -> Self {
         Noise {
             q: 1.0,
+            q_old: None,
+            drift: Drift::Step,
+            drift_at: 0.5,
+            false_region: 0,
             unrelated: 0.0,
             untestable: 0.0,
             build_fail: 0.0,
@@ -96,6 +136,8 @@ pub struct World<'h> {
     pub costs: Costs,
     pub culprit: u32,
     pub broken: Vec<bool>,
+    /// Per commit: probability that a testable run shows the target.
+    pub rate: Vec<f64>,
 }
 
 impl<'h> World<'h> {
@@ -136,6 +178,7 @@ impl<'h> World<'h> {
                 at = hist.fp_child[y as usize];
             }
         }
+        let rate = rates(hist, culprit, &noise);
         World {
             hist,
             seed,
@@ -143,6 +186,7 @@ impl<'h> World<'h> {
             costs,
             culprit,
             broken,
+            rate,
         }
     }
 
@@ -189,12 +233,7 @@ impl<'h> World<'h> {
             let title = UNRELATED[s.below(UNRELATED.len() as u64) as usize].to_string();
             (RunStatus::crashed(title), secs)
         } else {
-            let p = if self.has_bug(x) {
-                self.noise.q
-            } else {
-                self.noise.false_target
-            };
-            let status = if u_target < p {
+            let status = if u_target < self.rate[x as usize] {
                 RunStatus::crashed(TARGET)
             } else {
                 RunStatus::Ok
@@ -209,6 +248,79 @@ impl<'h> World<'h> {
     }
 }
 
+/// The target's rate on every commit: `q` (drifting) where the bug is,
+/// `false_target` where it is not (in its region, if it has one).
+fn rates(hist: &History, culprit: u32, noise: &Noise) -> Vec<f64> {
+    let n = hist.len();
+    let has_bug = |x: u32| hist.anc.reaches(x, culprit);
+    let bad = hist.bad as f64;
+    let point = culprit as f64 + noise.drift_at.clamp(0.0, 1.0) * (bad - culprit as f64);
+    // The merge of the drift kind `merge`: on the bad commit's first-parent
+    // chain, the lowest merge at or above the point that has the bug.
+    let mut drop_merge = None;
+    if noise.drift == Drift::Merge {
+        let mut x = hist.bad;
+        while has_bug(x) && x as f64 >= point {
+            if hist.parents[x as usize].len() > 1 {
+                drop_merge = Some(x);
+            }
+            match hist.parents[x as usize].first() {
+                Some(&p) => x = p,
+                None => break,
+            }
+        }
+    }
+    // The false-target region: descendants of the k-th first-parent ancestor
+    // of the culprit among the culprit's ancestors.
+    let region_root = (noise.false_region > 0).then(|| {
+        let mut r = culprit;
+        for _ in 0..noise.false_region {
+            match hist.parents[r as usize].first() {
+                Some(&p) if !hist.is_good(p) => r = p,
+                _ => break,
+            }
+        }
+        r
+    });
+    (0..n as u32)
+        .map(|x| {
+            if !has_bug(x) {
+                return match region_root {
+                    None => noise.false_target,
+                    Some(r) if x != culprit && has_bug_of(hist, culprit, x, r) => {
+                        noise.false_target
+                    }
+                    Some(_) => 0.0,
+                };
+            }
+            let Some(old) = noise.q_old else {
+                return noise.q;
+            };
+            match noise.drift {
+                Drift::Step if (x as f64) < point => old,
+                Drift::Step => noise.q,
+                Drift::Gradual => {
+                    let t = ((x as f64 - culprit as f64) / (bad - culprit as f64).max(1.0))
+                        .clamp(0.0, 1.0);
+                    old + (noise.q - old) * t
+                }
+                Drift::Merge => match drop_merge {
+                    Some(m) if hist.anc.reaches(x, m) => noise.q,
+                    Some(_) => old,
+                    None if (x as f64) < point => old,
+                    None => noise.q,
+                },
+            }
+        })
+        .collect()
+}
+
+/// Whether `x` lies in the false-target region rooted at `r` below `culprit`:
+/// an ancestor of the culprit that descends from `r`.
+fn has_bug_of(hist: &History, culprit: u32, x: u32, r: u32) -> bool {
+    hist.anc.reaches(culprit, x) && hist.anc.reaches(x, r)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::synth;
@@ -220,7 +332,7 @@ mod tests {
             unrelated: 0.02,
             untestable: 0.05,
             build_fail: 0.05,
-            false_target: 0.0,
+            ..Noise::default()
         }
     }
 
@@ -271,5 +383,85 @@ mod tests {
         let b = boot as f64 / 8000.0;
         assert!(b > 0.035 && b < 0.065, "{b}");
         assert!(w.has_bug(h.bad) && !w.has_bug(0));
+    }
+
+    #[test]
+    fn drift_lowers_the_rate_on_old_commits_with_the_bug() {
+        let h = synth::linear(400, 1).unwrap();
+        let drifting = |drift| Noise {
+            q: 0.9,
+            q_old: Some(0.1),
+            drift,
+            drift_at: 0.5,
+            ..Noise::default()
+        };
+        let w = World::new(&h, 3, drifting(Drift::Step), Costs::default(), false);
+        let c = w.culprit;
+        let mid = c + (h.bad - c) / 2;
+        assert_eq!(w.rate[c as usize], 0.1);
+        assert_eq!(w.rate[h.bad as usize], 0.9);
+        assert_eq!(w.rate[mid as usize + 1], 0.9);
+        assert_eq!(w.rate[mid as usize - 1], 0.1);
+        assert_eq!(w.rate[c as usize - 1], 0.0);
+        let g = World::new(&h, 3, drifting(Drift::Gradual), Costs::default(), false);
+        assert!((g.rate[c as usize] - 0.1).abs() < 1e-12);
+        assert!((g.rate[h.bad as usize] - 0.9).abs() < 1e-12);
+        let r = g.rate[mid as usize];
+        assert!(r > 0.4 && r < 0.6, "{r}");
+        // A line has no merge: the merge kind falls back to a step.
+        let m = World::new(&h, 3, drifting(Drift::Merge), Costs::default(), false);
+        assert_eq!(m.rate, w.rate);
+    }
+
+    #[test]
+    fn drift_at_a_merge_keeps_the_high_rate_on_its_descendants() {
+        let h = synth::kernel(1500, 4).unwrap();
+        let noise = Noise {
+            q: 0.9,
+            q_old: Some(0.2),
+            drift: Drift::Merge,
+            drift_at: 0.3,
+            ..Noise::default()
+        };
+        let mut seen = 0;
+        for seed in 0..10 {
+            let w = World::new(&h, seed, noise, Costs::default(), false);
+            let high: Vec<u32> = (0..h.len() as u32)
+                .filter(|&x| w.rate[x as usize] == 0.9)
+                .collect();
+            let Some(&m) = high.first() else { continue };
+            if h.parents[m as usize].len() < 2 {
+                continue; // no merge above the point: a step
+            }
+            seen += 1;
+            for x in 0..h.len() as u32 {
+                let want = if !w.has_bug(x) {
+                    0.0
+                } else if h.anc.reaches(x, m) {
+                    0.9
+                } else {
+                    0.2
+                };
+                assert_eq!(w.rate[x as usize], want, "seed {seed} commit {x}");
+            }
+        }
+        assert!(seen >= 5, "{seen}");
+    }
+
+    #[test]
+    fn false_target_region_lies_just_below_the_culprit() {
+        let h = synth::linear(400, 2).unwrap();
+        let noise = Noise {
+            q: 0.9,
+            false_target: 0.05,
+            false_region: 20,
+            ..Noise::default()
+        };
+        let w = World::new(&h, 7, noise, Costs::default(), false);
+        let c = w.culprit as usize;
+        let region: Vec<usize> = (0..h.len()).filter(|&x| w.rate[x] == 0.05).collect();
+        let want: Vec<usize> = (c.saturating_sub(20).max(1)..c).collect();
+        assert_eq!(region, want);
+        assert!(w.rate[c..].iter().all(|&r| r == 0.9));
     }
 }
