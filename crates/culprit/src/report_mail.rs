@@ -127,7 +127,11 @@ pub fn mail_for(repo: &Repo, s: &Summary, o: &MailOptions) -> Result<Mail> {
         },
         "older" => {
             // The good end given, or the oldest release a walk reached.
-            let oldest_step = r.walk.as_ref().and_then(|w| w.steps.last()).map(|s| &s.commit);
+            let oldest_step = r
+                .walk
+                .as_ref()
+                .and_then(|w| w.steps.last())
+                .map(|s| &s.commit);
             let good = r
                 .goods
                 .first()

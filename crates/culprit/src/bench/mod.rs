@@ -23,6 +23,11 @@
 //! untestable = 0.05         # per run: boot failure (default 0)
 //! build_fail = 0.05         # fraction of commits failing to build, in clusters (default 0)
 //! false_target = 0.0        # per run on a clean commit: the target crash (default 0)
+//! false_region = 20         # false_target only on the culprit's 20 first-parent
+//!                           # predecessors (an older bug, same title; default 0: everywhere)
+//! q_old = 0.1               # drift: rate on old commits with the bug (default: none)
+//! drift = "step"            # step | gradual | merge (see `world`; default step)
+//! drift_at = 0.5            # drift point: fraction of the way culprit -> bad (default 0.5)
 //! build_min = 6.5           # minutes per build (default: the reference log's)
 //! round_min = 8.7           # minutes per test round (default: the reference log's)
 //! vms = 10                  # runs per round (default 10)
@@ -35,6 +40,7 @@
 pub mod gitbisect;
 pub mod graph;
 pub mod history;
+pub mod plot;
 pub mod report;
 pub mod rng;
 pub mod scenario;
@@ -82,6 +88,9 @@ pub struct BenchArgs {
     /// Worker threads (default: available cores). Does not change results.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Write a reliability diagram and the runs-vs-q chart (SVG) here.
+    #[arg(long, value_name = "DIR")]
+    pub plot: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
@@ -285,6 +294,15 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let rep = evaluate(&scenarios, args.seeds, &strategies, threads)?;
     print!("{}", report::table(&scenarios, &rep.trials, &rep.rows));
     print!("{}", report::checks_text(&rep.checks));
+    print!(
+        "{}",
+        plot::reliability_text(&plot::reliability(&rep.trials, &strategies))
+    );
+    if let Some(dir) = &args.plot {
+        for p in plot::write(dir, &scenarios, &rep.trials, &rep.rows, &strategies)? {
+            println!("wrote {}", p.display());
+        }
+    }
     if let Some(p) = &args.json {
         let text = serde_json::to_string_pretty(&rep).context("encoding the JSON report")?;
         std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?;
