@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 mod apply;
+mod batch;
 pub mod event;
 mod hints;
 mod plan;
@@ -81,6 +82,8 @@ pub struct Machine {
     verifying: Option<Outcome>,
     verify: Option<Verify>,
     verification: Option<Verification>,
+    /// Work handed out by [`Machine::poll_batch`] and not yet answered.
+    flight: batch::Flight,
 }
 
 impl Machine {
@@ -131,6 +134,7 @@ impl Machine {
             verifying: None,
             verify: None,
             verification: None,
+            flight: batch::Flight::default(),
             engine,
             plan,
         })
@@ -234,6 +238,7 @@ impl Machine {
                 symbols,
             } => {
                 let n = self.node(commit)?;
+                self.flight.built(n);
                 self.apply_build(n, *ok, signature.as_deref(), first_error.as_deref(), *secs);
                 if let Some(l) = log {
                     self.build_logs.insert(n, l.clone());
@@ -284,6 +289,7 @@ impl Machine {
                 output,
             } => {
                 let n = self.node(commit)?;
+                self.flight.ran(n);
                 let earlier = self.runs_on[n as usize];
                 self.apply_run(n, status, *secs, output.as_ref());
                 let m = self.round_secs.entry(*round).or_insert(0.0);
