@@ -27,11 +27,15 @@ use crate::posterior::Posterior;
 use crate::probe::{lower_bound, Tables};
 use crate::types::{Outcome, Step, StopReason, Verdict};
 
-/// A pick must promise this many bits (after its build risk) to be built.
+/// A pick must promise at least this many bits (after its build risk).
 const MIN_PICK: f64 = 0.02;
 /// VMs are kept free for builds in flight when the runs they would get now
 /// are worth less than this share of the builds' first tests.
 const RESERVE_SHARE: f64 = 0.5;
+/// A run is started only if it adds this share of the best a run can tell
+/// at the estimated q, or of what is left to learn (idle VMs are no reason
+/// to spend the run budget).
+const RUN_FLOOR: f64 = 0.1;
 /// In-flight commits whose outcomes shape the cells, at most (the first
 /// ones given).
 const MAX_FIXED: usize = 24;
@@ -109,31 +113,69 @@ impl Engine {
         let want = free_builders.saturating_sub(out.builds.len() as u32);
         let vms = self.config.vms.max(1);
         let planned = in_flight + free_builders;
-        let per_build = (vms / planned.max(1)).clamp(1, vms);
-        if !verifying {
-            if stuck {
-                if idle {
-                    out.done = Some(self.give_up(&post, StopReason::Exhausted));
-                }
-                return out;
+        // Runs a new commit's test needs: enough to see the bug nine times
+        // in ten at the estimated q, within its share of the VMs.
+        let q = post.q_mean.clamp(1e-3, 1.0 - 1e-9);
+        let sure = (0.1f64.ln() / (1.0 - q).ln()).ceil().max(1.0) as u32;
+        let per_build = (vms / planned.max(1)).clamp(1, vms).min(sure);
+        if !verifying && stuck {
+            if idle {
+                out.done = Some(self.give_up(&post, StopReason::Exhausted));
             }
-            let max = free_vms.min(self.runs_left());
-            if max > 0 {
-                let opts = after_flight(&run_opts, flight.testing);
-                let incoming = if can_build {
-                    in_flight + want
-                } else {
-                    in_flight
-                };
-                out.runs = self.runs_now(&opts, &build_opts, flight, max, incoming, per_build);
+            return out;
+        }
+        // While the bad commit is verified, other commits are tested only
+        // against a target the user gave: a derived one may still change.
+        let test_others = !verifying || self.config.target.is_some();
+        let used: u32 = out.runs.iter().map(|r| r.1).sum();
+        let max = free_vms.saturating_sub(used).min(self.runs_left());
+        let runs = |floor: f64, incoming: u32| {
+            let mut opts = after_flight(&run_opts, flight.testing, floor);
+            if verifying {
+                let bad = self.rep(self.bad);
+                opts.retain(|c| self.rep(c.node) != bad);
             }
+            self.runs_now(&opts, &build_opts, flight, max, incoming, per_build)
+        };
+        let incoming = if can_build {
+            in_flight + want
+        } else {
+            in_flight
+        };
+        // Runs that tell little wait while builds are coming; builds that
+        // would tell as little are not started.
+        let floor = RUN_FLOOR * capacity(post.q_mean).min(entropy(&post));
+        if test_others && max > 0 {
+            let floor = if incoming > 0 { floor } else { 0.0 };
+            out.runs.extend(runs(floor, incoming));
         }
         fixed.extend(out.runs.iter().map(|r| r.0));
         if want > 0 && can_build && !stuck {
             let mut exclude: Vec<NodeId> = flight.building.to_vec();
             exclude.extend(&out.builds);
-            let picks = self.joint_picks(&post, &build_opts, &fixed, &exclude, want, per_build);
+            let least = floor.max(MIN_PICK);
+            let picks =
+                self.joint_picks(&post, &build_opts, &fixed, &exclude, want, per_build, least);
             out.builds.extend(picks);
+        }
+        if idle && out.runs.is_empty() && out.builds.is_empty() {
+            // Nothing else is going on: whatever runs or builds still tell.
+            if test_others && max > 0 {
+                out.runs.extend(runs(0.0, 0));
+            }
+            if out.runs.is_empty() && want > 0 && can_build && !stuck {
+                let exclude: Vec<NodeId> = flight.building.to_vec();
+                let picks = self.joint_picks(
+                    &post,
+                    &build_opts,
+                    &fixed,
+                    &exclude,
+                    want,
+                    per_build,
+                    MIN_PICK,
+                );
+                out.builds.extend(picks);
+            }
         }
         if idle && out.builds.is_empty() && out.runs.is_empty() && out.done.is_none() {
             let reason = if can_build || verifying {
@@ -146,9 +188,11 @@ impl Engine {
         out
     }
 
-    /// Runs to start on up to `max` idle VMs. VMs are held back for the
-    /// `incoming` builds (`per_build` runs each) when the runs they would
-    /// get now are worth less than the builds' first tests.
+    /// Runs to start on up to `max` idle VMs. Runs outlast builds, so VMs
+    /// taken now are busy when the `incoming` builds land and want
+    /// `per_build` runs each: when not enough VMs would be left for them,
+    /// fewer runs start unless the extra ones are worth at least
+    /// [`RESERVE_SHARE`] of what the builds in flight promise.
     fn runs_now(
         &self,
         opts: &[Choice],
@@ -163,21 +207,20 @@ impl Engine {
         let Some(full) = full else {
             return Vec::new();
         };
-        let reserve = (incoming * per_build).min(max);
-        if reserve == 0 {
+        let used: u32 = full.alloc.iter().map(|r| r.1).sum();
+        let need = incoming * per_build;
+        if used + need <= max {
             return full.alloc;
         }
-        // What the builds in flight promise per run, as a yardstick for the
-        // runs they would have to wait for.
         let awaited: f64 = build_opts
             .iter()
             .filter(|c| flight.building.contains(&c.node))
             .map(|c| c.curve[(per_build as usize).min(c.curve.len() - 1)])
             .fold(0.0, f64::max);
-        let kept = best_round(opts, costs, max - reserve)
+        let kept = best_round(opts, costs, max.saturating_sub(need))
             .filter(|r| r.value >= MIN_VALUE)
             .map_or((Vec::new(), 0.0), |r| (r.alloc, r.value));
-        if full.value - kept.1 < RESERVE_SHARE * awaited * incoming as f64 {
+        if full.value - kept.1 < RESERVE_SHARE * awaited {
             kept.0
         } else {
             full.alloc
@@ -193,7 +236,8 @@ impl Engine {
     }
 
     /// Up to `count` unbuilt commits from `options` (not in `exclude`)
-    /// picked greedily for their joint value with the outcomes of `fixed`.
+    /// picked greedily for their joint value with the outcomes of `fixed`,
+    /// each worth at least `least` bits.
     /// Each is valued as tested with `r` runs.
     fn joint_picks(
         &self,
@@ -203,6 +247,7 @@ impl Engine {
         exclude: &[NodeId],
         count: u32,
         r: u32,
+        least: f64,
     ) -> Vec<NodeId> {
         let dag = &self.dag;
         let lo = lower_bound(post);
@@ -226,7 +271,7 @@ impl Engine {
         let mut pm = vec![0.0; post.classes.len()];
         let mut inside = Vec::new();
         // First pass: every option's build risk and value; options worth
-        // less than MIN_PICK now are worth less later (cells only shrink).
+        // less than `least` now are worth less later (cells only shrink).
         let mut pool: Vec<(NodeId, f64, f64)> = Vec::new();
         for c in options {
             let x = c.node;
@@ -245,7 +290,7 @@ impl Engine {
                 0.0
             };
             let gain = ok * cells.gain(&inside, det, fal);
-            if gain >= MIN_PICK {
+            if gain >= least {
                 pool.push((x, ok, gain));
             }
         }
@@ -259,7 +304,7 @@ impl Engine {
             }
             let mut best: Option<usize> = None;
             for (i, p) in pool.iter().enumerate() {
-                if p.2 >= MIN_PICK && best.is_none_or(|b| p.2 > pool[b].2) {
+                if p.2 >= least && best.is_none_or(|b| p.2 > pool[b].2) {
                     best = Some(i);
                 }
             }
@@ -378,22 +423,43 @@ fn h2(p: f64) -> f64 {
 }
 
 /// Run options with the runs in flight taken as done: the value of r more
-/// runs on a commit with k in flight is curve[k + r] - curve[k].
-fn after_flight(opts: &[Choice], testing: &[(NodeId, u32)]) -> Vec<Choice> {
+/// runs on a commit with k in flight is curve[k + r] - curve[k]. Each curve
+/// ends before the first run that adds less than `floor` bits.
+fn after_flight(opts: &[Choice], testing: &[(NodeId, u32)], floor: f64) -> Vec<Choice> {
     opts.iter()
-        .map(|c| {
+        .filter_map(|c| {
             let k = testing
                 .iter()
                 .filter(|t| t.0 == c.node)
                 .map(|t| t.1 as usize)
                 .sum::<usize>()
                 .min(c.curve.len() - 1);
-            Choice {
-                node: c.node,
-                curve: c.curve[k..].iter().map(|v| v - c.curve[k]).collect(),
+            let mut curve = vec![0.0];
+            for w in c.curve[k..].windows(2) {
+                if w[1] - w[0] < floor {
+                    break;
+                }
+                curve.push(w[1] - c.curve[k]);
             }
+            (curve.len() > 1).then(|| Choice {
+                node: c.node,
+                curve,
+            })
         })
         .collect()
+}
+
+/// Entropy (bits) of the posterior over the culprit.
+fn entropy(post: &Posterior) -> f64 {
+    let h = |w: f64| if w > 0.0 { -w * w.log2() } else { 0.0 };
+    post.w.iter().map(|&w| h(w)).sum::<f64>() + h(post.older)
+}
+
+/// Information (bits) of one run at reproduction rate q, at best: the
+/// capacity of the one-sided channel.
+fn capacity(q: f64) -> f64 {
+    let q = q.clamp(1e-6, 1.0);
+    (1.0 + q * (1.0 - q).powf((1.0 - q) / q)).log2()
 }
 
 /// The first `vms` runs of a round.
