@@ -588,8 +588,10 @@ mod tests {
         // The culprit pinned down: done, even with work in flight.
         let mut e = verified(3);
         e.record_build(1, BuildOutcome::Ok { signature: None }, 390.0);
+        e.record_build(0, BuildOutcome::Ok { signature: None }, 390.0);
         for _ in 0..6 {
             e.record_run(1, RunOutcome::Failure(1), 520.0);
+            e.record_run(0, RunOutcome::Clean, 520.0);
         }
         let b = e.next_batch(
             2,

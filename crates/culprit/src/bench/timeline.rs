@@ -230,7 +230,7 @@ mod tests {
             let b = culprit(&w, 4, false).unwrap();
             assert_eq!(a.answer, Some(w.culprit), "seed {seed}: {a:?}");
             assert_eq!(b.answer, Some(w.culprit), "seed {seed}: {b:?}");
-            let (ta, tb) = (a.time.unwrap(), b.time.unwrap());
+            let (ta, tb) = (a.time.clone().unwrap(), b.time.clone().unwrap());
             // Work never exceeds what the resources can do in the time.
             assert!(ta.builder_secs <= ta.wall_secs * 1.0 + 1e-6);
             assert!(tb.builder_secs <= tb.wall_secs * 4.0 + 1e-6);
