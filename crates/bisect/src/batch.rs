@@ -154,8 +154,17 @@ impl Engine {
             let mut exclude: Vec<NodeId> = flight.building.to_vec();
             exclude.extend(&out.builds);
             let least = floor.max(MIN_PICK);
-            let picks =
-                self.joint_picks(&post, &build_opts, &fixed, &exclude, want, per_build, least);
+            let picks = self.joint_picks(
+                &post,
+                &build_opts,
+                &fixed,
+                &exclude,
+                Ask {
+                    count: want,
+                    r: per_build,
+                    least,
+                },
+            );
             out.builds.extend(picks);
         }
         if idle && out.runs.is_empty() && out.builds.is_empty() {
@@ -170,9 +179,11 @@ impl Engine {
                     &build_opts,
                     &fixed,
                     &exclude,
-                    want,
-                    per_build,
-                    MIN_PICK,
+                    Ask {
+                        count: want,
+                        r: per_build,
+                        least: MIN_PICK,
+                    },
                 );
                 out.builds.extend(picks);
             }
@@ -245,10 +256,9 @@ impl Engine {
         options: &[Choice],
         fixed: &[NodeId],
         exclude: &[NodeId],
-        count: u32,
-        r: u32,
-        least: f64,
+        ask: Ask,
     ) -> Vec<NodeId> {
+        let Ask { count, r, least } = ask;
         let dag = &self.dag;
         let lo = lower_bound(post);
         let mut walker = Walker::new(dag.len());
@@ -315,6 +325,15 @@ impl Engine {
         }
         picks
     }
+}
+
+/// How many picks `joint_picks` makes, valued with how many runs each, and
+/// the least value a pick must have.
+#[derive(Debug, Clone, Copy)]
+struct Ask {
+    count: u32,
+    r: u32,
+    least: f64,
 }
 
 /// Hypotheses grouped by their pattern of presence at the commits split on
@@ -441,7 +460,7 @@ fn after_flight(opts: &[Choice], testing: &[(NodeId, u32)], floor: f64) -> Vec<C
                 }
                 curve.push(w[1] - c.curve[k]);
             }
-            (curve.len() > 1).then(|| Choice {
+            (curve.len() > 1).then_some(Choice {
                 node: c.node,
                 curve,
             })

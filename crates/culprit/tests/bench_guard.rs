@@ -19,6 +19,8 @@ fn scenarios() -> Vec<Scenario> {
         round_min: 8.7,
         vms: 10,
         merge_culprits: false,
+        builders: None,
+        mix: None,
     };
     vec![
         Scenario {
