@@ -1,6 +1,7 @@
 //! One `Engine::next()` decision on synthetic kernel-like ranges of 1k, 10k
 //! and 100k commits, at the start of a campaign (bad verified) and in the
-//! middle (after several probes). Prints the peak memory of the process at
+//! middle (after several probes), and one `next_batch` for 4 builders at
+//! 10k and 100k. Prints the peak memory of the process at
 //! the end. Run: `cargo bench -p culprit-bisect --bench decision`.
 
 #[path = "../tests/common/mod.rs"]
@@ -8,7 +9,7 @@ mod common;
 
 use common::*;
 use criterion::{criterion_group, criterion_main, Criterion};
-use culprit_bisect::{BuildOutcome, Config, Engine, Step};
+use culprit_bisect::{BuildOutcome, Config, Engine, InFlight, Step};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -60,6 +61,30 @@ fn decision(c: &mut Criterion) {
         for (label, builds) in [("start", 1u32), ("mid", 7)] {
             let e = engine_at(n, 0.5, builds);
             g.bench_function(format!("{n}/{label}"), |b| b.iter(|| e.next()));
+        }
+    }
+    g.finish();
+    // Several builders: four builds to pick at once, with and without a
+    // round in flight.
+    let mut g = c.benchmark_group("next_batch B=4");
+    g.sample_size(10);
+    for &n in &[10_000usize, 100_000] {
+        for (label, builds) in [("start", 1u32), ("mid", 7)] {
+            let e = engine_at(n, 0.5, builds);
+            g.bench_function(format!("{n}/{label}"), |b| {
+                b.iter(|| e.next_batch(4, 10, InFlight::default()))
+            });
+            let testing: Vec<(u32, u32)> = match e.next_batch(0, 10, InFlight::default()).runs {
+                r if !r.is_empty() => r,
+                _ => vec![(e.bad(), 2)],
+            };
+            let flight = InFlight {
+                building: &[],
+                testing: &testing,
+            };
+            g.bench_function(format!("{n}/{label}/round in flight"), |b| {
+                b.iter(|| e.next_batch(4, 0, flight))
+            });
         }
     }
     g.finish();

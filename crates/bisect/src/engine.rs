@@ -19,7 +19,7 @@ const PENALTY: f64 = 1e-6;
 /// the allowed error (1 - confidence) to the others.
 const STOP_MARGIN: f64 = 0.5;
 /// Below this many bits a step is not worth taking.
-const MIN_VALUE: f64 = 1e-4;
+pub(crate) const MIN_VALUE: f64 = 1e-4;
 /// Cost of one run, as a fraction of a round's wall time.
 const RUN_CHARGE: f64 = 0.5;
 /// Build cost in run durations before anything was measured.
@@ -147,7 +147,7 @@ impl Engine {
     }
 
     /// Runs the budget still allows (`u32::MAX` without a budget).
-    fn runs_left(&self) -> u32 {
+    pub(crate) fn runs_left(&self) -> u32 {
         self.config
             .max_runs
             .map_or(u32::MAX, |m| m.saturating_sub(self.runs))
@@ -340,7 +340,7 @@ impl Engine {
         self.status_of(&self.posterior())
     }
 
-    fn status_of(&self, post: &Posterior) -> Status {
+    pub(crate) fn status_of(&self, post: &Posterior) -> Status {
         let n = self.dag.len();
         let mut all: Vec<(f64, usize)> = (0..n)
             .filter(|&i| !self.dag.is_good(i as NodeId) && post.w[i] > 0.0)
@@ -374,7 +374,7 @@ impl Engine {
     }
 
     /// Mean measured costs, with defaults in run durations before any.
-    fn costs(&self) -> Costs {
+    pub(crate) fn costs(&self) -> Costs {
         let mean = |(s, c): (f64, u32)| (c > 0).then(|| s / c as f64);
         let (round, build) = match (mean(self.run_secs), mean(self.build_secs)) {
             (Some(r), Some(b)) => (r, b),
@@ -402,6 +402,38 @@ impl Engine {
                 status: self.status_of(&post),
             })
         };
+        let best = match self.settled(&post) {
+            Ok(top) => top,
+            Err(o) => return Step::Done(o),
+        };
+        let runs_left = self.runs_left();
+        let can_build = self.config.max_builds.is_none_or(|m| self.builds < m);
+        let (run_opts, build_opts, stuck) = self.options(&post, best);
+        if stuck {
+            return done(Verdict::Inconclusive, StopReason::Exhausted);
+        }
+        let costs = self.costs();
+        let round = best_round(&run_opts, costs, self.config.vms.max(1).min(runs_left));
+        let build = best_build(&build_opts, costs);
+        let round = round.filter(|r| r.value >= MIN_VALUE);
+        let build = build.filter(|b| b.value >= MIN_VALUE);
+        match (round, build) {
+            (Some(r), Some(b)) if can_build && b.rate > r.rate => Step::Build(b.node),
+            (Some(r), _) => Step::Run(r.alloc),
+            (None, Some(b)) if can_build => Step::Build(b.node),
+            (None, Some(_)) => done(Verdict::Inconclusive, StopReason::MaxBuilds),
+            (None, None) => done(Verdict::Inconclusive, StopReason::Exhausted),
+        }
+    }
+
+    /// The top hypothesis (index n: older), or the outcome when the search
+    /// is over: confident, or out of runs.
+    pub(crate) fn settled(&self, post: &Posterior) -> Result<usize, Outcome> {
+        let done = |verdict, reason| Outcome {
+            verdict,
+            reason,
+            status: self.status_of(post),
+        };
         let n = self.dag.len();
         let mut best = (post.older, n);
         for (i, &w) in post.w.iter().enumerate() {
@@ -419,29 +451,12 @@ impl Engine {
             } else {
                 Verdict::Culprit(best.1 as NodeId)
             };
-            return done(v, StopReason::Confident);
+            return Err(done(v, StopReason::Confident));
         }
-        let runs_left = self.runs_left();
-        if runs_left == 0 {
-            return done(Verdict::Inconclusive, StopReason::MaxRuns);
+        if self.runs_left() == 0 {
+            return Err(done(Verdict::Inconclusive, StopReason::MaxRuns));
         }
-        let can_build = self.config.max_builds.is_none_or(|m| self.builds < m);
-        let (run_opts, build_opts, stuck) = self.options(&post, best.1);
-        if stuck {
-            return done(Verdict::Inconclusive, StopReason::Exhausted);
-        }
-        let costs = self.costs();
-        let round = best_round(&run_opts, costs, self.config.vms.max(1).min(runs_left));
-        let build = best_build(&build_opts, costs);
-        let round = round.filter(|r| r.value >= MIN_VALUE);
-        let build = build.filter(|b| b.value >= MIN_VALUE);
-        match (round, build) {
-            (Some(r), Some(b)) if can_build && b.rate > r.rate => Step::Build(b.node),
-            (Some(r), _) => Step::Run(r.alloc),
-            (None, Some(b)) if can_build => Step::Build(b.node),
-            (None, Some(_)) => done(Verdict::Inconclusive, StopReason::MaxBuilds),
-            (None, None) => done(Verdict::Inconclusive, StopReason::Exhausted),
-        }
+        Ok(best.1)
     }
 
     /// Whether the target is settled: the bad commit showed it clearly
@@ -486,7 +501,7 @@ impl Engine {
     }
 
     /// Steps that verify the bad commit shows the failure before anything else.
-    fn verify_step(&self) -> Option<Step> {
+    pub(crate) fn verify_step(&self) -> Option<Step> {
         let shows = self.shows();
         let e = &self.evidence[shows as usize];
         let tried = e.target + e.other + e.clean + e.untestable;

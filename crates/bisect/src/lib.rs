@@ -28,8 +28,11 @@
 //! and test units, and the decision loop), `posterior` (the model), `probe`
 //! (which commits to evaluate and what a test of one is worth), `select`
 //! (the engine's evaluation of those commits), `plan` (run
-//! round or build, by information per cost), `bits`/`math` (helpers).
+//! round or build, by information per cost), `batch` (several builds at
+//! once: joint picks, speculative builds, runs for idle VMs),
+//! `bits`/`math` (helpers).
 
+mod batch;
 mod bits;
 mod dag;
 mod engine;
@@ -40,6 +43,7 @@ mod probe;
 mod select;
 mod types;
 
+pub use batch::{Batch, InFlight};
 pub use dag::{Dag, DagError, NodeId};
 pub use engine::Engine;
 pub use types::{

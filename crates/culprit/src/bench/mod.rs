@@ -8,6 +8,13 @@
 //!    over a simulated backend (`sim::SimBackend`): no processes, no clock.
 //! 2. `syzbot`: syzbot's rules from the brief (`syzbot`).
 //! 3. `git`: git bisect with one run per commit, any crash = bad (`gitbisect`).
+//! 4. `true-q`: culprit again, its engine told the world's true q (a prior
+//!    concentrated there): the reference for the runs culprit needs.
+//!
+//! Time: syzbot and git bisect build and test one commit after another.
+//! culprit does too unless the scenario sets `builders`; then `timeline`
+//! models B builders and the VMs as resources on a clock, with build/test
+//! overlap and speculative builds.
 //!
 //! Results depend only on the scenarios and seeds, never on the number of
 //! threads or the order trials finish in.
@@ -31,6 +38,11 @@
 //! build_min = 6.5           # minutes per build (default: the reference log's)
 //! round_min = 8.7           # minutes per test round (default: the reference log's)
 //! vms = 10                  # runs per round (default 10)
+//! builders = 4              # culprit builds this many commits at once, with
+//!                           # build/test overlap (default: none, the one-
+//!                           # action-at-a-time model)
+//! mix = "syzbot"            # draw q and unrelated crashes per seed from
+//!                           # syzbot's record (`mix`), overriding q/unrelated
 //! merge_culprits = false    # may a merge be the culprit (default false)
 //! ```
 //!
@@ -40,6 +52,7 @@
 pub mod gitbisect;
 pub mod graph;
 pub mod history;
+pub mod mix;
 pub mod plot;
 pub mod report;
 pub mod rng;
@@ -47,6 +60,7 @@ pub mod scenario;
 pub mod sim;
 pub mod synth;
 pub mod syzbot;
+pub mod timeline;
 pub mod world;
 
 use anyhow::Context;
@@ -73,7 +87,11 @@ pub struct BenchArgs {
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
     /// Strategies to compare.
-    #[arg(long, value_delimiter = ',', default_value = "culprit,syzbot,git")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "culprit,syzbot,git,true-q"
+    )]
     pub strategies: Vec<Strategy>,
     /// Use this DAG file as every scenario's history.
     #[arg(long, value_name = "FILE", conflicts_with = "repo")]
@@ -102,6 +120,8 @@ pub enum Strategy {
     Syzbot,
     /// git bisect, one run per commit.
     Git,
+    /// culprit's engine told the true q (a reference for its runs).
+    TrueQ,
 }
 
 impl Strategy {
@@ -110,6 +130,7 @@ impl Strategy {
             Strategy::Culprit => "culprit",
             Strategy::Syzbot => "syzbot",
             Strategy::Git => "git",
+            Strategy::TrueQ => "true-q",
         }
     }
 }
@@ -128,6 +149,24 @@ pub struct Tally {
     pub rounds: u32,
     pub build_secs: f64,
     pub test_secs: f64,
+    /// The time model with builders (`timeline`), when the scenario has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<Timing>,
+}
+
+/// Modelled use of the resources of one campaign with builders.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Timing {
+    /// From the start to the answer.
+    pub wall_secs: f64,
+    pub builders: u32,
+    pub vms: u32,
+    /// Builder time spent, abandoned builds included.
+    pub builder_secs: f64,
+    /// VM time spent by runs.
+    pub vm_secs: f64,
+    /// Builder time on commits never tested (speculation that did not pay).
+    pub untested_build_secs: f64,
 }
 
 impl Tally {
@@ -141,12 +180,17 @@ impl Tally {
             rounds: 0,
             build_secs: 0.0,
             test_secs: 0.0,
+            time: None,
         }
     }
 
-    /// Modelled wall time: builds, then per round its longest run.
+    /// Modelled wall time: with builders the timeline's; else builds, then
+    /// per round its longest run, one after another.
     pub fn hours(&self) -> f64 {
-        (self.build_secs + self.test_secs) / 3600.0
+        match &self.time {
+            Some(t) => t.wall_secs / 3600.0,
+            None => (self.build_secs + self.test_secs) / 3600.0,
+        }
     }
 }
 
@@ -173,12 +217,20 @@ pub fn trial(
             hist.name
         );
     }
-    let w = World::new(hist, seed, sc.noise(), sc.costs(), sc.merge_culprits);
+    let noise = match sc.mix {
+        Some(m) => m.noise(sc.noise(), seed),
+        None => sc.noise(),
+    };
+    let w = World::new(hist, seed, noise, sc.costs(), sc.merge_culprits);
     let mut results = Vec::new();
     for &st in strategies {
+        let known = st == Strategy::TrueQ;
         let t = match st {
-            Strategy::Culprit => sim::culprit(&w)
-                .with_context(|| format!("scenario {} seed {seed}: culprit campaign", sc.name))?,
+            Strategy::Culprit | Strategy::TrueQ => match sc.builders {
+                Some(b) => timeline::culprit(&w, b, known),
+                None => sim::culprit(&w, known),
+            }
+            .with_context(|| format!("scenario {} seed {seed}: {} campaign", sc.name, st.name()))?,
             Strategy::Syzbot => syzbot::syzbot(&w),
             Strategy::Git => gitbisect::plain(&w),
         };
@@ -189,6 +241,7 @@ pub fn trial(
         seed,
         truth: w.culprit,
         truth_sha: hist.shas[w.culprit as usize].clone(),
+        q: w.noise.q,
         candidates: hist.candidates(),
         results,
     })
@@ -293,6 +346,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let rep = evaluate(&scenarios, args.seeds, &strategies, threads)?;
     print!("{}", report::table(&scenarios, &rep.trials, &rep.rows));
+    print!("{}", mix::table(&scenarios, &rep.trials, &strategies));
     print!("{}", report::checks_text(&rep.checks));
     print!(
         "{}",

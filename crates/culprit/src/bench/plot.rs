@@ -93,6 +93,7 @@ fn color(st: Strategy) -> RGBColor {
         Strategy::Culprit => RGBColor(0x1f, 0x77, 0xb4),
         Strategy::Syzbot => RGBColor(0xd6, 0x27, 0x28),
         Strategy::Git => RGBColor(0x2c, 0xa0, 0x2c),
+        Strategy::TrueQ => RGBColor(0x94, 0x67, 0xbd),
     }
 }
 
@@ -272,6 +273,7 @@ mod tests {
             truth,
             truth_sha: String::new(),
             candidates: 100,
+            q: 1.0,
             results: vec![(Strategy::Culprit, t)],
         }
     }

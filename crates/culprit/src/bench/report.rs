@@ -17,6 +17,8 @@ pub struct Trial {
     /// The true culprit (index in the history).
     pub truth: u32,
     pub truth_sha: String,
+    /// The reproduction rate of this trial's world.
+    pub q: f64,
     pub candidates: usize,
     pub results: Vec<(Strategy, Tally)>,
 }
@@ -67,6 +69,31 @@ pub struct Row {
     pub rounds_lower_bound: f64,
     /// How the campaigns ended (culprit, unpublished, not-reproduced, ...).
     pub outcomes: BTreeMap<String, usize>,
+    /// With builders: busy share of builder and VM time over the wall time,
+    /// and the share of builder time on commits never tested.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub busy: Option<Busy>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Busy {
+    pub builders: f64,
+    pub vms: f64,
+    pub untested_builds: f64,
+}
+
+fn busy(ts: &[(&Trial, &Tally)]) -> Option<Busy> {
+    let times: Vec<&super::Timing> = ts.iter().filter_map(|(_, t)| t.time.as_ref()).collect();
+    if times.is_empty() {
+        return None;
+    }
+    let sum = |f: &dyn Fn(&super::Timing) -> f64| times.iter().map(|t| f(t)).sum::<f64>();
+    let bld = sum(&|t| t.builder_secs);
+    Some(Busy {
+        builders: bld / sum(&|t| t.wall_secs * t.builders as f64).max(1e-9),
+        vms: sum(&|t| t.vm_secs) / sum(&|t| t.wall_secs * t.vms as f64).max(1e-9),
+        untested_builds: sum(&|t| t.untested_build_secs) / bld.max(1e-9),
+    })
 }
 
 /// Capacity of a run with one-sided noise (BRIEF section 3).
@@ -127,6 +154,7 @@ pub fn rows(scenarios: &[Scenario], trials: &[Trial], strategies: &[Strategy]) -
                 runs_lower_bound: n.log2() / capacity(sc.q),
                 rounds_lower_bound: n.log2() / (sc.vms as f64 + 1.0).log2(),
                 outcomes,
+                busy: busy(&ts),
             });
         }
     }
@@ -180,7 +208,7 @@ pub fn table(scenarios: &[Scenario], trials: &[Trial], rows: &[Row]) -> String {
         );
         let _ = writeln!(
             s,
-            "{:<8} {:>5} {:>13} {:>13} {:>13} {:>13} {:>13} {:>6}  outcomes",
+            "{:<8} {:>5} {:>13} {:>13} {:>13} {:>13} {:>13} {:>6} {:>14}  outcomes",
             "strategy",
             "acc",
             "conf>=.99 ok",
@@ -188,7 +216,8 @@ pub fn table(scenarios: &[Scenario], trials: &[Trial], rows: &[Row]) -> String {
             "runs m/p95",
             "rounds m/p95",
             "hours m/p95",
-            "VM use"
+            "VM use",
+            "busy B/VM/spec"
         );
         for r in rs {
             let calib = match r.calibration {
@@ -198,9 +227,13 @@ pub fn table(scenarios: &[Scenario], trials: &[Trial], rows: &[Row]) -> String {
             let st = |x: &Stat, p: usize| format!("{:.p$}/{:.p$}", x.mean, x.p95);
             let outcomes: Vec<String> =
                 r.outcomes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let busy = match r.busy {
+                Some(b) => format!("{:.2}/{:.2}/{:.2}", b.builders, b.vms, b.untested_builds),
+                None => "-".to_string(),
+            };
             let _ = writeln!(
                 s,
-                "{:<8} {:>5.2} {:>13} {:>13} {:>13} {:>13} {:>13} {:>6.2}  {}",
+                "{:<8} {:>5.2} {:>13} {:>13} {:>13} {:>13} {:>13} {:>6.2} {:>14}  {}",
                 r.strategy.name(),
                 r.accuracy,
                 calib,
@@ -209,6 +242,7 @@ pub fn table(scenarios: &[Scenario], trials: &[Trial], rows: &[Row]) -> String {
                 st(&r.rounds, 1),
                 st(&r.hours, 2),
                 r.vm_use,
+                busy,
                 outcomes.join(" ")
             );
         }
@@ -262,6 +296,34 @@ pub fn checks(scenarios: &[Scenario], rows: &[Row], trials: &[Trial]) -> Vec<Che
         }
         let lim = 1.5 * c.runs_lower_bound;
         add("mean runs <=".into(), c.runs.mean, lim, c.runs.mean <= lim);
+        if let Some(t) = find(&sc.name, Strategy::TrueQ) {
+            let lim = 1.3 * t.runs.mean;
+            add(
+                "mean runs <= 1.3 x told the true q".into(),
+                c.runs.mean,
+                lim,
+                c.runs.mean <= lim,
+            );
+        }
+        if let (Some(b), Some(z), None) = (sc.builders, find(&sc.name, Strategy::Syzbot), sc.mix) {
+            // Issue 13: with 4 builders a third of syzbot's time at q >= 0.5
+            // and half at q = 0.2; with one, 0.6 at q = 1.
+            let factor = match (b >= 2, sc.q) {
+                (true, q) if q >= 0.5 => Some(1.0 / 3.0),
+                (true, q) if q >= 0.2 => Some(0.5),
+                (false, q) if q >= 1.0 => Some(0.6),
+                _ => None,
+            };
+            if let Some(f) = factor {
+                let lim = f * z.hours.mean;
+                add(
+                    format!("mean hours <= {f:.2} x syzbot ({b} builders)"),
+                    c.hours.mean,
+                    lim,
+                    c.hours.mean <= lim,
+                );
+            }
+        }
         if let Some(z) = find(&sc.name, Strategy::Syzbot) {
             let lim = z.hours.mean / 3.0;
             let met = c.hours.mean <= lim && c.accuracy >= z.accuracy;

@@ -54,6 +54,7 @@ pub mod tag {
     pub const BUILD: u64 = 4;
     pub const HISTORY: u64 = 5;
     pub const DOC: u64 = 6;
+    pub const MIX: u64 = 7;
 }
 
 #[cfg(test)]

@@ -50,6 +50,13 @@ pub struct Scenario {
     /// Whether a merge may be the culprit.
     #[serde(default)]
     pub merge_culprits: bool,
+    /// culprit's builders, with the timeline time model; None: one action
+    /// at a time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builders: Option<u32>,
+    /// Draw q and the unrelated-crash rate per seed (overrides both).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mix: Option<super::mix::Mix>,
 }
 
 fn one() -> f64 {
@@ -87,6 +94,8 @@ impl Scenario {
             round_min: round_min(),
             vms: vms(),
             merge_culprits: false,
+            builders: None,
+            mix: None,
         }
     }
 
@@ -126,6 +135,9 @@ impl Scenario {
             if !(0.0..=1.0).contains(&p) {
                 bail!("scenario {}: {what} = {p} is not a probability", self.name);
             }
+        }
+        if self.builders == Some(0) {
+            bail!("scenario {}: builders must be at least 1", self.name);
         }
         if self.q <= 0.0 || self.untestable >= 1.0 || self.vms == 0 {
             bail!(

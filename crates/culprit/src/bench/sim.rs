@@ -97,9 +97,13 @@ pub fn plan(world: &World) -> Plan {
     }
 }
 
-/// Strategy 1: culprit's campaign and engine.
-pub fn culprit(world: &World) -> anyhow::Result<Tally> {
-    let plan = plan(world);
+/// Strategy 1: culprit's campaign and engine, one action at a time; with
+/// `known_q` the engine is told the world's true q.
+pub fn culprit(world: &World, known_q: bool) -> anyhow::Result<Tally> {
+    let mut plan = plan(world);
+    if known_q {
+        plan.config.q_prior = super::timeline::known_q_prior(world.noise.q);
+    }
     let mut backend = SimBackend::new(world);
     let mut journal = Journal::in_memory();
     let machine = Machine::new(plan)?;
@@ -127,6 +131,7 @@ pub fn culprit(world: &World) -> anyhow::Result<Tally> {
         rounds: f.rounds,
         build_secs: f.build_secs,
         test_secs: f.test_secs,
+        time: None,
     })
 }
 
@@ -165,7 +170,7 @@ mod tests {
         let h = synth::kernel(200, 3).unwrap();
         for seed in 0..4 {
             let w = World::new(&h, seed, Noise::default(), Costs::default(), false);
-            let t = culprit(&w).unwrap();
+            let t = culprit(&w, false).unwrap();
             assert_eq!(t.answer, Some(w.culprit), "seed {seed}: {t:?}");
             assert!(t.builds >= 1 && t.runs >= t.builds && t.rounds >= 1);
             assert!(t.build_secs > 0.0 && t.test_secs > 0.0);

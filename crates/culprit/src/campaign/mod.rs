@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 mod apply;
+mod batch;
 pub mod event;
 mod hints;
 mod plan;
@@ -87,6 +88,8 @@ pub struct Machine {
     verification: Option<Verification>,
     /// Untestable runs by reason (for the infrastructure-error class).
     untestable: BTreeMap<String, u32>,
+    /// Work handed out by [`Machine::poll_batch`] and not yet answered.
+    flight: batch::Flight,
 }
 
 impl Machine {
@@ -141,6 +144,7 @@ impl Machine {
             verify: None,
             verification: None,
             untestable: BTreeMap::new(),
+            flight: batch::Flight::default(),
             engine,
             plan,
         })
@@ -253,6 +257,7 @@ impl Machine {
                 symbols,
             } => {
                 let n = self.node(commit)?;
+                self.flight.built(n);
                 self.apply_build(n, *ok, signature.as_deref(), first_error.as_deref(), *secs);
                 if let Some(l) = log {
                     self.build_logs.insert(n, l.clone());
@@ -303,6 +308,7 @@ impl Machine {
                 output,
             } => {
                 let n = self.node(commit)?;
+                self.flight.ran(n);
                 let earlier = self.runs_on[n as usize];
                 self.apply_run(n, status, *secs, output.as_ref());
                 let m = self.round_secs.entry(*round).or_insert(0.0);

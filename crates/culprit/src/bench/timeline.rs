@@ -1,0 +1,257 @@
+//! The time model with builders: culprit's real campaign machine
+//! ([`Machine::poll_batch`]) over a simulated world, with B builders and the
+//! scenario's VMs as resources on a modelled clock.
+//!
+//! Builds run concurrently, one per builder, each taking its simulated time;
+//! runs occupy one VM each for their simulated time, and a VM takes a new
+//! run as soon as it is free, while builders keep building (build/test
+//! overlap, speculative builds). The machine is polled whenever something
+//! finishes. The campaign ends when the machine
+//! says done; work still in flight then is abandoned and counted as spent.
+//! Work finishing at the same instant is fed builds first, each kind in the
+//! order it was started, so a trial is a pure function of the world.
+//!
+//! It must never use a real clock or real processes.
+
+use super::sim::plan;
+use super::world::World;
+use super::{Tally, Timing};
+use crate::backend::{BuildResult, RunResult};
+use crate::campaign::{Action, Machine, Record, RunJob};
+use anyhow::{bail, Context};
+use culprit_bisect::Verdict;
+use std::collections::HashMap;
+
+/// Strength of the prior that tells the engine the true q (pseudo-runs).
+const KNOWN_Q_RUNS: f64 = 2000.0;
+
+/// A Beta prior on q concentrated at `q`.
+pub fn known_q_prior(q: f64) -> (f64, f64) {
+    (
+        (q * KNOWN_Q_RUNS).max(1e-3),
+        ((1.0 - q) * KNOWN_Q_RUNS).max(1e-3),
+    )
+}
+
+struct Build {
+    end: f64,
+    start: f64,
+    node: u32,
+    result: BuildResult,
+}
+
+struct Run {
+    end: f64,
+    start: f64,
+    round: u32,
+    job: RunJob,
+    result: RunResult,
+}
+
+/// culprit with `builders` builders; with `known_q`, the engine's prior on
+/// q is concentrated at the world's true q (the reference of what the same
+/// engine needs when told the rate).
+pub fn culprit(world: &World, builders: u32, known_q: bool) -> anyhow::Result<Tally> {
+    let mut p = plan(world);
+    if known_q {
+        p.config.q_prior = known_q_prior(world.noise.q);
+    }
+    let builders = builders.max(1);
+    let vms = world.costs.vms.max(1);
+    let index: HashMap<&str, u32> = world
+        .hist
+        .shas
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i as u32))
+        .collect();
+    let node = |sha: &str| {
+        index
+            .get(sha)
+            .copied()
+            .with_context(|| format!("simulated history has no commit {sha}"))
+    };
+    let mut built = vec![false; world.hist.len()];
+    let mut tested = vec![false; world.hist.len()];
+    let mut m = Machine::new(p)?;
+    m.resume(&[])?;
+    let (mut now, mut builder_secs, mut vm_secs) = (0.0f64, 0.0f64, 0.0f64);
+    let mut building: Vec<Build> = Vec::new();
+    let mut running: Vec<Run> = Vec::new();
+    let mut build_log: Vec<(u32, f64)> = Vec::new();
+    loop {
+        let free = builders - building.len() as u32;
+        let free_vms = vms.saturating_sub(running.len() as u32);
+        let actions = m.poll_batch(free, free_vms, &|c| {
+            index.get(c).is_some_and(|&x| built[x as usize])
+        });
+        m.take_events();
+        if actions.contains(&Action::Done) {
+            break;
+        }
+        for a in actions {
+            match a {
+                Action::Build(c) => {
+                    let x = node(&c)?;
+                    let result = world.build(x);
+                    building.push(Build {
+                        end: now + result.secs,
+                        start: now,
+                        node: x,
+                        result,
+                    });
+                }
+                Action::Run { round: k, jobs } => {
+                    anyhow::ensure!(
+                        running.len() + jobs.len() <= vms as usize,
+                        "more runs than VMs"
+                    );
+                    for job in jobs {
+                        let x = node(&job.commit)?;
+                        anyhow::ensure!(built[x as usize], "run on unbuilt commit {}", job.commit);
+                        tested[x as usize] = true;
+                        let result = world.run(x, job.run);
+                        running.push(Run {
+                            end: now + result.secs,
+                            start: now,
+                            round: k,
+                            job,
+                            result,
+                        });
+                    }
+                }
+                other => bail!("the bench cannot perform {other:?}"),
+            }
+        }
+        // The next instant something finishes.
+        let next_build = building.iter().map(|b| b.end).fold(f64::INFINITY, f64::min);
+        let next_run = running.iter().map(|r| r.end).fold(f64::INFINITY, f64::min);
+        let t = next_build.min(next_run);
+        if !t.is_finite() {
+            bail!("the campaign waits with nothing in flight");
+        }
+        now = t;
+        let mut i = 0;
+        while i < building.len() {
+            if building[i].end <= now {
+                let b = building.remove(i);
+                builder_secs += b.result.secs;
+                built[b.node as usize] = b.result.ok;
+                build_log.push((b.node, b.result.secs));
+                let r = b.result;
+                let rec = Record::Build {
+                    commit: world.hist.shas[b.node as usize].clone(),
+                    ok: r.ok,
+                    signature: r.signature.map(hex::encode),
+                    secs: r.secs,
+                    first_error: r.first_error,
+                    info: r.info,
+                    log: r.log,
+                    config: r.config,
+                    symbols: r.symbols,
+                };
+                m.feed(&rec)?;
+            } else {
+                i += 1;
+            }
+        }
+        let mut i = 0;
+        while i < running.len() {
+            if running[i].end <= now {
+                let r = running.remove(i);
+                vm_secs += r.result.secs;
+                let rec = Record::Run {
+                    commit: r.job.commit,
+                    run: r.job.run,
+                    round: r.round,
+                    status: r.result.status,
+                    secs: r.result.secs,
+                    output: None,
+                };
+                m.feed(&rec)?;
+            } else {
+                i += 1;
+            }
+        }
+    }
+    // Abandoned work was paid for up to now.
+    for b in &building {
+        builder_secs += now - b.start;
+    }
+    for r in &running {
+        vm_secs += now - r.start;
+    }
+    let untested: f64 = build_log
+        .iter()
+        .filter(|(x, _)| !tested[*x as usize])
+        .map(|b| b.1)
+        .sum::<f64>()
+        + building.iter().map(|b| now - b.start).sum::<f64>();
+    let f = m.finish();
+    let outcome = match f.outcome.verdict {
+        Verdict::Culprit(_) => "culprit",
+        Verdict::Older => "older",
+        Verdict::Inconclusive => "inconclusive",
+        Verdict::NotReproduced => "not-reproduced",
+    };
+    Ok(Tally {
+        answer: f.culprit,
+        confidence: Some(f.confidence),
+        outcome,
+        builds: f.builds,
+        runs: f.runs,
+        rounds: f.rounds,
+        build_secs: f.build_secs,
+        test_secs: f.test_secs,
+        time: Some(Timing {
+            wall_secs: now,
+            builders,
+            vms,
+            builder_secs,
+            vm_secs,
+            untested_build_secs: untested,
+        }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::synth;
+    use super::super::world::{Costs, Noise};
+    use super::*;
+
+    #[test]
+    fn builders_find_the_culprit_sooner_than_one_builder() {
+        let h = synth::kernel(400, 3).unwrap();
+        let (mut one, mut four) = (0.0, 0.0);
+        for seed in 0..4 {
+            let w = World::new(&h, seed, Noise::default(), Costs::default(), false);
+            let a = culprit(&w, 1, false).unwrap();
+            let b = culprit(&w, 4, false).unwrap();
+            assert_eq!(a.answer, Some(w.culprit), "seed {seed}: {a:?}");
+            assert_eq!(b.answer, Some(w.culprit), "seed {seed}: {b:?}");
+            let (ta, tb) = (a.time.clone().unwrap(), b.time.clone().unwrap());
+            // Work never exceeds what the resources can do in the time.
+            assert!(ta.builder_secs <= ta.wall_secs * 1.0 + 1e-6);
+            assert!(tb.builder_secs <= tb.wall_secs * 4.0 + 1e-6);
+            assert!(tb.vm_secs <= tb.wall_secs * tb.vms as f64 + 1e-6);
+            one += ta.wall_secs;
+            four += tb.wall_secs;
+            // Deterministic.
+            assert_eq!(culprit(&w, 4, false).unwrap(), b);
+        }
+        assert!(four < one, "4 builders {four} s, 1 builder {one} s");
+    }
+
+    #[test]
+    fn told_the_true_q_the_engine_still_finds_the_culprit() {
+        let h = synth::kernel(300, 5).unwrap();
+        let noise = Noise {
+            q: 0.5,
+            ..Noise::default()
+        };
+        let w = World::new(&h, 2, noise, Costs::default(), false);
+        let t = culprit(&w, 2, true).unwrap();
+        assert_eq!(t.answer, Some(w.culprit), "{t:?}");
+    }
+}

@@ -1,0 +1,166 @@
+//! Several builds and a test round in flight at once: [`Machine::poll_batch`]
+//! hands out everything to start now on idle builders and VMs, the engine's
+//! [`culprit_bisect::Engine::next_batch`] choosing it.
+//!
+//! The machine remembers what it handed out and is still unanswered (the
+//! in-flight work), so that the engine can plan around it; a record fed for
+//! a build or run clears it. The records themselves are what they are in
+//! the one-action protocol: replaying a journal written in any completion
+//! order restores the same engine state (in-flight work is not journaled,
+//! so a resumed machine starts with none).
+
+use super::*;
+use culprit_bisect::{Batch, InFlight};
+
+/// Builds and runs handed out and not yet answered.
+#[derive(Debug, Default)]
+pub(super) struct Flight {
+    building: Vec<u32>,
+    /// (commit, runs not yet answered).
+    testing: Vec<(u32, u32)>,
+    /// Number of the next round (rounds overlap: VMs are independent).
+    next_round: u32,
+}
+
+impl Flight {
+    pub(super) fn built(&mut self, n: u32) {
+        if let Some(i) = self.building.iter().position(|&b| b == n) {
+            self.building.remove(i);
+        }
+    }
+
+    pub(super) fn ran(&mut self, n: u32) {
+        if let Some(i) = self.testing.iter().position(|t| t.0 == n) {
+            self.testing[i].1 -= 1;
+            if self.testing[i].1 == 0 {
+                self.testing.remove(i);
+            }
+        }
+    }
+}
+
+impl Machine {
+    /// What to start now on `free_builders` idle builders and `free_vms`
+    /// idle VMs: any number of [`Action::Build`]s and at most one
+    /// [`Action::Run`] (its runs may start while earlier ones still run). An empty list
+    /// means: wait for work in flight and feed its records. A hint lookup,
+    /// a revert verification step or [`Action::Done`] comes alone; work
+    /// still in flight at `Done` is not needed any more.
+    pub fn poll_batch(
+        &mut self,
+        free_builders: u32,
+        free_vms: u32,
+        available: &dyn Fn(&str) -> bool,
+    ) -> Vec<Action> {
+        if self.done.is_some() {
+            return vec![Action::Done];
+        }
+        if let Some(o) = self.verifying.clone() {
+            return vec![self.verify_step(o, available)];
+        }
+        if let Some(a) = self.hint_action() {
+            return vec![a];
+        }
+        let status = self.engine.status();
+        self.status_event(&status);
+        self.announce_target();
+        let batch = loop {
+            if let Some(o) = self.near_miss(&status) {
+                break Batch {
+                    done: Some(o),
+                    ..Batch::default()
+                };
+            }
+            let flight = InFlight {
+                building: &self.flight.building,
+                testing: &self.flight.testing,
+            };
+            let b = self.engine.next_batch(free_builders, free_vms, flight);
+            let stale: Vec<u32> = b
+                .runs
+                .iter()
+                .map(|j| j.0)
+                .filter(|&n| !available(&self.plan.commits[n as usize].sha))
+                .collect();
+            if stale.is_empty() {
+                break b;
+            }
+            for n in stale {
+                self.engine.forget_build(n);
+            }
+        };
+        if let Some(outcome) = batch.done {
+            self.flight = Flight::default();
+            self.end_visits(&[]);
+            if let (true, Verdict::Culprit(c)) = (self.plan.verify, outcome.verdict) {
+                self.start_verify(c);
+                self.verifying = Some(outcome.clone());
+                return vec![self.verify_step(outcome, available)];
+            }
+            return vec![self.finished(outcome)];
+        }
+        let mut actions = Vec::new();
+        if !batch.runs.is_empty() {
+            let nodes: Vec<u32> = batch.runs.iter().map(|j| j.0).collect();
+            self.end_visits(&nodes);
+            actions.push(self.round_action(&batch.runs));
+            for &(n, k) in &batch.runs {
+                match self.flight.testing.iter_mut().find(|t| t.0 == n) {
+                    Some(t) => t.1 += k,
+                    None => self.flight.testing.push((n, k)),
+                }
+            }
+        }
+        for &n in &batch.builds {
+            let c = &self.plan.commits[n as usize];
+            if n != self.plan.bad {
+                self.events.push(Event::CommitChosen {
+                    commit: c.sha.clone(),
+                    subject: c.subject.clone(),
+                    credible: status.credible.len(),
+                    mass: status.credible.iter().map(|h| h.1).sum(),
+                });
+            }
+            self.events.push(Event::BuildStarted {
+                commit: c.sha.clone(),
+                subject: c.subject.clone(),
+                release: self.release_of(n),
+            });
+            actions.push(Action::Build(c.sha.clone()));
+            self.flight.building.push(n);
+        }
+        actions
+    }
+
+    fn round_action(&mut self, alloc: &[(u32, u32)]) -> Action {
+        let round = self.rounds().max(self.flight.next_round);
+        self.flight.next_round = round + 1;
+        let mut jobs = Vec::new();
+        for &(n, k) in alloc {
+            // Runs already handed out on n are numbered before these.
+            let handed = self
+                .flight
+                .testing
+                .iter()
+                .find(|t| t.0 == n)
+                .map_or(0, |t| t.1);
+            for i in 0..k {
+                jobs.push(RunJob {
+                    commit: self.plan.commits[n as usize].sha.clone(),
+                    run: self.runs_on[n as usize] + handed + i,
+                });
+            }
+        }
+        self.events.push(Event::RoundStarted {
+            round,
+            jobs: alloc
+                .iter()
+                .map(|&(n, k)| RoundJob {
+                    commit: self.plan.commits[n as usize].sha.clone(),
+                    runs: k,
+                })
+                .collect(),
+        });
+        Action::Run { round, jobs }
+    }
+}
