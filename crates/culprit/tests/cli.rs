@@ -97,6 +97,7 @@ fn help_shows_defaults_and_a_kernel_heading() {
         exit::OLDER,
         exit::NOT_REPRODUCED,
         exit::REVERT_PERSISTS,
+        exit::INFRASTRUCTURE,
         exit::INTERRUPTED,
     ] {
         let tail = &help[help.find("Exit status:").unwrap()..];

@@ -60,8 +60,8 @@ Exit status: 0 a culprit was named; 3 inconclusive (see the credible set);
 with --fix: not fixed at the new end); 5 the bug did not reproduce on the
 bad commit (--fix: the old end); 6 a culprit was named but its
 verification contradicts it (suspect); 7 most runs tested nothing
-(infrastructure error, no answer); 1 an error; 2 a usage error; 130
-interrupted (the journal is intact: rerun to resume).";
+(infrastructure error, no answer); 1 an error; 2 a usage error;
+130 interrupted (the journal is intact: rerun to resume).";
 
 const TEST_EXAMPLES: &str = "Examples:
   # Does the fix stop the crash? The patch is applied in git's object
