@@ -24,6 +24,12 @@
 //! over a round of runs on built commits or a new build; broken builds make
 //! their neighbours less attractive.
 //!
+//! A fix bisection (`Config::fix`) is the same model with the sides
+//! swapped: "culprit is c" means the bug is absent exactly at c's
+//! descendants-or-self, the learned rate q applies everywhere else, the
+//! target is learned on the old end (`Engine::shows`), and "older" reads
+//! "not fixed, even at bad".
+//!
 //! Code map: `types` (the vocabulary), `engine` (bookkeeping of builds, runs
 //! and test units, and the decision loop), `posterior` (the model), `probe`
 //! (which commits to evaluate and what a test of one is worth), `select`
