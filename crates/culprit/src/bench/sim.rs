@@ -116,13 +116,18 @@ pub fn culprit(world: &World, known_q: bool) -> anyhow::Result<Tally> {
         &mut NoHints,
         &mut crate::drive::NoReverts,
     )?;
+    Ok(tally(&f))
+}
+
+/// The tally of a finished campaign, without a timeline.
+pub fn tally(f: &crate::campaign::Finish) -> Tally {
     let outcome = match f.outcome.verdict {
         Verdict::Culprit(_) => "culprit",
         Verdict::Older => "older",
         Verdict::Inconclusive => "inconclusive",
         Verdict::NotReproduced => "not-reproduced",
     };
-    Ok(Tally {
+    Tally {
         answer: f.culprit,
         confidence: Some(f.confidence),
         outcome,
@@ -132,7 +137,7 @@ pub fn culprit(world: &World, known_q: bool) -> anyhow::Result<Tally> {
         build_secs: f.build_secs,
         test_secs: f.test_secs,
         time: None,
-    })
+    }
 }
 
 #[cfg(test)]

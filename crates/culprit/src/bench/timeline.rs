@@ -19,7 +19,6 @@ use super::{Tally, Timing};
 use crate::backend::{BuildResult, RunResult};
 use crate::campaign::{Action, Machine, Record, RunJob};
 use anyhow::{bail, Context};
-use culprit_bisect::Verdict;
 use std::collections::HashMap;
 
 /// Strength of the prior that tells the engine the true q (pseudo-runs).
@@ -188,21 +187,7 @@ pub fn culprit(world: &World, builders: u32, known_q: bool) -> anyhow::Result<Ta
         .sum::<f64>()
         + building.iter().map(|b| now - b.start).sum::<f64>();
     let f = m.finish();
-    let outcome = match f.outcome.verdict {
-        Verdict::Culprit(_) => "culprit",
-        Verdict::Older => "older",
-        Verdict::Inconclusive => "inconclusive",
-        Verdict::NotReproduced => "not-reproduced",
-    };
     Ok(Tally {
-        answer: f.culprit,
-        confidence: Some(f.confidence),
-        outcome,
-        builds: f.builds,
-        runs: f.runs,
-        rounds: f.rounds,
-        build_secs: f.build_secs,
-        test_secs: f.test_secs,
         time: Some(Timing {
             wall_secs: now,
             builders,
@@ -211,6 +196,7 @@ pub fn culprit(world: &World, builders: u32, known_q: bool) -> anyhow::Result<Ta
             vm_secs,
             untested_build_secs: untested,
         }),
+        ..super::sim::tally(&f)
     })
 }
 

@@ -112,27 +112,15 @@ impl Machine {
             }
         }
         for &n in &batch.builds {
-            let c = &self.plan.commits[n as usize];
-            if n != self.plan.bad {
-                self.events.push(Event::CommitChosen {
-                    commit: c.sha.clone(),
-                    subject: c.subject.clone(),
-                    credible: status.credible.len(),
-                    mass: status.credible.iter().map(|h| h.1).sum(),
-                });
-            }
-            self.events.push(Event::BuildStarted {
-                commit: c.sha.clone(),
-                subject: c.subject.clone(),
-                release: self.release_of(n),
-            });
-            actions.push(Action::Build(c.sha.clone()));
+            actions.push(self.build_action(n, &status));
             self.flight.building.push(n);
         }
         actions
     }
 
-    fn round_action(&mut self, alloc: &[(u32, u32)]) -> Action {
+    /// One round of runs on built commits, numbered after every round
+    /// handed out so far.
+    pub(super) fn round_action(&mut self, alloc: &[(u32, u32)]) -> Action {
         let round = self.rounds().max(self.flight.next_round);
         self.flight.next_round = round + 1;
         let mut jobs = Vec::new();

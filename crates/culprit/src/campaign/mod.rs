@@ -397,50 +397,12 @@ impl Machine {
         match step {
             Step::Build(n) => {
                 self.end_visits(&[]);
-                let c = &self.plan.commits[n as usize];
-                if self.engine.builds() > 0
-                    && n != self.engine.shows()
-                    && n != self.plan.bad
-                    && self.plan.walk.is_none()
-                {
-                    self.events.push(Event::CommitChosen {
-                        commit: c.sha.clone(),
-                        subject: c.subject.clone(),
-                        credible: status.credible.len(),
-                        mass: status.credible.iter().map(|h| h.1).sum(),
-                    });
-                }
-                self.events.push(Event::BuildStarted {
-                    commit: c.sha.clone(),
-                    subject: c.subject.clone(),
-                    release: self.release_of(n),
-                });
-                Action::Build(c.sha.clone())
+                self.build_action(n, &status)
             }
             Step::Run(alloc) => {
                 let nodes: Vec<u32> = alloc.iter().map(|j| j.0).collect();
                 self.end_visits(&nodes);
-                let round = self.round_secs.keys().next_back().map_or(0, |r| r + 1);
-                let mut jobs = Vec::new();
-                for &(n, k) in &alloc {
-                    for i in 0..k {
-                        jobs.push(RunJob {
-                            commit: self.plan.commits[n as usize].sha.clone(),
-                            run: self.runs_on[n as usize] + i,
-                        });
-                    }
-                }
-                self.events.push(Event::RoundStarted {
-                    round,
-                    jobs: alloc
-                        .iter()
-                        .map(|&(n, k)| RoundJob {
-                            commit: self.plan.commits[n as usize].sha.clone(),
-                            runs: k,
-                        })
-                        .collect(),
-                });
-                Action::Run { round, jobs }
+                self.round_action(&alloc)
             }
             Step::Done(outcome) => {
                 self.end_visits(&[]);
@@ -454,6 +416,30 @@ impl Machine {
         }
     }
 
+    /// Build commit `n`, announced in the log (with the credible set it
+    /// was chosen from, unless it is an end of the range or a walk step).
+    fn build_action(&mut self, n: u32, status: &Status) -> Action {
+        let c = &self.plan.commits[n as usize];
+        if self.engine.builds() > 0
+            && n != self.engine.shows()
+            && n != self.plan.bad
+            && self.plan.walk.is_none()
+        {
+            self.events.push(Event::CommitChosen {
+                commit: c.sha.clone(),
+                subject: c.subject.clone(),
+                credible: status.credible.len(),
+                mass: status.credible.iter().map(|h| h.1).sum(),
+            });
+        }
+        self.events.push(Event::BuildStarted {
+            commit: c.sha.clone(),
+            subject: c.subject.clone(),
+            release: self.release_of(n),
+        });
+        Action::Build(c.sha.clone())
+    }
+
     /// The release name of a walk's commit.
     fn release_of(&self, n: u32) -> Option<String> {
         let w = self.plan.walk.as_ref().filter(|w| w.releases)?;
@@ -462,24 +448,19 @@ impl Machine {
 
     fn finished(&mut self, outcome: Outcome) -> Action {
         let (culprit, confidence) = verdict_mass(&outcome);
-        if let (Some(w), Verdict::Culprit(c)) = (&self.plan.walk, outcome.verdict) {
-            let p = &self.plan;
-            let (good, oldest) = if c == 0 {
-                (None, Some(w.labels[0].clone()))
-            } else {
-                let below = p.commits[c as usize].parents[0] as usize;
-                (Some(w.labels[below].clone()), None)
-            };
+        let releases = self.plan.walk.as_ref().is_some_and(|w| w.releases);
+        let ended = match plan::walk_end_of(&self.plan, outcome.verdict, confidence) {
+            WalkEnd::Good { commit, label, .. } => Some((Some(label), Some(commit), None, false)),
+            WalkEnd::Oldest { label, root, .. } => Some((None, None, Some(label), root)),
+            WalkEnd::Undecided => None,
+        };
+        if let Some((good, good_commit, oldest, root)) = ended {
             self.events.push(Event::WalkEnded {
                 good,
-                good_commit: (c != 0).then(|| {
-                    p.commits[p.commits[c as usize].parents[0] as usize]
-                        .sha
-                        .clone()
-                }),
+                good_commit,
                 oldest,
-                root: c == 0 && w.ends_at_root,
-                releases: w.releases,
+                root,
+                releases,
                 confidence,
             });
         }

@@ -263,25 +263,28 @@ impl Finish {
     /// How a walk campaign ended: the good end it found, or that its
     /// oldest release has the bug, or neither.
     pub fn walk_end(&self, plan: &Plan) -> WalkEnd {
-        let Some(w) = &plan.walk else {
-            return WalkEnd::Undecided;
+        walk_end_of(plan, self.outcome.verdict, self.confidence)
+    }
+}
+
+/// How a walk ends with `verdict`: "culprit is step c" means the step
+/// below c is good, or, for the oldest step, that it has the bug.
+pub(super) fn walk_end_of(plan: &Plan, verdict: Verdict, confidence: f64) -> WalkEnd {
+    let (Some(w), Verdict::Culprit(c)) = (&plan.walk, verdict) else {
+        return WalkEnd::Undecided;
+    };
+    if c == 0 {
+        return WalkEnd::Oldest {
+            commit: plan.commits[0].sha.clone(),
+            label: w.labels[0].clone(),
+            confidence,
+            root: w.ends_at_root,
         };
-        let Verdict::Culprit(c) = self.outcome.verdict else {
-            return WalkEnd::Undecided;
-        };
-        if c == 0 {
-            return WalkEnd::Oldest {
-                commit: plan.commits[0].sha.clone(),
-                label: w.labels[0].clone(),
-                confidence: self.confidence,
-                root: w.ends_at_root,
-            };
-        }
-        let below = plan.commits[c as usize].parents[0] as usize;
-        WalkEnd::Good {
-            commit: plan.commits[below].sha.clone(),
-            label: w.labels[below].clone(),
-            confidence: self.confidence,
-        }
+    }
+    let below = plan.commits[c as usize].parents[0] as usize;
+    WalkEnd::Good {
+        commit: plan.commits[below].sha.clone(),
+        label: w.labels[below].clone(),
+        confidence,
     }
 }

@@ -432,14 +432,14 @@ impl Campaign<'_> {
             } => bail!(
                 "the bug shows on the first commit of history ({label}): there is no older commit to bisect from; if some commit is known to be good, give it with --good"
             ),
-            WalkEnd::Oldest { .. } | WalkEnd::Undecided => {
+            WalkEnd::Oldest { .. } => {
+                // "The oldest step introduced it": older than every step.
                 let mut finish = finish;
-                if let WalkEnd::Oldest { .. } = finish.walk_end(&wplan) {
-                    finish.outcome.verdict = culprit_bisect::Verdict::Older;
-                    finish.culprit = None;
-                }
+                finish.outcome.verdict = culprit_bisect::Verdict::Older;
+                finish.culprit = None;
                 self.report(&wplan, &finish, Some(walked), out)
             }
+            WalkEnd::Undecided => self.report(&wplan, &finish, Some(walked), out),
         }
     }
 
