@@ -65,7 +65,7 @@ impl Machine {
         self.status_event(&status);
         self.announce_target();
         let batch = loop {
-            if let Some(o) = self.near_miss(&status) {
+            if let Some(o) = self.stops_early(&status) {
                 break Batch {
                     done: Some(o),
                     ..Batch::default()
@@ -100,9 +100,18 @@ impl Machine {
             return vec![self.finished(outcome)];
         }
         let mut actions = Vec::new();
-        if !batch.runs.is_empty() {
-            let nodes: Vec<u32> = batch.runs.iter().map(|j| j.0).collect();
+        if !batch.runs.is_empty() || !batch.builds.is_empty() {
+            // As in `poll`, the engine moving on ends the visits of the
+            // commits it leaves; runs still in flight keep theirs open.
+            let nodes: Vec<u32> = batch
+                .runs
+                .iter()
+                .chain(self.flight.testing.iter())
+                .map(|j| j.0)
+                .collect();
             self.end_visits(&nodes);
+        }
+        if !batch.runs.is_empty() {
             actions.push(self.round_action(&batch.runs));
             for &(n, k) in &batch.runs {
                 match self.flight.testing.iter_mut().find(|t| t.0 == n) {
@@ -116,6 +125,13 @@ impl Machine {
             self.flight.building.push(n);
         }
         actions
+    }
+
+    /// Whether the machine is verifying a culprit (its steps come alone
+    /// from [`Machine::poll_batch`]) or is done: work handed out before
+    /// and still in flight is not needed any more.
+    pub fn settled(&self) -> bool {
+        self.done.is_some() || self.verifying.is_some()
     }
 
     /// One round of runs on built commits, numbered after every round
