@@ -11,8 +11,8 @@ use culprit_proc::Cancel;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::backend::builders::{CommandBuilders, MAX_BUILDERS};
-use crate::backend::command::{CommandBackend, CommandSettings};
+use crate::backend::builders::CommandBuilders;
+use crate::backend::command::CommandBackend;
 use crate::backend::kernel::{self, KernelBackend, KernelSettings, Pool, TreeChoice};
 use crate::backend::slurm::{Executor, SlurmBackend};
 use crate::backend::Progress;
@@ -110,39 +110,10 @@ fn settings_identity(mode: &Mode) -> Result<(&'static str, serde_json::Value)> {
     })
 }
 
-fn command_settings(spec: &CampaignSpec, g: &crate::spec::Generic) -> Result<CommandSettings> {
-    Ok(CommandSettings {
-        build: g.build.clone(),
-        test: g.test.clone(),
-        artifact: g.artifact.clone(),
-        vms: spec.search.vms,
-        run_timeout: timeout("--run-timeout", g.run_timeout)?,
-        build_timeout: timeout("--build-timeout", g.build_timeout)?,
-    })
-}
-
-/// `--builders`: in range, and only where several builders exist.
-fn check_builders(spec: &CampaignSpec) -> Result<()> {
-    let b = spec.search.builders;
-    if !(1..=MAX_BUILDERS).contains(&b) {
-        bail!("--builders must be between 1 and {MAX_BUILDERS} (got {b}): the builds at once, each in its own checkout");
-    }
-    if b == 1 {
-        return Ok(());
-    }
-    if let Mode::Kernel(_) = spec.mode {
-        bail!("--builders {b}: several builders are for the generic mode (--build/--test) only, for now; kernel mode builds one kernel at a time in its build tree: drop --builders");
-    }
-    if spec.executor != Executor::Local {
-        bail!("--builders {b}: several builders are for the local executor only, for now; --executor slurm builds one commit at a time (its runs already go to the cluster --vms at once): drop --builders");
-    }
-    Ok(())
-}
-
 /// Runs the campaign a spec describes; returns the exit status.
 pub fn run(spec: &CampaignSpec) -> Result<i32> {
     let config = engine_config(spec)?;
-    check_builders(spec)?;
+    exec::check_builders(spec)?;
     if let Mode::Generic(g) = &spec.mode {
         timeout("--run-timeout", g.run_timeout)?;
         timeout("--build-timeout", g.build_timeout)?;
@@ -232,14 +203,14 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
                     &repo,
                     &s.bad,
                     &workdir,
-                    command_settings(spec, g)?,
+                    exec::command_settings(spec, g)?,
                     spec.search.builders,
                     cancel.clone(),
                     &mut progress,
                 )?))
             }
             Mode::Generic(g) => {
-                let settings = command_settings(spec, g)?;
+                let settings = exec::command_settings(spec, g)?;
                 Exec::One(match &spec.executor {
                     Executor::Local => Box::new(CommandBackend::new(
                         &repo,
