@@ -328,3 +328,7 @@ fn flush(m: &mut Machine, sink: &mut dyn Sink) {
         sink.event(&e);
     }
 }
+
+#[cfg(test)]
+#[path = "drive_tests.rs"]
+mod tests;
