@@ -330,5 +330,4 @@ fn flush(m: &mut Machine, sink: &mut dyn Sink) {
 }
 
 #[cfg(test)]
-#[path = "drive_tests.rs"]
 mod tests;

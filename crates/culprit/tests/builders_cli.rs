@@ -322,6 +322,36 @@ fn ctrl_c_stops_every_build_and_run_and_the_journal_resumes() {
 }
 
 #[test]
+fn without_an_artifact_runs_use_the_checkout_that_built_their_commit() {
+    // The test reads the build product from its working directory: a run
+    // in another builder's checkout would see another commit's product.
+    let t = tempfile::tempdir().unwrap();
+    let (repo, good, want, bad) = linear(t.path(), 24, 9);
+    let test = "grep -q BUG=1 out/state && { echo 'BUG: unable to handle page fault for address: 0000000000000008'; echo 'RIP: 0010:demo_crash+0x5/0x10'; exit 1; }; exit 0";
+    let build = "sleep 0.2; mkdir -p out && cp state.txt out/state";
+    let (log, v) = bisect(
+        t.path(),
+        &repo,
+        &[
+            "--bad",
+            &bad,
+            "--good",
+            &good,
+            "--build",
+            build,
+            "--test",
+            test,
+            "--builders",
+            "2",
+            "--vms",
+            "2",
+        ],
+    );
+    assert_eq!(v["culprit"], want.as_str(), "{log}");
+    assert!(log.contains("[builder 2] building "), "{log}");
+}
+
+#[test]
 fn several_builders_are_refused_where_they_do_not_exist() {
     let t = tempfile::tempdir().unwrap();
     let (repo, good, _, bad) = linear(t.path(), 5, 3);
@@ -351,4 +381,6 @@ fn several_builders_are_refused_where_they_do_not_exist() {
         "slurm",
     ]);
     assert!(e.contains("local executor only"), "{e}");
+    let e = run(&["--kernel", "--builders", "2"]);
+    assert!(e.contains("generic mode (--build/--test) only"), "{e}");
 }

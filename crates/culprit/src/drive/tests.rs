@@ -23,7 +23,7 @@ struct Fake<'w> {
     runs: u32,
     fail_at: Option<u32>,
     stopped: u32,
-    turn: usize,
+    turn: bool,
 }
 
 impl<'w> Fake<'w> {
@@ -39,7 +39,7 @@ impl<'w> Fake<'w> {
             runs: 0,
             fail_at: None,
             stopped: 0,
-            turn: 0,
+            turn: false,
         }
     }
 
@@ -79,9 +79,8 @@ impl Concurrent for Fake<'_> {
     fn next(&mut self) -> Result<Completion> {
         // Alternate between the newest build and the oldest run, so that
         // completions come in neither start order nor one kind at a time.
-        self.turn += 1;
-        let take_build =
-            !self.building.is_empty() && (self.turn % 2 == 0 || self.running.is_empty());
+        self.turn = !self.turn;
+        let take_build = !self.building.is_empty() && (self.turn || self.running.is_empty());
         if take_build {
             let (builder, commit) = self.building.pop().unwrap();
             let x = self.node(&commit);
