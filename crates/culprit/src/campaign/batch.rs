@@ -20,6 +20,10 @@ pub(super) struct Flight {
     testing: Vec<(u32, u32)>,
     /// Number of the next round (rounds overlap: VMs are independent).
     next_round: u32,
+    /// The last status event: the machine is polled again after every
+    /// completion and right after handing work out, and says the same
+    /// standing once.
+    last_status: Option<Event>,
 }
 
 impl Flight {
@@ -62,7 +66,15 @@ impl Machine {
             return vec![a];
         }
         let status = self.engine.status();
+        let at = self.events.len();
         self.status_event(&status);
+        if let Some(e) = self.events.get(at) {
+            if self.flight.last_status.as_ref() == Some(e) {
+                self.events.remove(at);
+            } else {
+                self.flight.last_status = Some(e.clone());
+            }
+        }
         self.announce_target();
         let batch = loop {
             if let Some(o) = self.stops_early(&status) {

@@ -53,7 +53,8 @@ pub struct ExecutorArgs {
     /// Where builds and runs execute: `local` (child processes of culprit)
     /// or `slurm` (generic mode: each build and each run is one batch job
     /// on a Slurm cluster, in a checkout on its node; --vms jobs at once;
-    /// jobs the cluster loses count as untestable runs, never as evidence).
+    /// jobs the cluster loses count as untestable runs, never as evidence;
+    /// one build at a time: --builders is for `local`).
     #[arg(long, value_name = "WHERE", default_value = "local", value_parser = ["local", "slurm"])]
     pub executor: String,
 

@@ -149,6 +149,14 @@ fn several_builds_in_flight_find_the_culprit_and_the_journal_replays_to_it() {
         .0
         .iter()
         .any(|e| matches!(e, Event::BuilderFinished { .. })));
+    // The standing is said when it changes, not at every poll.
+    let statuses: Vec<&Event> = events
+        .0
+        .iter()
+        .filter(|e| matches!(e, Event::Status { .. }))
+        .collect();
+    assert!(statuses.len() > 3);
+    assert!(statuses.windows(2).all(|w| w[0] != w[1]), "{statuses:?}");
     // Every build and run was journaled as it ended: replayed alone, the
     // journal is the finished campaign.
     drop(journal);
