@@ -246,7 +246,11 @@ fn ctrl_c_stops_every_build_and_run_and_the_journal_resumes() {
         p = pids.display()
     );
     let build = marking_build(&marks_dir, &then);
-    let test = marking_test(&marks_dir);
+    let test = format!(
+        "echo $$ > {}/run.$$; {}",
+        pids.display(),
+        marking_test(&marks_dir)
+    );
     let mut first = culprit();
     args(&mut first, &repo, &build, &test, &work);
     let mut child = first.args(["--builders", "3", "--quiet"]).spawn().unwrap();
