@@ -1,6 +1,9 @@
 //! The driver: the small loop that performs the machine's actions through a
 //! backend, journals what happened, feeds it back and hands the events to
-//! the printers.
+//! the printers. [`drive`] does one action at a time ([`Machine::poll`]);
+//! [`drive_batch`] keeps several builds and runs in flight
+//! ([`Machine::poll_batch`], `--builders`). Both run on one thread: the
+//! machine, the journal and the printers are never shared.
 //!
 //! It owns no campaign logic (that is `crate::campaign`) and no knowledge
 //! of processes or signals (that is the backend's and crates/proc's): a
