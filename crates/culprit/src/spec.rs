@@ -80,6 +80,10 @@ pub struct Search {
     /// Without a good end: the walk goes no further back than this revision.
     #[serde(default)]
     pub oldest: Option<String>,
+    /// Builds at once, each in its own checkout (generic mode, local
+    /// executor); 1 builds one commit at a time.
+    #[serde(default = "one")]
+    pub builders: u32,
 }
 
 /// Releases a walk may test by default: about two years of Linux.
@@ -87,6 +91,10 @@ pub const MAX_RELEASES: u32 = 12;
 
 fn max_releases() -> u32 {
     MAX_RELEASES
+}
+
+fn one() -> u32 {
+    1
 }
 
 fn yes() -> bool {
@@ -120,6 +128,7 @@ impl Default for Search {
             verify: true,
             max_releases: MAX_RELEASES,
             oldest: None,
+            builders: 1,
         }
     }
 }

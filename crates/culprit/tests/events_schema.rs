@@ -134,6 +134,33 @@ fn the_event_stream_and_the_result_follow_their_documents() {
     let names = check_stream(&text, &schema);
     assert!(names.contains("walk_ended"), "{names:?}");
     seen.extend(names);
+    // Several builders, walking back then bisecting: the builder events,
+    // builds interleaved, the same schema.
+    let b = t.path().join("builders");
+    std::fs::create_dir_all(&b).unwrap();
+    let events = b.join("e.jsonl");
+    let ev = events.to_string_lossy().into_owned();
+    let args = [
+        "--bad",
+        &bad,
+        "--build",
+        BUILD,
+        "--test",
+        TEST_ALWAYS,
+        "--artifact",
+        "out/state",
+        "--builders",
+        "3",
+        "--events",
+        &ev,
+    ];
+    let (log, v) = bisect(&b, &repo, &args);
+    assert_eq!(v["culprit"], want.as_str(), "{log}");
+    let text = std::fs::read_to_string(&events).unwrap();
+    let names = check_stream(&text, &schema);
+    assert!(names.contains("builder_started"), "{names:?}");
+    assert!(names.contains("builder_finished"), "{names:?}");
+    seen.extend(names);
     // Every documented event shows up in these campaigns, but progress
     // (which needs a step long enough to report on) and same_crash (which
     // needs a bug that changes its title; the machine's tests cover it).

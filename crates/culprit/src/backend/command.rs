@@ -47,17 +47,7 @@ impl CommandBackend {
     ) -> Result<Self> {
         let tree = Worktree::ensure(repo, &workdir.join("tree"), bad, progress)
             .context("creating culprit's worktree")?;
-        let mut kept = HashSet::new();
-        if let Some(a) = &settings.artifact {
-            let name = a.file_name().context("--artifact must name a file")?;
-            if let Ok(rd) = std::fs::read_dir(workdir.join("artifacts")) {
-                for e in rd.flatten() {
-                    if e.path().join(name).exists() {
-                        kept.insert(e.file_name().to_string_lossy().into_owned());
-                    }
-                }
-            }
-        }
+        let kept = kept_artifacts(&settings, workdir)?;
         Ok(CommandBackend {
             settings,
             cancel,
@@ -68,14 +58,153 @@ impl CommandBackend {
     }
 
     fn artifact_copy(&self, commit: &str) -> Option<PathBuf> {
-        let a = self.settings.artifact.as_ref()?;
-        Some(
-            self.workdir
-                .join("artifacts")
-                .join(commit)
-                .join(a.file_name()?),
-        )
+        artifact_copy(&self.settings, &self.workdir, commit)
     }
+}
+
+/// Where the artifact of `commit` is kept (with `--artifact`).
+pub(crate) fn artifact_copy(
+    settings: &CommandSettings,
+    workdir: &Path,
+    commit: &str,
+) -> Option<PathBuf> {
+    let a = settings.artifact.as_ref()?;
+    Some(workdir.join("artifacts").join(commit).join(a.file_name()?))
+}
+
+/// The commits whose artifact a workdir keeps (with `--artifact`).
+pub(crate) fn kept_artifacts(
+    settings: &CommandSettings,
+    workdir: &Path,
+) -> Result<HashSet<String>> {
+    let mut kept = HashSet::new();
+    if let Some(a) = &settings.artifact {
+        let name = a.file_name().context("--artifact must name a file")?;
+        if let Ok(rd) = std::fs::read_dir(workdir.join("artifacts")) {
+            for e in rd.flatten() {
+                if e.path().join(name).exists() {
+                    kept.insert(e.file_name().to_string_lossy().into_owned());
+                }
+            }
+        }
+    }
+    Ok(kept)
+}
+
+/// Builds `commit` in `tree`: checks it out, runs the build command there
+/// (with `env` added to CULPRIT_COMMIT) and keeps the artifact. The caller
+/// records what the tree and the artifacts now hold.
+pub(crate) fn build_in(
+    tree: &Worktree,
+    settings: &CommandSettings,
+    workdir: &Path,
+    commit: &str,
+    env: &[(String, String)],
+    cancel: &Cancel,
+    progress: Progress,
+) -> Result<BuildResult> {
+    let start = Instant::now();
+    tree.checkout(commit, progress)
+        .with_context(|| format!("checking out {commit} in {}", tree.dir().display()))?;
+    let logs = workdir.join("builds");
+    std::fs::create_dir_all(&logs)?;
+    let log = logs.join(format!("{commit}.log"));
+    let mut all_env = vec![("CULPRIT_COMMIT".to_string(), commit.to_string())];
+    all_env.extend(env.iter().cloned());
+    let spawn = Spawn {
+        script: &settings.build,
+        cwd: tree.dir(),
+        env: all_env,
+        output: &log,
+        timeout: settings.build_timeout,
+    };
+    let exit = run_all(std::slice::from_ref(&spawn), cancel)?
+        .pop()
+        .context("no build result")?;
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let secs = start.elapsed().as_secs_f64();
+    // A tool that only appears later in history makes this commit
+    // untestable, like any failed build; on the bad commit the campaign
+    // stops with this message.
+    let not_started = match exit {
+        Exit::Code(c @ (126 | 127)) => Some(format!(
+            "the build command `{}` could not be started (exit status {c}): {}",
+            settings.build,
+            first_error(&text).unwrap_or_default()
+        )),
+        _ => None,
+    };
+    let ok = matches!(exit, Exit::Code(0));
+    let mut res = BuildResult {
+        ok,
+        signature: None,
+        secs,
+        first_error: None,
+        log: Some(log.clone()),
+        config: None,
+        symbols: None,
+        info: Vec::new(),
+    };
+    if !ok {
+        res.first_error = not_started.or_else(|| match exit {
+            Exit::Timeout => Some("build timed out".into()),
+            Exit::Signal(s) => Some(format!("build killed by signal {s}")),
+            _ => first_error(&text).or_else(|| Some(format!("{exit}"))),
+        });
+        return Ok(res);
+    }
+    if let (Some(rel), Some(copy)) = (&settings.artifact, artifact_copy(settings, workdir, commit))
+    {
+        let src = tree.dir().join(rel);
+        let bytes = std::fs::read(&src).with_context(|| {
+            format!(
+                "the build of {commit} succeeded but produced no artifact at {} (check --artifact)",
+                src.display()
+            )
+        })?;
+        res.signature = Some(crate::signature::of_file(&bytes));
+        std::fs::create_dir_all(copy.parent().unwrap())?;
+        std::fs::copy(&src, &copy)
+            .with_context(|| format!("keeping the artifact in {}", copy.display()))?;
+    }
+    Ok(res)
+}
+
+/// The result of one run that ended with `r`, its output in `s.output`.
+pub(crate) fn run_result(s: &Spawn<'_>, r: Result<(Exit, f64)>) -> Result<RunResult> {
+    let (exit, secs) = r?;
+    let text = std::fs::read(s.output).unwrap_or_default();
+    let status = classify(exit, &text).with_context(|| {
+        format!(
+            "the test command stopped the campaign; its output ({}):\n{}",
+            s.output.display(),
+            tail(&text, 20)
+        )
+    })?;
+    Ok(RunResult {
+        status,
+        secs,
+        output: Some(s.output.to_path_buf()),
+    })
+}
+
+/// The environment of a run of `job` (artifact: where its product is kept).
+pub(crate) fn run_env(job: &RunJob, artifact: Option<&Path>) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("CULPRIT_COMMIT".to_string(), job.commit.clone()),
+        ("CULPRIT_RUN".to_string(), job.run.to_string()),
+    ];
+    if let Some(a) = artifact {
+        env.push(("CULPRIT_ARTIFACT".into(), a.to_string_lossy().into_owned()));
+    }
+    env
+}
+
+/// Where the output of a run of `job` goes (its directory is created).
+pub(crate) fn run_output(workdir: &Path, job: &RunJob) -> Result<PathBuf> {
+    let dir = workdir.join("runs").join(&job.commit);
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir.join(format!("{}.log", job.run)))
 }
 
 /// First line that looks like an error, else the last non-empty line.
@@ -97,70 +226,19 @@ pub fn first_error(output: &str) -> Option<String> {
 
 impl Backend for CommandBackend {
     fn build(&mut self, commit: &str, progress: Progress) -> Result<BuildResult> {
-        let start = Instant::now();
-        self.tree
-            .checkout(commit, progress)
-            .with_context(|| format!("checking out {commit} in {}", self.tree.dir().display()))?;
-        let logs = self.workdir.join("builds");
-        std::fs::create_dir_all(&logs)?;
-        let log = logs.join(format!("{commit}.log"));
-        let spawn = Spawn {
-            script: &self.settings.build,
-            cwd: self.tree.dir(),
-            env: vec![("CULPRIT_COMMIT".into(), commit.into())],
-            output: &log,
-            timeout: self.settings.build_timeout,
-        };
-        let exit = run_all(std::slice::from_ref(&spawn), &self.cancel)?
-            .pop()
-            .context("no build result")?;
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let secs = start.elapsed().as_secs_f64();
-        // A tool that only appears later in history makes this commit
-        // untestable, like any failed build; on the bad commit the campaign
-        // stops with this message.
-        let not_started = match exit {
-            Exit::Code(c @ (126 | 127)) => Some(format!(
-                "the build command `{}` could not be started (exit status {c}): {}",
-                self.settings.build,
-                first_error(&text).unwrap_or_default()
-            )),
-            _ => None,
-        };
-        let ok = matches!(exit, Exit::Code(0));
-        let mut res = BuildResult {
-            ok,
-            signature: None,
-            secs,
-            first_error: None,
-            log: Some(log.clone()),
-            config: None,
-            symbols: None,
-            info: Vec::new(),
-        };
-        if !ok {
-            res.first_error = not_started.or_else(|| match exit {
-                Exit::Timeout => Some("build timed out".into()),
-                Exit::Signal(s) => Some(format!("build killed by signal {s}")),
-                _ => first_error(&text).or_else(|| Some(format!("{exit}"))),
-            });
-            return Ok(res);
-        }
-        if let (Some(rel), Some(copy)) = (&self.settings.artifact, self.artifact_copy(commit)) {
-            let src = self.tree.dir().join(rel);
-            let bytes = std::fs::read(&src).with_context(|| {
-                format!(
-                    "the build of {commit} succeeded but produced no artifact at {} (check --artifact)",
-                    src.display()
-                )
-            })?;
-            res.signature = Some(crate::signature::of_file(&bytes));
-            std::fs::create_dir_all(copy.parent().unwrap())?;
-            std::fs::copy(&src, &copy)
-                .with_context(|| format!("keeping the artifact in {}", copy.display()))?;
-            self.kept.insert(commit.to_string());
-        } else {
-            self.kept.clear();
+        let res = build_in(
+            &self.tree,
+            &self.settings,
+            &self.workdir,
+            commit,
+            &[],
+            &self.cancel,
+            progress,
+        )?;
+        if res.ok {
+            if self.settings.artifact.is_none() {
+                self.kept.clear();
+            }
             self.kept.insert(commit.to_string());
         }
         Ok(res)
@@ -168,26 +246,15 @@ impl Backend for CommandBackend {
 
     fn run(&mut self, jobs: &[RunJob], _progress: Progress, done: Done) -> Result<()> {
         let mut spawns = Vec::new();
-        let mut outputs = Vec::new();
-        for j in jobs {
-            let dir = self.workdir.join("runs").join(&j.commit);
-            std::fs::create_dir_all(&dir)?;
-            outputs.push(dir.join(format!("{}.log", j.run)));
-        }
-        let artifacts: Vec<Option<PathBuf>> =
-            jobs.iter().map(|j| self.artifact_copy(&j.commit)).collect();
-        for ((j, out), art) in jobs.iter().zip(&outputs).zip(&artifacts) {
-            let mut env = vec![
-                ("CULPRIT_COMMIT".to_string(), j.commit.clone()),
-                ("CULPRIT_RUN".to_string(), j.run.to_string()),
-            ];
-            if let Some(a) = art {
-                env.push(("CULPRIT_ARTIFACT".into(), a.to_string_lossy().into_owned()));
-            }
+        let outputs = jobs
+            .iter()
+            .map(|j| run_output(&self.workdir, j))
+            .collect::<Result<Vec<PathBuf>>>()?;
+        for (j, out) in jobs.iter().zip(&outputs) {
             spawns.push(Spawn {
                 script: &self.settings.test,
                 cwd: self.tree.dir(),
-                env,
+                env: run_env(j, self.artifact_copy(&j.commit).as_deref()),
                 output: out,
                 timeout: self.settings.run_timeout,
             });
@@ -205,28 +272,10 @@ impl Backend for CommandBackend {
             &spawns,
             vms,
             |s| run_one(s, cancel),
-            |i, r| {
-                let s = &spawns[i];
-                let res = r.and_then(|(exit, secs)| {
-                    let text = std::fs::read(s.output).unwrap_or_default();
-                    let status = classify(exit, &text).with_context(|| {
-                        format!(
-                            "the test command stopped the campaign; its output ({}):\n{}",
-                            s.output.display(),
-                            tail(&text, 20)
-                        )
-                    })?;
-                    Ok(RunResult {
-                        status,
-                        secs,
-                        output: Some(s.output.to_path_buf()),
-                    })
-                });
-                match res {
-                    Ok(r) => done(i, r),
-                    Err(e) => {
-                        first_error.get_or_insert(e);
-                    }
+            |i, r| match run_result(&spawns[i], r) {
+                Ok(r) => done(i, r),
+                Err(e) => {
+                    first_error.get_or_insert(e);
                 }
             },
         );
@@ -272,9 +321,9 @@ pub struct Spawn<'a> {
     pub timeout: Option<Duration>,
 }
 
-const INTERRUPTED: &str = "interrupted by a signal (Ctrl-C)";
+pub(crate) const INTERRUPTED: &str = "interrupted by a signal (Ctrl-C)";
 
-fn run_one(s: &Spawn<'_>, cancel: &Cancel) -> Result<(Exit, f64)> {
+pub(crate) fn run_one(s: &Spawn<'_>, cancel: &Cancel) -> Result<(Exit, f64)> {
     let mut job = Job::shell(s.script);
     job.cwd(s.cwd).stdout(Sink::file(s.output)).merge_stderr();
     for (k, v) in &s.env {

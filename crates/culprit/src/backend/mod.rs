@@ -6,6 +6,7 @@
 //! the backend (measured or simulated), never read from a clock by the
 //! campaign, so a simulated campaign is the real campaign code.
 
+pub mod builders;
 pub mod command;
 pub mod kernel;
 pub mod slurm;
@@ -87,4 +88,51 @@ pub trait Backend {
 
     /// Whether the product of `commit` can still be run without a rebuild.
     fn is_available(&self, commit: &str) -> bool;
+}
+
+/// What a [`Concurrent`] backend reports, one at a time, as it happens.
+#[derive(Debug)]
+pub enum Completion {
+    /// A builder (numbered from 1) started building a commit.
+    Started { builder: u32, commit: String },
+    /// A line of progress of a build.
+    Progress { commit: String, text: String },
+    /// A build ended; an `Err` is an infrastructure failure (or Ctrl-C)
+    /// that stops the campaign.
+    Built {
+        builder: u32,
+        commit: String,
+        result: anyhow::Result<BuildResult>,
+    },
+    /// A run ended; an `Err` stops the campaign, as in [`Backend::run`].
+    Ran {
+        job: RunJob,
+        result: anyhow::Result<RunResult>,
+    },
+}
+
+/// A backend that keeps several builds and runs in flight at once, for
+/// `culprit bisect --builders B` (`crate::drive::drive_batch`): builds and
+/// runs are started without waiting, and [`Concurrent::next`] hands over
+/// whatever happens next.
+pub trait Concurrent {
+    /// Builders that can start a build now (not counting builds accepted
+    /// and still waiting for one).
+    fn free_builders(&self) -> u32;
+    /// VMs (run slots) that can start a run now.
+    fn free_vms(&self) -> u32;
+    /// Whether the product of `commit` can be run without a rebuild.
+    fn is_available(&self, commit: &str) -> bool;
+    /// Builds `commit` on a free builder, or on the next one to free up.
+    fn start_build(&mut self, commit: &str) -> anyhow::Result<()>;
+    /// Starts one run of a built commit on a free VM.
+    fn start_run(&mut self, job: RunJob) -> anyhow::Result<()>;
+    /// Whether anything is in flight or waiting for a builder.
+    fn busy(&self) -> bool;
+    /// Waits for the next thing that happens; an error when nothing is
+    /// in flight.
+    fn next(&mut self) -> anyhow::Result<Completion>;
+    /// Stops every build and run in flight, kills their processes and
+    /// waits for them, dropping their results.
+    fn stop(&mut self);
 }

@@ -146,6 +146,14 @@ impl Machine {
         })
     }
 
+    /// Why the campaign must end now whatever the engine would do next: a
+    /// given target that never shows, or runs that mostly test nothing.
+    /// [`Machine::poll`] and [`Machine::poll_batch`] both ask it first.
+    pub(super) fn stops_early(&self, status: &Status) -> Option<Outcome> {
+        self.near_miss(status)
+            .or_else(|| self.infrastructure_failure(status))
+    }
+
     /// The most frequent reason runs were untestable, with its count.
     pub fn untestable_reason(&self) -> Option<(&str, u32)> {
         let mut best: Option<(&str, u32)> = None;

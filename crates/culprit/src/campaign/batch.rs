@@ -20,6 +20,10 @@ pub(super) struct Flight {
     testing: Vec<(u32, u32)>,
     /// Number of the next round (rounds overlap: VMs are independent).
     next_round: u32,
+    /// The last status event: the machine is polled again after every
+    /// completion and right after handing work out, and says the same
+    /// standing once.
+    last_status: Option<Event>,
 }
 
 impl Flight {
@@ -62,10 +66,18 @@ impl Machine {
             return vec![a];
         }
         let status = self.engine.status();
+        let at = self.events.len();
         self.status_event(&status);
+        if let Some(e) = self.events.get(at) {
+            if self.flight.last_status.as_ref() == Some(e) {
+                self.events.remove(at);
+            } else {
+                self.flight.last_status = Some(e.clone());
+            }
+        }
         self.announce_target();
         let batch = loop {
-            if let Some(o) = self.near_miss(&status) {
+            if let Some(o) = self.stops_early(&status) {
                 break Batch {
                     done: Some(o),
                     ..Batch::default()
@@ -100,9 +112,18 @@ impl Machine {
             return vec![self.finished(outcome)];
         }
         let mut actions = Vec::new();
-        if !batch.runs.is_empty() {
-            let nodes: Vec<u32> = batch.runs.iter().map(|j| j.0).collect();
+        if !batch.runs.is_empty() || !batch.builds.is_empty() {
+            // As in `poll`, the engine moving on ends the visits of the
+            // commits it leaves; runs still in flight keep theirs open.
+            let nodes: Vec<u32> = batch
+                .runs
+                .iter()
+                .chain(self.flight.testing.iter())
+                .map(|j| j.0)
+                .collect();
             self.end_visits(&nodes);
+        }
+        if !batch.runs.is_empty() {
             actions.push(self.round_action(&batch.runs));
             for &(n, k) in &batch.runs {
                 match self.flight.testing.iter_mut().find(|t| t.0 == n) {
@@ -116,6 +137,13 @@ impl Machine {
             self.flight.building.push(n);
         }
         actions
+    }
+
+    /// Whether the machine is verifying a culprit (its steps come alone
+    /// from [`Machine::poll_batch`]) or is done: work handed out before
+    /// and still in flight is not needed any more.
+    pub fn settled(&self) -> bool {
+        self.done.is_some() || self.verifying.is_some()
     }
 
     /// One round of runs on built commits, numbered after every round

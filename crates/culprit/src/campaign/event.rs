@@ -79,6 +79,18 @@ pub enum Event {
         /// The release this commit is, in a walk.
         release: Option<String>,
     },
+    /// With several builders (`--builders`): one of them starts building a
+    /// commit that `build_started` handed out (possibly earlier, while
+    /// every builder was busy). Builders are numbered from 1.
+    BuilderStarted { builder: u32, commit: String },
+    /// The builder is done with the commit (`build_finished` follows) and
+    /// free for another.
+    BuilderFinished {
+        builder: u32,
+        commit: String,
+        ok: bool,
+        secs: f64,
+    },
     /// A line of progress from a long step (checkout, make), for people
     /// watching; not part of the evidence.
     Progress { commit: String, text: String },
@@ -186,6 +198,8 @@ impl Event {
             Event::Hint { .. } => "hint",
             Event::CommitChosen { .. } => "commit_chosen",
             Event::BuildStarted { .. } => "build_started",
+            Event::BuilderStarted { .. } => "builder_started",
+            Event::BuilderFinished { .. } => "builder_finished",
             Event::WalkEnded { .. } => "walk_ended",
             Event::Progress { .. } => "progress",
             Event::BuildFinished { .. } => "build_finished",

@@ -371,10 +371,7 @@ impl Machine {
         self.status_event(&status);
         self.announce_target();
         let step = loop {
-            if let Some(o) = self.near_miss(&status) {
-                break Step::Done(o);
-            }
-            if let Some(o) = self.infrastructure_failure(&status) {
+            if let Some(o) = self.stops_early(&status) {
                 break Step::Done(o);
             }
             match self.engine.next() {

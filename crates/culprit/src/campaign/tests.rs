@@ -435,3 +435,97 @@ fn a_named_culprit_is_verified_by_its_revert_and_a_resumed_campaign_finishes_it(
     assert_eq!(again.len(), all.len());
     assert_eq!(m.finish().verification, Some(v));
 }
+
+/// Drives `m` with [`Machine::poll_batch`] against `w`, answering what is
+/// in flight newest first.
+fn run_batch(m: &mut Machine, w: &World, builders: u32) {
+    m.resume(&[]).unwrap();
+    let mut flight: Vec<Record> = Vec::new();
+    let vms = w.costs.vms;
+    let mut running = 0u32;
+    let mut building = 0u32;
+    let mut built = vec![false; w.hist.len()];
+    loop {
+        let actions = m.poll_batch(builders - building, vms - running, &|c| {
+            w.hist
+                .shas
+                .iter()
+                .position(|s| s == c)
+                .is_some_and(|x| built[x])
+        });
+        if actions.contains(&Action::Done) {
+            return;
+        }
+        for a in actions {
+            let x = |c: &str| w.hist.shas.iter().position(|s| s == c).unwrap() as u32;
+            match a {
+                Action::Build(c) => {
+                    let b = w.build(x(&c));
+                    building += 1;
+                    flight.push(Record::Build {
+                        commit: c,
+                        ok: b.ok,
+                        signature: b.signature.map(hex::encode),
+                        secs: b.secs,
+                        first_error: b.first_error,
+                        info: b.info,
+                        log: None,
+                        config: None,
+                        symbols: None,
+                    });
+                }
+                Action::Run { round, jobs } => {
+                    for j in jobs {
+                        let rr = w.run(x(&j.commit), j.run);
+                        running += 1;
+                        flight.push(Record::Run {
+                            commit: j.commit,
+                            run: j.run,
+                            round,
+                            status: rr.status,
+                            secs: rr.secs,
+                            output: None,
+                        });
+                    }
+                }
+                Action::Hint { .. } => {
+                    m.hint_found(None);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let r = flight.pop().expect("nothing handed out, nothing in flight");
+        match &r {
+            Record::Build { commit, ok, .. } => {
+                building -= 1;
+                let i = w.hist.shas.iter().position(|s| s == commit).unwrap();
+                built[i] = *ok;
+            }
+            _ => running -= 1,
+        }
+        m.feed(&r).unwrap();
+    }
+}
+
+#[test]
+fn poll_batch_stops_on_broken_machines_like_poll() {
+    let h = synth::linear(30, 0).unwrap();
+    // Nearly every run tests nothing.
+    let w = World::new(
+        &h,
+        1,
+        Noise {
+            untestable: 0.95,
+            ..Noise::default()
+        },
+        Costs::default(),
+        false,
+    );
+    let mut m = Machine::new(sim::plan(&w)).unwrap();
+    run_batch(&mut m, &w, 3);
+    let f = m.finish();
+    assert_eq!(f.outcome.verdict, Verdict::Inconclusive);
+    assert_eq!(f.outcome.reason, culprit_bisect::StopReason::Untestable);
+    assert!(f.runs >= INFRA_MIN_RUNS, "{} runs", f.runs);
+    assert!(f.untestable.is_some());
+}

@@ -53,7 +53,8 @@ pub struct ExecutorArgs {
     /// Where builds and runs execute: `local` (child processes of culprit)
     /// or `slurm` (generic mode: each build and each run is one batch job
     /// on a Slurm cluster, in a checkout on its node; --vms jobs at once;
-    /// jobs the cluster loses count as untestable runs, never as evidence).
+    /// jobs the cluster loses count as untestable runs, never as evidence;
+    /// one build at a time: --builders is for `local`).
     #[arg(long, value_name = "WHERE", default_value = "local", value_parser = ["local", "slurm"])]
     pub executor: String,
 
@@ -155,6 +156,20 @@ pub struct SearchArgs {
     /// Runs executed in parallel (one test round; VMs in kernel mode).
     #[arg(long, value_name = "K", default_value_t = Search::default().vms)]
     pub vms: u32,
+
+    /// Builds at once, each in its own checkout of the workdir (`tree`,
+    /// `tree-2`, ... kept for resuming), while test runs go on: the engine
+    /// then picks several commits together, and builds speculatively while
+    /// tests run. Each build gets its share of the cores:
+    /// CULPRIT_BUILD_JOBS=N and, unless you set MAKEFLAGS yourself,
+    /// MAKEFLAGS=-jN (N = cores / B); CULPRIT_BUILDER is its number. A
+    /// commit's runs execute in the checkout it was built in, which takes
+    /// no other build until they end (with --artifact, runs of a commit
+    /// whose checkout was rebuilt since execute in WORKDIR/runs/COMMIT).
+    /// Generic mode with the local executor only, for now: kernel mode and
+    /// --executor slurm build one commit at a time.
+    #[arg(long, value_name = "B", default_value_t = Search::default().builders)]
+    pub builders: u32,
 
     /// Stop when one commit holds this posterior probability.
     #[arg(long, value_name = "P", default_value_t = Search::default().confidence)]
@@ -275,6 +290,7 @@ impl BisectArgs {
                 verify: !s.no_verify,
                 max_releases: self.range.max_releases,
                 oldest: self.range.oldest.clone(),
+                builders: s.builders,
             },
             output: Output {
                 workdir: self.output.workdir.clone(),

@@ -11,10 +11,11 @@ use culprit_proc::Cancel;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::backend::command::{CommandBackend, CommandSettings};
+use crate::backend::builders::CommandBuilders;
+use crate::backend::command::CommandBackend;
 use crate::backend::kernel::{self, KernelBackend, KernelSettings, Pool, TreeChoice};
 use crate::backend::slurm::{Executor, SlurmBackend};
-use crate::backend::{Backend, Progress};
+use crate::backend::Progress;
 use crate::campaign::{Event, Machine, Plan, Record, Sink, WalkEnd};
 use crate::cli::paths::{default_build_tree, default_workdir};
 use crate::hint::{Hinter, NoHints, StackHinter};
@@ -24,9 +25,11 @@ use crate::print::text::TextLog;
 use crate::result;
 use crate::spec::{content_id, CampaignSpec, Experiment, Mode};
 
+mod exec;
 mod lock;
 mod setup;
 mod walk;
+pub use exec::Exec;
 pub use lock::WorkdirLock;
 pub use setup::{setup, Setup};
 
@@ -110,6 +113,7 @@ fn settings_identity(mode: &Mode) -> Result<(&'static str, serde_json::Value)> {
 /// Runs the campaign a spec describes; returns the exit status.
 pub fn run(spec: &CampaignSpec) -> Result<i32> {
     let config = engine_config(spec)?;
+    exec::check_builders(spec)?;
     if let Mode::Generic(g) = &spec.mode {
         timeout("--run-timeout", g.run_timeout)?;
         timeout("--build-timeout", g.build_timeout)?;
@@ -193,17 +197,21 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
                 text,
             })
         };
-        let mut backend: Box<dyn Backend> = match &spec.mode {
+        let mut backend: Exec = match &spec.mode {
+            Mode::Generic(g) if spec.search.builders > 1 => {
+                Exec::Many(Box::new(CommandBuilders::new(
+                    &repo,
+                    &s.bad,
+                    &workdir,
+                    exec::command_settings(spec, g)?,
+                    spec.search.builders,
+                    cancel.clone(),
+                    &mut progress,
+                )?))
+            }
             Mode::Generic(g) => {
-                let settings = CommandSettings {
-                    build: g.build.clone(),
-                    test: g.test.clone(),
-                    artifact: g.artifact.clone(),
-                    vms: spec.search.vms,
-                    run_timeout: timeout("--run-timeout", g.run_timeout)?,
-                    build_timeout: timeout("--build-timeout", g.build_timeout)?,
-                };
-                match &spec.executor {
+                let settings = exec::command_settings(spec, g)?;
+                Exec::One(match &spec.executor {
                     Executor::Local => Box::new(CommandBackend::new(
                         &repo,
                         &s.bad,
@@ -220,12 +228,12 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
                         cancel.clone(),
                         &mut progress,
                     )?),
-                }
+                })
             }
             Mode::Kernel(_) if spec.executor != Executor::Local => {
                 bail!("kernel mode runs on this machine only: --executor slurm is for the generic mode (docs/slurm.md)")
             }
-            Mode::Kernel(k) => Box::new(kernel_backend(
+            Mode::Kernel(k) => Exec::One(Box::new(kernel_backend(
                 spec,
                 k,
                 &repo,
@@ -233,7 +241,7 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
                 &workdir,
                 cancel.clone(),
                 &mut progress,
-            )?),
+            )?)),
         };
         let product = match spec.mode {
             Mode::Generic(_) => "build",
@@ -266,7 +274,7 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
                     repo: &repo,
                     workdir: &workdir,
                 };
-                c.run(plan, Vec::new(), None, backend.as_mut(), &mut out)
+                c.run(plan, Vec::new(), None, &mut backend, &mut out)
             }
             Some(chain) => {
                 let c = Campaign {
@@ -275,7 +283,7 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
                     repo: &repo,
                     workdir: &workdir,
                 };
-                c.walk_then_bisect(chain, base, backend.as_mut(), &mut out)
+                c.walk_then_bisect(chain, base, &mut backend, &mut out)
             }
         }
     })();
@@ -393,7 +401,7 @@ impl Campaign<'_> {
         &self,
         chain: &walk::Chain,
         base: Plan,
-        backend: &mut dyn Backend,
+        backend: &mut Exec,
         out: &mut Printers,
     ) -> Result<i32> {
         let s = self.s;
@@ -401,10 +409,9 @@ impl Campaign<'_> {
         let path = walk::journal_path(self.workdir);
         let (mut journal, past) = Journal::open(&path)?;
         let machine = Machine::new(wplan.clone())?;
-        let finish = crate::drive::drive(
+        let finish = backend.drive(
             machine,
             &past,
-            backend,
             &mut journal,
             out,
             &mut NoHints,
@@ -450,7 +457,7 @@ impl Campaign<'_> {
         plan: Plan,
         seed: Vec<Record>,
         walked: Option<result::WalkDoc>,
-        backend: &mut dyn Backend,
+        backend: &mut Exec,
         out: &mut Printers,
     ) -> Result<i32> {
         let (spec, s) = (self.spec, self.s);
@@ -473,8 +480,7 @@ impl Campaign<'_> {
         let machine = Machine::new(plan.clone())?;
         // The revert runs git under the campaign's token, like every build.
         let mut repo = self.repo.clone();
-        let finish =
-            crate::drive::drive(machine, &past, backend, &mut journal, out, hints, &mut repo)?;
+        let finish = backend.drive(machine, &past, &mut journal, out, hints, &mut repo)?;
         self.report(&plan, &finish, walked, out)
     }
 

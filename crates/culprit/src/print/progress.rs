@@ -86,6 +86,9 @@ impl Sink for Spinner {
             } => {
                 self.step = format!("building {} {subject}", short(commit));
             }
+            Event::BuilderStarted { builder, commit } => {
+                self.step = format!("builder {builder}: building {}", short(commit));
+            }
             Event::Progress { commit, text } if commit.is_empty() => {
                 self.step = text.clone();
             }

@@ -194,6 +194,23 @@ impl TextLog {
                 out.push(format!("testing commit {commit}"));
                 self.last_shown = Some(commit.clone());
             }
+            Event::BuilderStarted { builder, commit } => {
+                out.push(format!("[builder {builder}] building {commit}"));
+            }
+            Event::BuilderFinished {
+                builder,
+                commit,
+                ok,
+                secs,
+            } => {
+                let how = if *ok { "built" } else { "failed to build" };
+                out.push(format!(
+                    "[builder {builder}] {how} {commit} in {}",
+                    duration(*secs)
+                ));
+                // The build's own lines follow; they are about this commit.
+                self.last_shown = Some(commit.clone());
+            }
             Event::Progress { text, .. } => {
                 if self.last_line.elapsed() >= QUIET_LIMIT {
                     out.push(text.clone());
