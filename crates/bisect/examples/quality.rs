@@ -34,11 +34,28 @@ fn main() {
             let v: Vec<f64> = v.split(',').map(|x| x.parse().unwrap()).collect();
             (w.other, w.untestable, w.build_fail, w.doc_only) = (v[0], v[1], v[2], v[3]);
         }
+        if let Ok(v) = std::env::var("QOLD") {
+            w.q_old = Some(v.parse().unwrap());
+        }
+        if let Ok(v) = std::env::var("REGION") {
+            w.false_target = 0.05;
+            w.false_region = v.parse().unwrap();
+        }
         let truth = Truth::new(&h, &w, &mut rng);
         let mut config = Config {
             vms,
             ..Config::default()
         };
+        let pair = |v: String| -> (f64, f64) {
+            let v: Vec<f64> = v.split(',').map(|x| x.parse().unwrap()).collect();
+            (v[0], v[1])
+        };
+        if let Ok(v) = std::env::var("DRIFT") {
+            config.drift_prior = v.parse().unwrap();
+        }
+        if let Ok(v) = std::env::var("LO") {
+            config.q_old_prior = pair(v);
+        }
         if let Ok(v) = std::env::var("QPRIOR") {
             let v: Vec<f64> = v.split(',').map(|x| x.parse().unwrap()).collect();
             config.q_prior = (v[0], v[1]);

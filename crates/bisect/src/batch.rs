@@ -293,7 +293,7 @@ impl Engine {
                 pm[post.class[y as usize] as usize] += post.w[y as usize];
             });
             pm[post.older_class as usize] += post.older;
-            let mi = tables.mi(&pm, 1);
+            let mi = tables.mi(&pm, &post.old_at(self.age(x)), 1);
             let ok = if mi > 1e-12 {
                 (c.curve[1] / mi).clamp(0.0, 1.0)
             } else {

@@ -5,6 +5,7 @@ use crate::bits::{ancestors, Bits, Children};
 use crate::dag::{Dag, NodeId};
 use crate::plan::{best_build, best_round, Costs};
 use crate::posterior::{Model, Posterior, TestedUnit};
+use crate::rates::RateModel;
 use crate::types::{
     BuildOutcome, Config, Evidence, Hypothesis, Outcome, RunOutcome, Signature, Status, Step,
     StopReason, Verdict,
@@ -17,13 +18,18 @@ use std::collections::BTreeMap;
 const PENALTY: f64 = 1e-6;
 /// The engine stops when the top hypothesis leaves at most this fraction of
 /// the allowed error (1 - confidence) to the others.
-const STOP_MARGIN: f64 = 0.5;
+pub(crate) const STOP_MARGIN: f64 = 0.5;
 /// Below this many bits a step is not worth taking.
 pub(crate) const MIN_VALUE: f64 = 1e-4;
 /// Cost of one run, as a fraction of a round's wall time.
 const RUN_CHARGE: f64 = 0.5;
 /// Build cost in run durations before anything was measured.
 const DEFAULT_BUILD_RUNS: f64 = 10.0;
+/// When reaching the stopping confidence would take more runs than this at
+/// the information per run the best round offers, the engine stops with
+/// the posterior it has (a weak reproducer on old code can make every
+/// further run worth almost nothing).
+const MAX_SETTLE_RUNS: f64 = 400.0;
 
 /// Runs physically made on one node, by outcome (identities kept, so that
 /// they can be re-classified when the target changes).
@@ -60,6 +66,9 @@ pub struct Engine {
     pub(crate) run_secs: (f64, u32),
     /// Relative prior weight of each commit being the culprit; None: uniform.
     prior: Option<Vec<f64>>,
+    /// Generation number of every node (longest path from a root): the age
+    /// along history that a change of reproduction rate is placed on.
+    generation: Vec<u32>,
 }
 
 impl Engine {
@@ -71,8 +80,18 @@ impl Engine {
         } else {
             bad
         };
+        let mut generation = vec![0u32; n];
+        for x in 0..n {
+            generation[x] = dag
+                .parents(x as NodeId)
+                .iter()
+                .map(|&p| generation[p as usize] + 1)
+                .max()
+                .unwrap_or(0);
+        }
         Engine {
             shows,
+            generation,
             children: Children::new(&dag),
             dag,
             bad,
@@ -305,12 +324,35 @@ impl Engine {
 
     pub(crate) fn model(&self) -> Model {
         Model {
-            a: self.config.q_prior.0,
-            b: self.config.q_prior.1,
+            rates: RateModel {
+                a: self.config.q_prior.0,
+                b: self.config.q_prior.1,
+                drift: self.config.drift_prior,
+                lo: self.config.q_old_prior,
+                span: self.span(),
+            },
             f: self.config.false_target_rate,
             older_prior: self.config.older_prior,
             ln_penalty: PENALTY.ln(),
             fix: self.config.fix,
+        }
+    }
+
+    /// Generations in the range: the scale of ages.
+    fn span(&self) -> f64 {
+        self.generation.iter().copied().max().unwrap_or(0) as f64 + 1.0
+    }
+
+    /// Age of a node for the rate model: its generation, counted from the
+    /// end where the rate is learned (the bad commit's side in a cause
+    /// bisection, the old end's in a fix bisection), so that "the far side
+    /// of a change" is always away from where q was measured.
+    pub(crate) fn age(&self, x: NodeId) -> f64 {
+        let g = self.generation[x as usize] as f64;
+        if self.config.fix {
+            self.span() - g
+        } else {
+            g
         }
     }
 
@@ -324,6 +366,7 @@ impl Engine {
                     members: mem.iter().map(|m| &self.anc[m]).collect(),
                     k: e.target,
                     m: e.clean,
+                    age: self.age(rep),
                 })
             })
             .collect();
@@ -364,9 +407,14 @@ impl Engine {
                 break;
             }
         }
+        let (suspicious, weak) = self.doubts(post);
         Status {
             credible,
             q_estimate: post.q_mean,
+            q_old: post.q_old,
+            drift: post.drift,
+            suspicious,
+            weak,
             target: self.target,
             builds: self.builds,
             runs: self.runs,
@@ -417,12 +465,21 @@ impl Engine {
         let build = best_build(&build_opts, costs);
         let round = round.filter(|r| r.value >= MIN_VALUE);
         let build = build.filter(|b| b.value >= MIN_VALUE);
+        // Without a way to settle, the leader is still the answer when it
+        // holds the asked confidence, reported with its true posterior.
+        let leader = self.leader(&post, best);
+        if let Some(r) = &round {
+            let builds_help = can_build && build.as_ref().is_some_and(|b| b.rate > r.rate);
+            if !builds_help && self.settle_runs(&post, best, r) > MAX_SETTLE_RUNS {
+                return done(leader, StopReason::Exhausted);
+            }
+        }
         match (round, build) {
             (Some(r), Some(b)) if can_build && b.rate > r.rate => Step::Build(b.node),
             (Some(r), _) => Step::Run(r.alloc),
             (None, Some(b)) if can_build => Step::Build(b.node),
             (None, Some(_)) => done(Verdict::Inconclusive, StopReason::MaxBuilds),
-            (None, None) => done(Verdict::Inconclusive, StopReason::Exhausted),
+            (None, None) => done(leader, StopReason::Exhausted),
         }
     }
 

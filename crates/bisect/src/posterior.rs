@@ -1,16 +1,24 @@
 //! The posterior over hypotheses ("culprit is c" for every candidate c, and
-//! "older than every good commit"), with the reproduction rate q integrated
+//! "older than every good commit"), with the reproduction rates integrated
 //! out in closed form.
 //!
-//! Under a hypothesis h the bug is present at the commits in a set S_h. Target
-//! crashes on present commits follow a shared rate q ~ Beta(a, b); with K_h
-//! crashes and M_h clean runs there, the marginal likelihood is
-//! B(a + K_h, b + M_h) / B(a, b). On absent commits a target crash has the
-//! small probability f. Hypotheses with equal (K_h, M_h) form a "class": they
-//! share the posterior of q, which probe selection uses.
+//! Under a hypothesis h the bug is present at the test units in a set S_h.
+//! Present units: the rate model of `rates` (one shared rate, or a change of
+//! rate along history). Absent units: a target crash is a coincidence at the
+//! small rate f. A few target crashes just below the culprit (an older bug
+//! with the same title) do not drag the answer there: where the rate was
+//! learned high, crashes at a low rate fit f better than presence, and
+//! explaining them as presence on the far side of a change of rate needs
+//! the change in the narrow gap right at the culprit, which its prior
+//! (proportional to the gap's width) makes unlikely. The engine names them
+//! as suspicious (`Status::suspicious`).
+//!
+//! Hypotheses with the same set of present units form a class: they share
+//! the present side's likelihood and the rates' posterior, which probe
+//! selection uses.
 
 use crate::bits::Bits;
-use crate::math::ln_beta;
+use crate::rates::{Class, RateModel};
 use std::collections::BTreeMap;
 
 /// A test unit with evidence: commits with one binary (same signature).
@@ -21,12 +29,14 @@ pub struct TestedUnit<'a> {
     pub k: u32,
     /// Clean runs on the unit.
     pub m: u32,
+    /// Age: generation number of the unit's first member.
+    pub age: f64,
 }
 
 #[derive(Debug, Clone, Copy)]
 pub struct Model {
-    pub a: f64,
-    pub b: f64,
+    pub rates: RateModel,
+    /// Target rate on commits without the bug.
     pub f: f64,
     pub older_prior: f64,
     /// Log-likelihood charged per unit whose members would differ in state.
@@ -34,6 +44,15 @@ pub struct Model {
     /// Fix bisection (see `Config::fix`): under "culprit is c" the bug is
     /// absent at c's descendants-or-self and present everywhere else.
     pub fix: bool,
+}
+
+impl Model {
+    /// Log-likelihood of k target crashes and m clean runs on a unit
+    /// without the bug.
+    pub fn absent_ll(&self, k: u32, m: u32) -> f64 {
+        let f = self.f.clamp(1e-12, 0.5);
+        k as f64 * f.ln() + m as f64 * (1.0 - f).ln()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -45,11 +64,22 @@ pub struct Posterior {
     /// Class of each node's hypothesis (meaningless for good nodes).
     pub class: Vec<u32>,
     pub older_class: u32,
-    /// (K, M) of each class.
-    pub classes: Vec<(u32, u32)>,
+    pub classes: Vec<Class>,
     pub class_mass: Vec<f64>,
-    /// Posterior mean of q.
+    /// Posterior mean of the (recent) reproduction rate.
     pub q_mean: f64,
+    /// Posterior mean of the rate on the old side of a change.
+    pub q_old: f64,
+    /// Posterior probability of a change of rate among the tested units.
+    pub drift: f64,
+}
+
+/// A well-spread 64-bit key per unit (splitmix64 finaliser).
+fn unit_key(i: usize) -> u64 {
+    let mut z = (i as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 impl Posterior {
@@ -62,31 +92,32 @@ impl Posterior {
         prior: Option<&[f64]>,
     ) -> Posterior {
         let n = good.len();
-        let mut k_h = vec![0u32; n];
-        let mut m_h = vec![0u32; n];
+        let mut key_h = vec![0u64; n];
         let mut absent_ll = vec![0f64; n];
         let mut mixed = vec![0u32; n];
-        let f = model.f.clamp(1e-12, 0.5);
-        let (ln_f, ln_nf) = (f.ln(), (1.0 - f).ln());
-        let (mut total_absent, mut k_all, mut m_all) = (0.0, 0u32, 0u32);
-        for u in units {
-            let ll = u.k as f64 * ln_f + u.m as f64 * ln_nf;
-            total_absent += ll;
-            k_all += u.k;
-            m_all += u.m;
+        let mut present_bits: Vec<Vec<u64>> = Vec::with_capacity(units.len());
+        let mut total_absent = 0.0;
+        for (ui, u) in units.iter().enumerate() {
+            let ll = model.absent_ll(u.k, u.m);
+            let key = unit_key(ui);
+            let tested = u.k > 0 || u.m > 0;
+            if tested {
+                total_absent += ll;
+            }
             let words = u.members[0].words().len();
-            for wi in 0..words {
+            let mut bits = vec![0u64; words];
+            for (wi, slot) in bits.iter_mut().enumerate() {
                 let (mut and, mut or) = (!0u64, 0u64);
                 for b in &u.members {
                     and &= b.words()[wi];
                     or |= b.words()[wi];
                 }
+                *slot = and;
                 let mut present = and;
-                while present != 0 && (u.k > 0 || u.m > 0) {
+                while present != 0 && tested {
                     let h = wi * 64 + present.trailing_zeros() as usize;
                     present &= present - 1;
-                    k_h[h] += u.k;
-                    m_h[h] += u.m;
+                    key_h[h] ^= key;
                     absent_ll[h] += ll;
                 }
                 let mut mix = or & !and;
@@ -96,19 +127,32 @@ impl Posterior {
                     mixed[h] += 1;
                 }
             }
+            present_bits.push(bits);
         }
+        // Units with runs, oldest first.
+        let mut order: Vec<usize> = (0..units.len())
+            .filter(|&i| units[i].k > 0 || units[i].m > 0)
+            .collect();
+        order.sort_by(|&x, &y| units[x].age.total_cmp(&units[y].age).then(x.cmp(&y)));
+        // Present units with runs under "culprit is h" (None: older, all).
+        // A fix bisection has the bug where h is not an ancestor.
+        let present_of = |h: Option<usize>| -> Vec<(f64, u32, u32)> {
+            order
+                .iter()
+                .filter(|&&i| {
+                    h.is_none_or(|h| (present_bits[i][h / 64] >> (h % 64) & 1 == 1) != model.fix)
+                })
+                .map(|&i| (units[i].age, units[i].k, units[i].m))
+                .collect()
+        };
 
-        let mut ids: BTreeMap<(u32, u32), u32> = BTreeMap::new();
-        let mut classes: Vec<(u32, u32)> = Vec::new();
-        let mut class_ll: Vec<f64> = Vec::new();
-        let base = ln_beta(model.a, model.b);
-        let mut class_of = |k: u32, m: u32| -> (u32, f64) {
-            let id = *ids.entry((k, m)).or_insert_with(|| {
-                classes.push((k, m));
-                class_ll.push(ln_beta(model.a + k as f64, model.b + m as f64) - base);
+        let mut ids: BTreeMap<u64, u32> = BTreeMap::new();
+        let mut classes: Vec<Class> = Vec::new();
+        let mut class_id = |key: u64, h: Option<usize>, classes: &mut Vec<Class>| -> u32 {
+            *ids.entry(key).or_insert_with(|| {
+                classes.push(Class::new(&present_of(h), &model.rates));
                 classes.len() as u32 - 1
-            });
-            (id, class_ll[id as usize])
+            })
         };
 
         let candidates = good.iter().filter(|g| !**g).count();
@@ -132,39 +176,38 @@ impl Posterior {
         let mut class = vec![0u32; n];
         let mut ll = vec![f64::NEG_INFINITY; n];
         let mut max = f64::NEG_INFINITY;
-        let mut last: Option<((u32, u32), (u32, f64))> = None;
+        let mut last: Option<(u64, u32)> = None;
         for h in 0..n {
             if good[h] {
                 continue;
             }
-            // The q side: the units where the bug is present under h.
-            let key = if model.fix {
-                (k_all - k_h[h], m_all - m_h[h])
-            } else {
-                (k_h[h], m_h[h])
-            };
-            let (id, cl) = match last {
-                Some((k, v)) if k == key => v,
+            let key = key_h[h];
+            let id = match last {
+                Some((k, id)) if k == key => id,
                 _ => {
-                    let v = class_of(key.0, key.1);
-                    last = Some((key, v));
-                    v
+                    let id = class_id(key, Some(h), &mut classes);
+                    last = Some((key, id));
+                    id
                 }
             };
             class[h] = id;
-            // The f side: the units where it is absent.
+            // The f side: the units where the bug is absent under h.
             let f_side = if model.fix {
                 absent_ll[h]
             } else {
                 total_absent - absent_ll[h]
             };
-            let v = ln_prior(h) + cl + f_side + mixed[h] as f64 * model.ln_penalty;
+            let v =
+                ln_prior(h) + classes[id as usize].ll + f_side + mixed[h] as f64 * model.ln_penalty;
             ll[h] = v;
             max = max.max(v);
         }
-        let (older_class, older_cl) = class_of(k_all, m_all);
+        // "Older": every unit with runs is present; units of good nodes are
+        // present only here, so its key is kept apart from the commits'.
+        let older_key = order.iter().fold(0u64, |k, &i| k ^ unit_key(i)) ^ 0x5a5a_5a5a_5a5a_5a5a;
+        let older_class = class_id(older_key, None, &mut classes);
         let older_ll = if older_prior > 0.0 {
-            older_prior.ln() + older_cl
+            older_prior.ln() + classes[older_class as usize].ll
         } else {
             f64::NEG_INFINITY
         };
@@ -183,13 +226,19 @@ impl Posterior {
             }
         }
         class_mass[older_class as usize] += older;
-        let q_mean = classes
-            .iter()
-            .zip(&class_mass)
-            .map(|(&(k, m), &p)| {
-                p * (model.a + k as f64) / (model.a + model.b + k as f64 + m as f64)
-            })
-            .sum();
+        // The far side's rate is reported given a change (without one it
+        // is the prior's and says nothing).
+        let (mut q_mean, mut old_sum, mut drift) = (0.0, 0.0, 0.0);
+        for (c, &p) in classes.iter().zip(&class_mass) {
+            q_mean += p * c.q_hi;
+            old_sum += p * c.changed * c.q_lo_changed;
+            drift += p * c.changed;
+        }
+        let q_old = if drift > 1e-12 {
+            old_sum / drift
+        } else {
+            q_mean
+        };
         Posterior {
             w,
             older,
@@ -198,7 +247,37 @@ impl Posterior {
             classes,
             class_mass,
             q_mean,
+            q_old,
+            drift,
         }
+    }
+}
+
+impl Posterior {
+    /// Per class, the probability that a commit of this age with the bug
+    /// lies on the far side of a change of rate (0 for classes without
+    /// mass).
+    pub fn old_at(&self, age: f64) -> Vec<f64> {
+        self.classes
+            .iter()
+            .zip(&self.class_mass)
+            .map(|(c, &m)| if m > 1e-12 { c.p_old(age) } else { 0.0 })
+            .collect()
+    }
+
+    /// Probability that a commit of this age with the bug lies on the far
+    /// side of a change of rate, over all hypotheses.
+    pub fn p_old(&self, age: f64) -> f64 {
+        let total: f64 = self.class_mass.iter().sum();
+        if total <= 0.0 {
+            return 0.0;
+        }
+        self.old_at(age)
+            .iter()
+            .zip(&self.class_mass)
+            .map(|(o, m)| o * m)
+            .sum::<f64>()
+            / total
     }
 }
 
@@ -210,8 +289,13 @@ mod tests {
 
     fn model() -> Model {
         Model {
-            a: 1.0,
-            b: 1.0,
+            rates: RateModel {
+                a: 1.0,
+                b: 1.0,
+                drift: 0.0,
+                lo: (1.0, 2.0),
+                span: 10.0,
+            },
             f: 0.005,
             older_prior: 0.01,
             ln_penalty: (1e-6f64).ln(),
@@ -235,16 +319,19 @@ mod tests {
                 members: vec![&a9],
                 k: 3,
                 m: 0,
+                age: 9.0,
             },
             TestedUnit {
                 members: vec![&a5],
                 k: 2,
                 m: 0,
+                age: 5.0,
             },
             TestedUnit {
                 members: vec![&a4],
                 k: 0,
                 m: 6,
+                age: 4.0,
             },
         ];
         let p = Posterior::compute(&good, &units, &model(), None);
@@ -258,11 +345,13 @@ mod tests {
                 members: vec![&a9],
                 k: 3,
                 m: 0,
+                age: 9.0,
             },
             TestedUnit {
                 members: vec![&a4, &a5],
                 k: 0,
                 m: 0,
+                age: 4.0,
             },
         ];
         let p = Posterior::compute(&good, &units, &model(), None);
@@ -283,7 +372,12 @@ mod tests {
             ancestors(&dag, 5),
             ancestors(&dag, 9),
         );
-        let unit = |members, k, m| TestedUnit { members, k, m };
+        let unit = |members, k, m| TestedUnit {
+            members,
+            k,
+            m,
+            age: 0.0,
+        };
         let units = vec![
             unit(vec![&a0], 4, 0),
             unit(vec![&a4], 3, 0),

@@ -136,13 +136,34 @@ pub fn candidates(
 /// Crash-count pmf of r runs and its entropy, for r = 1..=r_max.
 type Pmfs = Vec<(Vec<f64>, f64)>;
 
-/// Distributions of the number of target crashes in r runs, per class of
-/// hypotheses (bug present) and for an absent bug.
+/// Distributions of the number of target crashes in r runs where the bug is
+/// present, per class of hypotheses (on the side of a change of rate where
+/// q was learned, and on the far side), and where it is absent.
 pub struct Tables {
     r_max: u32,
-    /// present[c][r-1] = (pmf, entropy), None for classes without mass.
-    present: Vec<Option<Pmfs>>,
+    /// present[c] = [learned side, far side], each [r-1] = (pmf, entropy);
+    /// None for classes without mass.
+    present: Vec<Option<[Pmfs; 2]>>,
     absent: Pmfs,
+}
+
+/// Beta-binomial pmfs of r = 1..=r_max runs mixed over weighted Beta
+/// posteriors, with their entropies.
+fn mixed_pmfs(parts: &[(f64, (f64, f64))], r_max: u32) -> Pmfs {
+    (1..=r_max)
+        .map(|r| {
+            let mut pmf = vec![0.0; r as usize + 1];
+            for &(w, (a, b)) in parts {
+                for (x, v) in pmf.iter_mut().zip(beta_binomial(r, a, b)) {
+                    *x += w * v;
+                }
+            }
+            let total: f64 = pmf.iter().sum();
+            pmf.iter_mut().for_each(|x| *x /= total);
+            let h = entropy(&pmf);
+            (pmf, h)
+        })
+        .collect()
 }
 
 impl Tables {
@@ -152,22 +173,18 @@ impl Tables {
             .classes
             .iter()
             .zip(&post.class_mass)
-            .map(|(&(k, m), &mass)| {
+            .map(|(c, &mass)| {
                 (mass > 1e-12).then(|| {
-                    (1..=r_max)
-                        .map(|r| {
-                            let pmf = beta_binomial(r, model.a + k as f64, model.b + m as f64);
-                            let h = entropy(&pmf);
-                            (pmf, h)
-                        })
-                        .collect()
+                    let total: f64 = c.splits.iter().map(|s| s.w).sum::<f64>().max(1e-300);
+                    let hi: Vec<_> = c.splits.iter().map(|s| (s.w / total, s.hi)).collect();
+                    let lo: Vec<_> = c.splits.iter().map(|s| (s.w / total, s.lo)).collect();
+                    [mixed_pmfs(&hi, r_max), mixed_pmfs(&lo, r_max)]
                 })
             })
             .collect();
-        let f = model.f.clamp(0.0, 0.5);
         let absent = (1..=r_max)
             .map(|r| {
-                let pmf = binomial(r, f);
+                let pmf = binomial(r, model.f.clamp(0.0, 0.5));
                 let h = entropy(&pmf);
                 (pmf, h)
             })
@@ -180,28 +197,52 @@ impl Tables {
     }
 
     /// Mutual information (bits) between the hypothesis and the crash count
-    /// of r runs on a commit where `pm[c]` is the mass of class-c hypotheses
-    /// under which the bug is present there.
-    pub fn mi(&self, pm: &[f64], r: u32) -> f64 {
+    /// of r runs on a commit where `pm[c]` is the mass of class-c
+    /// hypotheses under which the bug is present there and `old[c]` the
+    /// probability, under class c, that the commit lies on the far side of
+    /// a change of rate. The side is not part of what is learned: each
+    /// class's present predictive mixes its two sides, so that runs are
+    /// valued for telling hypotheses apart, never for locating the change.
+    pub fn mi(&self, pm: &[f64], old: &[f64], r: u32) -> f64 {
+        self.mi_with(pm, old, r, &self.absent)
+    }
+
+    fn mi_with(&self, pm: &[f64], old: &[f64], r: u32, absent_pmfs: &Pmfs) -> f64 {
         if r == 0 {
             return 0.0;
         }
         let r = r.min(self.r_max) as usize;
         let p: f64 = pm.iter().sum::<f64>().min(1.0);
-        let (apmf, ah) = &self.absent[r - 1];
+        let (apmf, ah) = &absent_pmfs[r - 1];
         let mut mix: Vec<f64> = apmf.iter().map(|v| v * (1.0 - p)).collect();
         let mut cond = (1.0 - p) * ah;
+        let mut side = vec![0.0; r + 1];
         for (c, &m) in pm.iter().enumerate() {
             if m <= 0.0 {
                 continue;
             }
-            if let Some(t) = &self.present[c] {
-                let (pmf, h) = &t[r - 1];
-                for (x, v) in mix.iter_mut().zip(pmf) {
-                    *x += m * v;
+            let Some(t) = &self.present[c] else {
+                continue;
+            };
+            let o = old.get(c).copied().unwrap_or(0.0).clamp(0.0, 1.0);
+            let (hpmf, hh) = &t[0][r - 1];
+            let (lpmf, lh) = &t[1][r - 1];
+            let h = if o <= 1e-9 {
+                side.copy_from_slice(hpmf);
+                *hh
+            } else if o >= 1.0 - 1e-9 {
+                side.copy_from_slice(lpmf);
+                *lh
+            } else {
+                for ((x, a), b) in side.iter_mut().zip(hpmf).zip(lpmf) {
+                    *x = (1.0 - o) * a + o * b;
                 }
-                cond += m * h;
+                entropy(&side)
+            };
+            for (x, v) in mix.iter_mut().zip(&side) {
+                *x += m * v;
             }
+            cond += m * h;
         }
         let total: f64 = mix.iter().sum();
         if total <= 0.0 {
@@ -212,14 +253,25 @@ impl Tables {
     }
 
     /// mi for r = 0..=r_max.
-    pub fn curve(&self, pm: &[f64]) -> Vec<f64> {
-        (0..=self.r_max).map(|r| self.mi(pm, r)).collect()
+    pub fn curve(&self, pm: &[f64], old: &[f64]) -> Vec<f64> {
+        (0..=self.r_max).map(|r| self.mi(pm, old, r)).collect()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rates::{Class, RateModel};
+
+    fn rates() -> RateModel {
+        RateModel {
+            a: 1.0,
+            b: 1.0,
+            drift: 0.0,
+            lo: (1.0, 2.0),
+            span: 10.0,
+        }
+    }
 
     fn post_two(pk: (u32, u32)) -> Posterior {
         Posterior {
@@ -227,16 +279,17 @@ mod tests {
             older: 0.0,
             class: vec![0, 0, 0],
             older_class: 0,
-            classes: vec![pk],
+            classes: vec![Class::new(&[(0.0, pk.0, pk.1)], &rates())],
             class_mass: vec![1.0],
             q_mean: 0.5,
+            q_old: 0.3,
+            drift: 0.0,
         }
     }
 
     fn model() -> Model {
         Model {
-            a: 1.0,
-            b: 1.0,
+            rates: rates(),
             f: 0.0,
             older_prior: 0.0,
             ln_penalty: -10.0,
@@ -248,17 +301,17 @@ mod tests {
     fn certain_reproduction_gives_one_bit() {
         // q known to be ~1: one run on a commit with p = 0.5 is worth ~1 bit.
         let t = Tables::new(&post_two((1000, 0)), &model(), 4);
-        let one = t.mi(&[0.5], 1);
+        let one = t.mi(&[0.5], &[0.0], 1);
         assert!(one > 0.98 && one <= 1.0, "{one}");
-        let two = t.mi(&[0.5], 2);
+        let two = t.mi(&[0.5], &[0.0], 2);
         assert!(two - one < 0.02);
-        assert_eq!(t.mi(&[1.0], 3), 0.0);
+        assert_eq!(t.mi(&[1.0], &[0.0], 3), 0.0);
     }
 
     #[test]
     fn flaky_reproduction_needs_more_runs() {
         let t = Tables::new(&post_two((30, 70)), &model(), 10);
-        let c = t.curve(&[0.5]);
+        let c = t.curve(&[0.5], &[0.0]);
         assert!(c[1] < 0.2);
         assert!(c.windows(2).all(|w| w[1] >= w[0]));
         assert!(c[10] > 2.0 * c[1]);

@@ -97,7 +97,7 @@ impl Engine {
                 }
             }
             pm[post.older_class as usize] += post.older;
-            let mut curve = tables.curve(&pm);
+            let mut curve = tables.curve(&pm, &post.old_at(self.age(x)));
             if self.evidence[x as usize].built == Some(true) {
                 let e = &self.evidence[x as usize];
                 let n_runs = (e.target + e.other + e.clean + e.untestable) as f64;
@@ -108,6 +108,9 @@ impl Engine {
                     .chain(self.unit_members(x).iter().copied())
                     .find(|&m| self.available[m as usize]);
                 match node {
+                    // A unit that did not settle in this many runs will not
+                    // settle in more: its crashes fit both sides equally.
+                    Some(_) if n_runs >= self.config.max_unit_runs as f64 => {}
                     Some(m) => runs.push(Choice { node: m, curve }),
                     None => builds.push(Choice { node: x, curve }),
                 }

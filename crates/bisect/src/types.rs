@@ -21,6 +21,15 @@ pub struct Config {
     pub q_prior: (f64, f64),
     /// Prior mass on "the bug is older than every good commit".
     pub older_prior: f64,
+    /// Prior probability that the reproduction rate changes somewhere in
+    /// the range (the reproducer fires less on older code; see `rates`).
+    pub drift_prior: f64,
+    /// Beta prior (alpha, beta) of the rate on the far side of a change.
+    pub q_old_prior: (f64, f64),
+    /// Runs on one test unit after which it is not tested any more (a
+    /// reproducer too weak there to tell its state in that many runs
+    /// leaves it to the others).
+    pub max_unit_runs: u32,
     pub max_builds: Option<u32>,
     pub max_runs: Option<u32>,
     /// Runs on the bad commit without any failure before giving up.
@@ -46,6 +55,9 @@ impl Default for Config {
             false_target_rate: 0.005,
             q_prior: (0.5, 0.5),
             older_prior: 0.01,
+            drift_prior: 0.3,
+            q_old_prior: (2.0, 3.0),
+            max_unit_runs: 100,
             max_builds: None,
             max_runs: None,
             verify_runs: 40,
@@ -131,8 +143,21 @@ pub struct Status {
     /// The smallest set of hypotheses holding `confidence` mass, most likely
     /// first, with their masses.
     pub credible: Vec<(Hypothesis, f64)>,
-    /// Posterior mean of the reproduction rate.
+    /// Posterior mean of the reproduction rate (where it was learned, when
+    /// it changes along history).
     pub q_estimate: f64,
+    /// Posterior mean of the rate on the far side of a change of rate.
+    pub q_old: f64,
+    /// Posterior probability that the rate changes among the tested commits.
+    pub drift: f64,
+    /// Tested commits (first of their test unit) that showed the target
+    /// although the posterior says the bug is absent there: a coincidence
+    /// or a false-target region. With the number of target crashes.
+    pub suspicious: Vec<(NodeId, u32)>,
+    /// Tested commits whose state is still uncertain, most uncertain first,
+    /// with how many more runs would settle each at the current rates
+    /// (clean runs until a bug present there would have shown).
+    pub weak: Vec<(NodeId, u32)>,
     /// The target identity, once known.
     pub target: Option<Identity>,
     pub builds: u32,

@@ -1,6 +1,7 @@
 //! Regression guard for `culprit bench`: on a few seeds of noisy scenarios
-//! (synthetic, and the real git DAG), culprit's engine must be at least as accurate as syzbot's rules
-//! on the same worlds, and the bench must be reproducible (same seeds, same
+//! (synthetic, and the real git DAG, one with a reproducer that fires less
+//! on older commits), culprit's engine must be at least as accurate as
+//! syzbot's rules on the same worlds, never confidently wrong, and the bench must be reproducible (same seeds, same
 //! numbers, whatever the thread count). An accuracy guard, not a timing test.
 
 use culprit::bench::scenario::Scenario;
@@ -32,6 +33,15 @@ fn scenarios() -> Vec<Scenario> {
             q: 0.5,
             ..base.clone()
         },
+        // The reproducer fires at 0.9 on recent commits and 0.1 on those
+        // older than halfway from the culprit to the bad commit.
+        Scenario {
+            name: "git drift 0.9->0.1".into(),
+            history: "git".into(),
+            q: 0.9,
+            q_old: Some(0.1),
+            ..base.clone()
+        },
     ]
 }
 
@@ -59,6 +69,19 @@ fn culprit_is_at_least_as_accurate_as_syzbot_and_results_reproduce() {
             ours >= syz,
             "{}: culprit accuracy {ours} below syzbot's {syz}",
             s.name
+        );
+        // No confident answer of culprit's is wrong on these few seeds.
+        let row = a
+            .rows
+            .iter()
+            .find(|r| r.scenario == s.name && r.strategy == Strategy::Culprit)
+            .unwrap();
+        assert!(
+            row.calibration.is_none_or(|c| c >= 1.0),
+            "{}: a confident answer was wrong ({:?} right of {})",
+            s.name,
+            row.calibration,
+            row.confident
         );
     }
     // Same seeds, one thread: identical trials, rows and checks.

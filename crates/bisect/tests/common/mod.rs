@@ -116,6 +116,14 @@ pub struct World {
     pub fail_stretch: u32,
     /// Fraction of (non-merge) commits that do not change the binary.
     pub doc_only: f64,
+    /// Drift: commits with the bug older (by index) than the point
+    /// `drift_at` of the way from the culprit to the bad commit fire at
+    /// this rate instead of `q`.
+    pub q_old: Option<f64>,
+    pub drift_at: f64,
+    /// When > 0: `false_target` applies only to the culprit's first-parent
+    /// ancestors up to this many steps back (an older bug, same title).
+    pub false_region: u32,
 }
 
 impl World {
@@ -129,6 +137,9 @@ impl World {
             build_fail: 0.0,
             fail_stretch: 4,
             doc_only: 0.0,
+            q_old: None,
+            drift_at: 0.5,
+            false_region: 0,
         }
     }
 }
@@ -136,6 +147,8 @@ impl World {
 /// The oracle's fixed facts about every commit.
 pub struct Truth {
     pub present: Vec<bool>,
+    /// Probability that a testable run shows the target, per commit.
+    pub rate: Vec<f64>,
     pub builds: Vec<bool>,
     pub signature: Vec<u32>,
 }
@@ -189,8 +202,39 @@ impl Truth {
                 }
             }
         }
+        let mut rate: Vec<f64> = present.iter().map(|&p| if p { w.q } else { 0.0 }).collect();
+        if let (Some(old), Some(c)) = (w.q_old, w.culprit) {
+            let point = c as f64 + w.drift_at * (h.bad as f64 - c as f64);
+            for x in 0..n {
+                if present[x] && (x as f64) < point {
+                    rate[x] = old;
+                }
+            }
+        }
+        match (w.false_region, w.culprit) {
+            (0, _) | (_, None) => {
+                for x in 0..n {
+                    if !present[x] {
+                        rate[x] = w.false_target;
+                    }
+                }
+            }
+            (k, Some(c)) => {
+                let mut x = c;
+                for _ in 0..k {
+                    match h.parents[x as usize].first() {
+                        Some(&p) if !h.good.contains(&p) => {
+                            x = p;
+                            rate[x as usize] = w.false_target;
+                        }
+                        _ => break,
+                    }
+                }
+            }
+        }
         Truth {
             present,
+            rate,
             builds,
             signature,
         }
@@ -239,6 +283,18 @@ pub fn drive_with_prior(
     for _ in 0..10_000 {
         let step = e.next();
         steps.push(step.clone());
+        if std::env::var("TRACE").is_ok_and(|v| v == "2") {
+            let st = e.status();
+            eprintln!(
+                "    {step:?} top {:?} q {:.3} q_old {:.3} drift {:.3} weak {:?} susp {:?}",
+                &st.credible[..st.credible.len().min(3)],
+                st.q_estimate,
+                st.q_old,
+                st.drift,
+                st.weak,
+                st.suspicious
+            );
+        }
         match step {
             Step::Build(x) => {
                 let out = if truth.builds[x as usize] {
@@ -258,7 +314,7 @@ pub fn drive_with_prior(
                 for (x, k) in alloc {
                     assert!(e.is_available(x), "run on unbuilt {x}");
                     for _ in 0..k {
-                        let out = run_once(w, truth.present[x as usize], rng);
+                        let out = run_at(w, truth.rate[x as usize], rng);
                         e.record_run(x, out, 522.0);
                     }
                 }
@@ -274,7 +330,19 @@ pub fn drive_with_prior(
             }
         }
     }
-    panic!("engine did not finish");
+    let tested: Vec<String> = (0..h.parents.len() as u32)
+        .filter(|&x| e.evidence(x).target + e.evidence(x).clean > 0)
+        .map(|x| {
+            let ev = e.evidence(x);
+            format!(
+                "{x}:{}/{}@{}",
+                ev.target,
+                ev.target + ev.clean,
+                truth.rate[x as usize]
+            )
+        })
+        .collect();
+    panic!("engine did not finish; tested (crashes/runs@rate) {tested:?}");
 }
 
 pub fn run_once(w: &World, present: bool, rng: &mut ChaCha8Rng) -> RunOutcome {
@@ -283,6 +351,19 @@ pub fn run_once(w: &World, present: bool, rng: &mut ChaCha8Rng) -> RunOutcome {
     } else if rng.gen_bool(w.other) {
         RunOutcome::Failure(OTHER)
     } else if (present && rng.gen_bool(w.q)) || (!present && rng.gen_bool(w.false_target)) {
+        RunOutcome::Failure(TARGET)
+    } else {
+        RunOutcome::Clean
+    }
+}
+
+/// One run on a commit where a testable run shows the target at `rate`.
+pub fn run_at(w: &World, rate: f64, rng: &mut ChaCha8Rng) -> RunOutcome {
+    if rng.gen_bool(w.untestable) {
+        RunOutcome::Untestable
+    } else if rng.gen_bool(w.other) {
+        RunOutcome::Failure(OTHER)
+    } else if rng.gen_bool(rate) {
         RunOutcome::Failure(TARGET)
     } else {
         RunOutcome::Clean

@@ -16,7 +16,9 @@ use std::path::PathBuf;
 use crate::campaign::{hyp_name, reason_name, Counts, Finish, Plan, Verification};
 
 mod crash;
+mod evidence;
 pub use crash::{crash_of, CrashDoc, FrameDoc};
+pub use evidence::EvidenceDoc;
 
 /// Exit status of `culprit bisect`, by outcome (documented in the README).
 pub mod exit {
@@ -59,6 +61,8 @@ pub struct BisectResult {
     pub range: Vec<Mass>,
     pub target: Option<String>,
     pub q_estimate: f64,
+    /// Where the answer's evidence is weak (see `evidence`).
+    pub evidence: EvidenceDoc,
     pub flags: Vec<&'static str>,
     pub recipients: Option<Recipients>,
     pub bad: String,
@@ -437,6 +441,7 @@ fn to_result(plan: &Plan, f: &Finish, target: Option<String>) -> BisectResult {
             .collect(),
         target,
         q_estimate: st.q_estimate,
+        evidence: EvidenceDoc::new(plan, st),
         flags: Vec::new(),
         recipients: None,
         bad: plan.commits[plan.bad as usize].sha.clone(),
