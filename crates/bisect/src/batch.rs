@@ -104,7 +104,7 @@ impl Engine {
         let top = match self.settled(&post) {
             Ok(top) => top,
             Err(o) if !verifying => {
-                out.done = Some(o);
+                out.done = Some(*o);
                 return out;
             }
             Err(_) => return out,

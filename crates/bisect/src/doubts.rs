@@ -11,6 +11,9 @@ use crate::plan::RunPlan;
 use crate::posterior::Posterior;
 use crate::types::Verdict;
 
+/// Commits with a count (target crashes, or runs that would settle them).
+type Listed = Vec<(NodeId, u32)>;
+
 /// At most this many weak commits are listed.
 const MAX_WEAK: usize = 8;
 
@@ -44,7 +47,7 @@ impl Engine {
     /// Target crashes on units the posterior calls clean (suspicious), and
     /// tested units whose state is still uncertain (weak) with the runs
     /// that would settle them at the current rates, most uncertain first.
-    pub(crate) fn doubts(&self, post: &Posterior) -> (Vec<(NodeId, u32)>, Vec<(NodeId, u32)>) {
+    pub(crate) fn doubts(&self, post: &Posterior) -> (Listed, Listed) {
         let conf = self.config.confidence;
         let mut suspicious = Vec::new();
         let mut weak = Vec::new();
@@ -103,7 +106,7 @@ impl Engine {
     pub(crate) fn settle_runs(&self, post: &Posterior, best: usize, r: &RunPlan) -> f64 {
         let n = self.dag.len();
         let mass = if best == n { post.older } else { post.w[best] };
-        let stop_at = 1.0 - (1.0 - self.config.confidence) * crate::engine::STOP_MARGIN;
+        let stop_at = self.stop_at(post);
         let runs: u32 = r.alloc.iter().map(|a| a.1).sum();
         let per_run = r.value / runs.max(1) as f64;
         let h2 = |p: f64| {

@@ -18,7 +18,9 @@ use std::collections::BTreeMap;
 const PENALTY: f64 = 1e-6;
 /// The engine stops when the top hypothesis leaves at most this fraction of
 /// the allowed error (1 - confidence) to the others.
-pub(crate) const STOP_MARGIN: f64 = 0.5;
+const STOP_MARGIN: f64 = 0.5;
+/// How much of the margin a certain change of rate takes away.
+const DRIFT_MARGIN: f64 = 0.8;
 /// Below this many bits a step is not worth taking.
 pub(crate) const MIN_VALUE: f64 = 1e-4;
 /// Cost of one run, as a fraction of a round's wall time.
@@ -452,7 +454,7 @@ impl Engine {
         };
         let best = match self.settled(&post) {
             Ok(top) => top,
-            Err(o) => return Step::Done(o),
+            Err(o) => return Step::Done(*o),
         };
         let runs_left = self.runs_left();
         let can_build = self.config.max_builds.is_none_or(|m| self.builds < m);
@@ -485,11 +487,13 @@ impl Engine {
 
     /// The top hypothesis (index n: older), or the outcome when the search
     /// is over: confident, or out of runs.
-    pub(crate) fn settled(&self, post: &Posterior) -> Result<usize, Outcome> {
-        let done = |verdict, reason| Outcome {
-            verdict,
-            reason,
-            status: self.status_of(post),
+    pub(crate) fn settled(&self, post: &Posterior) -> Result<usize, Box<Outcome>> {
+        let done = |verdict, reason| {
+            Box::new(Outcome {
+                verdict,
+                reason,
+                status: self.status_of(post),
+            })
         };
         let n = self.dag.len();
         let mut best = (post.older, n);
@@ -498,10 +502,7 @@ impl Engine {
                 best = (w, i);
             }
         }
-        // Stopping the moment the posterior crosses the line favours runs of
-        // luck when the true q is far from the prior's; a margin keeps
-        // confident answers right at the stated rate.
-        let stop_at = 1.0 - (1.0 - self.config.confidence) * STOP_MARGIN;
+        let stop_at = self.stop_at(post);
         if best.0 >= stop_at {
             let v = if best.1 == n {
                 Verdict::Older
@@ -514,6 +515,19 @@ impl Engine {
             return Err(done(Verdict::Inconclusive, StopReason::MaxRuns));
         }
         Ok(best.1)
+    }
+
+    /// The posterior mass at which the search stops. Stopping the moment
+    /// the posterior crosses the asked confidence favours runs of luck when
+    /// the true rate is far from the prior's, so a margin keeps confident
+    /// answers right at the stated rate; when the rate seems to change
+    /// along history the two-rate model is a simplification of a rate that
+    /// may fall gradually or at several points, and the margin grows with
+    /// the belief in the change.
+    pub(crate) fn stop_at(&self, post: &Posterior) -> f64 {
+        let drift = post.drift.clamp(0.0, 1.0);
+        let margin = STOP_MARGIN * (1.0 - DRIFT_MARGIN * drift);
+        1.0 - (1.0 - self.config.confidence) * margin
     }
 
     /// Whether the target is settled: the bad commit showed it clearly

@@ -58,6 +58,12 @@ fn summary(verdict: &'static str, culprit: Option<&str>, good: &str, bad: &str) 
             range: Vec::new(),
             target: Some("BUG: unable to handle page fault in demo_crash".into()),
             q_estimate: 0.5,
+            evidence: crate::result::EvidenceDoc {
+                drift: 0.0,
+                q_old: None,
+                suspicious: Vec::new(),
+                weak: Vec::new(),
+            },
             flags: vec!["merge"],
             recipients: Some(Recipients {
                 to: vec!["ann@example.org".into()],
