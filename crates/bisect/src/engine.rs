@@ -368,7 +368,12 @@ impl Engine {
                     members: mem.iter().map(|m| &self.anc[m]).collect(),
                     k: e.target,
                     m: e.clean,
-                    age: self.age(rep),
+                    ages: mem
+                        .iter()
+                        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+                            let a = self.age(x);
+                            (lo.min(a), hi.max(a))
+                        }),
                 })
             })
             .collect();
@@ -473,7 +478,13 @@ impl Engine {
         if let Some(r) = &round {
             let builds_help = can_build && build.as_ref().is_some_and(|b| b.rate > r.rate);
             if !builds_help && self.settle_runs(&post, best, r) > MAX_SETTLE_RUNS {
-                return done(leader, StopReason::Exhausted);
+                // A build would have helped but the budget is spent.
+                let reason = if !can_build && build.is_some() {
+                    StopReason::MaxBuilds
+                } else {
+                    StopReason::Exhausted
+                };
+                return done(leader, reason);
             }
         }
         match (round, build) {

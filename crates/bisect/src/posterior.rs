@@ -29,8 +29,8 @@ pub struct TestedUnit<'a> {
     pub k: u32,
     /// Clean runs on the unit.
     pub m: u32,
-    /// Age: generation number of the unit's first member.
-    pub age: f64,
+    /// Ages of the unit's oldest and newest members (see `Engine::age`).
+    pub ages: (f64, f64),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -133,16 +133,16 @@ impl Posterior {
         let mut order: Vec<usize> = (0..units.len())
             .filter(|&i| units[i].k > 0 || units[i].m > 0)
             .collect();
-        order.sort_by(|&x, &y| units[x].age.total_cmp(&units[y].age).then(x.cmp(&y)));
+        order.sort_by(|&x, &y| units[x].ages.0.total_cmp(&units[y].ages.0).then(x.cmp(&y)));
         // Present units with runs under "culprit is h" (None: older, all).
         // A fix bisection has the bug where h is not an ancestor.
-        let present_of = |h: Option<usize>| -> Vec<(f64, u32, u32)> {
+        let present_of = |h: Option<usize>| -> Vec<(f64, f64, u32, u32)> {
             order
                 .iter()
                 .filter(|&&i| {
                     h.is_none_or(|h| (present_bits[i][h / 64] >> (h % 64) & 1 == 1) != model.fix)
                 })
-                .map(|&i| (units[i].age, units[i].k, units[i].m))
+                .map(|&i| (units[i].ages.0, units[i].ages.1, units[i].k, units[i].m))
                 .collect()
         };
 
@@ -319,19 +319,19 @@ mod tests {
                 members: vec![&a9],
                 k: 3,
                 m: 0,
-                age: 9.0,
+                ages: (9.0, 9.0),
             },
             TestedUnit {
                 members: vec![&a5],
                 k: 2,
                 m: 0,
-                age: 5.0,
+                ages: (5.0, 5.0),
             },
             TestedUnit {
                 members: vec![&a4],
                 k: 0,
                 m: 6,
-                age: 4.0,
+                ages: (4.0, 4.0),
             },
         ];
         let p = Posterior::compute(&good, &units, &model(), None);
@@ -345,13 +345,13 @@ mod tests {
                 members: vec![&a9],
                 k: 3,
                 m: 0,
-                age: 9.0,
+                ages: (9.0, 9.0),
             },
             TestedUnit {
                 members: vec![&a4, &a5],
                 k: 0,
                 m: 0,
-                age: 4.0,
+                ages: (4.0, 4.0),
             },
         ];
         let p = Posterior::compute(&good, &units, &model(), None);
@@ -376,7 +376,7 @@ mod tests {
             members,
             k,
             m,
-            age: 0.0,
+            ages: (0.0, 0.0),
         };
         let units = vec![
             unit(vec![&a0], 4, 0),

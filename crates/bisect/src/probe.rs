@@ -279,7 +279,7 @@ mod tests {
             older: 0.0,
             class: vec![0, 0, 0],
             older_class: 0,
-            classes: vec![Class::new(&[(0.0, pk.0, pk.1)], &rates())],
+            classes: vec![Class::new(&[(0.0, 0.0, pk.0, pk.1)], &rates())],
             class_mass: vec![1.0],
             q_mean: 0.5,
             q_old: 0.3,

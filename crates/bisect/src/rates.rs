@@ -83,8 +83,11 @@ pub struct Class {
 const PRUNE: f64 = 1e-6;
 
 impl Class {
-    /// Likelihood of present units `units` (age, k, m), sorted by age.
-    pub fn new(units: &[(f64, u32, u32)], model: &RateModel) -> Class {
+    /// Likelihood of present units `units` (oldest age, newest age, k, m),
+    /// sorted by oldest age. A unit of several commits (one binary) spans
+    /// the ages of its members; a change falls between units, in the gap
+    /// from one's newest member to the next one's oldest.
+    pub fn new(units: &[(f64, f64, u32, u32)], model: &RateModel) -> Class {
         let (a, b) = (model.a, model.b);
         let (la, lb) = model.lo;
         let base_hi = ln_beta(a, b);
@@ -93,9 +96,9 @@ impl Class {
         let drift = model.drift.clamp(0.0, 1.0);
         let (k_all, m_all) = units
             .iter()
-            .fold((0u32, 0u32), |(k, m), u| (k + u.1, m + u.2));
+            .fold((0u32, 0u32), |(k, m), u| (k + u.2, m + u.3));
         let tested = match (units.first(), units.last()) {
-            (Some(f), Some(l)) => (l.0 - f.0).max(0.0),
+            (Some(f), Some(l)) => (l.1 - f.0).max(0.0),
             _ => 0.0,
         };
         let steady_prior = (1.0 - drift * (tested / span).min(1.0)).max(1e-300);
@@ -111,9 +114,9 @@ impl Class {
         ));
         let (mut k_lo, mut m_lo) = (0u32, 0u32);
         for i in 0..units.len().saturating_sub(1) {
-            k_lo += units[i].1;
-            m_lo += units[i].2;
-            let width = units[i + 1].0 - units[i].0;
+            k_lo += units[i].2;
+            m_lo += units[i].3;
+            let width = units[i + 1].0 - units[i].1;
             if width <= 0.0 || drift <= 0.0 {
                 continue;
             }
@@ -121,7 +124,7 @@ impl Class {
                 - base_lo
                 + ln_beta(a + (k_all - k_lo) as f64, b + (m_all - m_lo) as f64)
                 - base_hi;
-            comps.push((ll, units[i].0, units[i + 1].0, k_lo, m_lo));
+            comps.push((ll, units[i].1, units[i + 1].0, k_lo, m_lo));
         }
         let max = comps.iter().map(|c| c.0).fold(f64::NEG_INFINITY, f64::max);
         let total: f64 = comps.iter().map(|c| (c.0 - max).exp()).sum();
@@ -212,7 +215,7 @@ mod tests {
 
     #[test]
     fn without_drift_it_is_one_shared_rate() {
-        let units = [(10.0, 0, 5), (50.0, 9, 1)];
+        let units = [(10.0, 10.0, 0, 5), (50.0, 50.0, 9, 1)];
         let c = Class::new(&units, &model(0.0));
         let want = ln_beta(0.5 + 9.0, 0.5 + 6.0) - ln_beta(0.5, 0.5);
         assert!((c.ll - want).abs() < 1e-12);
@@ -223,7 +226,12 @@ mod tests {
     #[test]
     fn a_low_old_side_is_learned_from_its_own_crashes() {
         // Old units fire 2 in 20, recent ones 18 in 20: a change explains it.
-        let units = [(5.0, 1, 9), (10.0, 1, 9), (60.0, 9, 1), (90.0, 9, 1)];
+        let units = [
+            (5.0, 5.0, 1, 9),
+            (10.0, 10.0, 1, 9),
+            (60.0, 60.0, 9, 1),
+            (90.0, 90.0, 9, 1),
+        ];
         let c = Class::new(&units, &model(0.3));
         assert!(c.changed > 0.9, "{}", c.changed);
         assert!(
@@ -246,8 +254,8 @@ mod tests {
     fn a_change_exactly_at_a_narrow_gap_is_unlikely() {
         // One clean unit right below crashing ones: the only change that
         // makes it "present but quiet" falls in a gap of width 1.
-        let narrow = [(49.0, 0, 3), (50.0, 6, 0), (80.0, 6, 0)];
-        let wide = [(10.0, 0, 3), (50.0, 6, 0), (80.0, 6, 0)];
+        let narrow = [(49.0, 49.0, 0, 3), (50.0, 50.0, 6, 0), (80.0, 80.0, 6, 0)];
+        let wide = [(10.0, 10.0, 0, 3), (50.0, 50.0, 6, 0), (80.0, 80.0, 6, 0)];
         let m = model(0.3);
         let (n, w) = (Class::new(&narrow, &m), Class::new(&wide, &m));
         // Same counts: the odds of a change scale with the gap's width.

@@ -28,6 +28,11 @@ fn drive_fix(h: &History, fix: Option<u32>, q: f64, seed: u64) -> Drive {
     if fix.is_some() {
         // Present where the fix is not an ancestor-or-self.
         truth.present.iter_mut().for_each(|p| *p = !*p);
+        truth.rate = truth
+            .present
+            .iter()
+            .map(|&p| if p { w.q } else { w.false_target })
+            .collect();
     }
     drive_truth(h, &w, &truth, config(), &mut rng)
 }
