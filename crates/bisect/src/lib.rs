@@ -57,7 +57,8 @@
 //! "not fixed, even at bad".
 //!
 //! Code map: `types` (the vocabulary), `engine` (bookkeeping of builds, runs
-//! and test units, and the decision loop), `posterior` (the model), `rates`
+//! and test units, and the decision loop), `verify` (the bad or old end
+//! shows the failure first), `posterior` (the model), `rates`
 //! (the present side: one rate or a change of rate), `doubts` (suspicious
 //! and weak evidence, when to give up), `probe`
 //! (which commits to evaluate and what a test of one is worth), `select`
@@ -78,6 +79,7 @@ mod probe;
 mod rates;
 mod select;
 mod types;
+mod verify;
 
 pub use batch::{Batch, InFlight};
 pub use dag::{Dag, DagError, NodeId};
