@@ -14,7 +14,7 @@ const DRIFT_SHOWN: f64 = 0.5;
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct EvidenceDoc {
     /// Posterior probability that the reproduction rate changes among the
-    /// tested commits (the reproducer fires less on older code).
+    /// tested commits (usually: the reproducer fires less on older code).
     pub drift: f64,
     /// The rate on the older side of that change, when it is likely.
     pub q_old: Option<f64>,
@@ -67,8 +67,9 @@ impl EvidenceDoc {
     pub fn lines(&self, q: f64, short: impl Fn(&str) -> String) -> Vec<String> {
         let mut out = Vec::new();
         if let Some(old) = self.q_old {
+            let how = if old < q { "fires less" } else { "fires more" };
             out.push(format!(
-                "the reproducer fires less on older commits ({:.0}% probable): rate {q:.2} on recent ones, {old:.2} on older ones",
+                "the reproducer {how} on older commits ({:.0}% probable): rate {q:.2} on recent ones, {old:.2} on older ones",
                 self.drift * 100.0
             ));
         }
