@@ -130,14 +130,13 @@ impl Class {
         let total: f64 = comps.iter().map(|c| (c.0 - max).exp()).sum();
         let ll = max + total.ln();
         let mean = |x: f64, y: f64| x / (x + y);
-        let (mut q_hi, mut q_lo, mut changed, mut lo_changed) = (0.0, 0.0, 0.0, 0.0);
+        let (mut q_hi, mut changed, mut lo_changed) = (0.0, 0.0, 0.0);
         let mut splits = Vec::new();
         for (i, c) in comps.iter().enumerate() {
             let w = (c.0 - max).exp() / total;
             let hi = (a + (k_all - c.3) as f64, b + (m_all - c.4) as f64);
             let lo = (la + c.3 as f64, lb + c.4 as f64);
             q_hi += w * mean(hi.0, hi.1);
-            q_lo += w * mean(lo.0, lo.1);
             if i > 0 {
                 changed += w;
                 lo_changed += w * mean(lo.0, lo.1);
@@ -161,10 +160,11 @@ impl Class {
             span,
             q_hi,
             changed,
+            // Without a change the far side has only its prior.
             q_lo_changed: if changed > 0.0 {
                 lo_changed / changed
             } else {
-                q_lo
+                mean(la, lb)
             },
         }
     }

@@ -110,54 +110,38 @@ fn the_event_stream_and_the_result_follow_their_documents() {
         let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
         assert_eq!(last["result"], v);
     }
-    // Without --good: the walk back, then the bisection, in one stream.
-    let w = t.path().join("walk");
-    std::fs::create_dir_all(&w).unwrap();
-    let events = w.join("e.jsonl");
-    let ev = events.to_string_lossy().into_owned();
-    let args = [
-        "--bad",
-        &bad,
-        "--build",
-        BUILD,
-        "--test",
-        TEST_ALWAYS,
-        "--artifact",
-        "out/state",
-        "--events",
-        &ev,
-    ];
-    let (log, v) = bisect(&w, &repo, &args);
-    assert_eq!(v["culprit"], want.as_str(), "{log}");
+    // Without --good (walking back, then bisecting), with `extra` options:
+    // the result and the stream's event names.
+    let walk_then_bisect = |dir: &str, extra: &[&str]| {
+        let w = t.path().join(dir);
+        std::fs::create_dir_all(&w).unwrap();
+        let events = w.join("e.jsonl");
+        let ev = events.to_string_lossy().into_owned();
+        let mut args = vec![
+            "--bad",
+            &bad,
+            "--build",
+            BUILD,
+            "--test",
+            TEST_ALWAYS,
+            "--artifact",
+            "out/state",
+            "--events",
+            &ev,
+        ];
+        args.extend_from_slice(extra);
+        let (log, v) = bisect(&w, &repo, &args);
+        assert_eq!(v["culprit"], want.as_str(), "{log}");
+        let text = std::fs::read_to_string(&events).unwrap();
+        (v, check_stream(&text, &schema))
+    };
+    let (v, names) = walk_then_bisect("walk", &[]);
     assert!(v["walk"]["good_commit"].is_string(), "{v}");
-    let text = std::fs::read_to_string(&events).unwrap();
-    let names = check_stream(&text, &schema);
     assert!(names.contains("walk_ended"), "{names:?}");
     seen.extend(names);
-    // Several builders, walking back then bisecting: the builder events,
-    // builds interleaved, the same schema.
-    let b = t.path().join("builders");
-    std::fs::create_dir_all(&b).unwrap();
-    let events = b.join("e.jsonl");
-    let ev = events.to_string_lossy().into_owned();
-    let args = [
-        "--bad",
-        &bad,
-        "--build",
-        BUILD,
-        "--test",
-        TEST_ALWAYS,
-        "--artifact",
-        "out/state",
-        "--builders",
-        "3",
-        "--events",
-        &ev,
-    ];
-    let (log, v) = bisect(&b, &repo, &args);
-    assert_eq!(v["culprit"], want.as_str(), "{log}");
-    let text = std::fs::read_to_string(&events).unwrap();
-    let names = check_stream(&text, &schema);
+    // Several builders: the builder events, builds interleaved, the same
+    // schema.
+    let (_, names) = walk_then_bisect("builders", &["--builders", "3"]);
     assert!(names.contains("builder_started"), "{names:?}");
     assert!(names.contains("builder_finished"), "{names:?}");
     seen.extend(names);

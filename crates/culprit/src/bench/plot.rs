@@ -178,14 +178,7 @@ fn draw_reliability(path: &Path, bins: &[Bin]) -> anyhow::Result<()> {
             }))
             .map_err(plot_err)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .border_style(BLACK.mix(0.4))
-        .background_style(WHITE.mix(0.9))
-        .label_font(("sans-serif", 14))
-        .draw()
-        .map_err(plot_err)?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     root.present().map_err(plot_err)?;
     Ok(())
 }
@@ -241,16 +234,28 @@ fn draw_runs(
             .draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled())))
             .map_err(plot_err)?;
     }
+    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+    root.present().map_err(plot_err)?;
+    Ok(())
+}
+
+/// The series legend, the same on every chart.
+fn legend<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    at: SeriesLabelPosition,
+) -> anyhow::Result<()>
+where
+    DB: DrawingBackend + 'a,
+    CT: CoordTranslate,
+{
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(at)
         .border_style(BLACK.mix(0.4))
         .background_style(WHITE.mix(0.9))
         .label_font(("sans-serif", 14))
         .draw()
-        .map_err(plot_err)?;
-    root.present().map_err(plot_err)?;
-    Ok(())
+        .map_err(plot_err)
 }
 
 fn plot_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {

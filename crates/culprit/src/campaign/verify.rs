@@ -8,6 +8,7 @@
 //! Everything comes from journal records, like the rest of the machine, so
 //! a killed campaign resumes the phase where it stopped.
 
+use crate::print::short;
 use serde::Serialize;
 use std::collections::BTreeSet;
 
@@ -270,10 +271,6 @@ pub(super) fn clean_runs_needed(q: f64, confidence: f64) -> u32 {
         .ceil()
         .max(1.0)
         .min(f64::from(u32::MAX)) as u32
-}
-
-fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(12)]
 }
 
 impl super::Machine {

@@ -9,6 +9,7 @@
 //! as a bisection step would: syzbot's study found most first wrong
 //! decisions made while probing releases on a fixed number of runs.
 
+use crate::print::short;
 use anyhow::{bail, Context, Result};
 use culprit_bisect::Config;
 use culprit_git::Repo;
@@ -127,10 +128,6 @@ pub fn chain(repo: &Repo, bad: &str, max: u32, oldest: Option<&str>) -> Result<C
         releases,
         ends_at_root,
     })
-}
-
-fn short(sha: &str) -> &str {
-    &sha[..12.min(sha.len())]
 }
 
 /// The walk's campaign: the chain oldest first, then bad; no good ends;

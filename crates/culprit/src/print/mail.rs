@@ -23,6 +23,7 @@ pub use input::{
     Candidate, CommitRef, CrashInfo, Direction, Effort, Files, Flag, Mail, Outcome, Verification,
 };
 
+use crate::print::short;
 use culprit_git::CommitMeta;
 
 use super::duration;
@@ -35,10 +36,6 @@ const WIDTH: usize = 72;
 /// "fa84693b3c89 (\"subject\")", the form of a `Fixes:` line.
 pub fn cite(sha: &str, subject: &str) -> String {
     format!("{} (\"{subject}\")", short(sha))
-}
-
-fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(12)]
 }
 
 fn crash_name(m: &Mail) -> &str {

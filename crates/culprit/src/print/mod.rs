@@ -61,6 +61,11 @@ pub fn duration(secs: f64) -> String {
     }
 }
 
+/// A commit hash shortened for people (12 hex digits, like git's log).
+pub fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(12)]
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -1,6 +1,7 @@
 //! The spinner on a terminal: what the campaign is doing right now, with
 //! the elapsed time, so that no long step looks like a hang.
 
+use crate::print::short;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 
@@ -61,10 +62,6 @@ impl Default for Spinner {
     fn default() -> Self {
         Spinner::new()
     }
-}
-
-fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(12)]
 }
 
 impl Sink for Spinner {

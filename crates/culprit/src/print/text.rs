@@ -378,10 +378,7 @@ pub fn result_lines(s: &Summary) -> Vec<String> {
         "estimated reproduction rate: {:.2}; builds: {}, runs: {}, test rounds: {}",
         r.q_estimate, r.counts.builds, r.counts.runs, r.counts.rounds
     ));
-    out.extend(
-        r.evidence
-            .lines(r.q_estimate, |c| c.chars().take(12).collect()),
-    );
+    out.extend(r.evidence.lines(r.q_estimate));
     if let Some(rc) = &r.recipients {
         out.extend(
             culprit_git::trailers::format_lines(rc)

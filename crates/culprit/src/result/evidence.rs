@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use crate::campaign::Plan;
+use crate::print::short;
 use culprit_bisect::Status;
 
 /// Below this posterior probability a change of rate is not reported.
@@ -64,7 +65,7 @@ impl EvidenceDoc {
     }
 
     /// Lines for the text result; none when there is nothing to say.
-    pub fn lines(&self, q: f64, short: impl Fn(&str) -> String) -> Vec<String> {
+    pub fn lines(&self, q: f64) -> Vec<String> {
         let mut out = Vec::new();
         if let Some(old) = self.q_old {
             let how = if old < q { "fires less" } else { "fires more" };
