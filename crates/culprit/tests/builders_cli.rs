@@ -385,6 +385,13 @@ fn several_builders_are_refused_where_they_do_not_exist() {
         "slurm",
     ]);
     assert!(e.contains("local executor only"), "{e}");
-    let e = run(&["--kernel", "--builders", "2"]);
-    assert!(e.contains("generic mode (--build/--test) only"), "{e}");
+    // Kernel mode has several builders: what stops this one is the repository.
+    let repro = t.path().join("repro.sh");
+    std::fs::write(&repro, "true\n").unwrap();
+    let repro = repro.to_str().unwrap();
+    let e = run(&["--kernel", "--repro", repro, "--builders", "2"]);
+    assert!(!e.contains("--builders"), "{e}");
+    assert!(e.contains("is not a Linux kernel tree"), "{e}");
+    let e = run(&["--kernel", "--repro", repro, "--builders", "65"]);
+    assert!(e.contains("--builders must be between 1"), "{e}");
 }

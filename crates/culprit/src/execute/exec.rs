@@ -12,7 +12,7 @@ use crate::campaign::{Finish, Machine, Record, Sink};
 use crate::drive::{drive, drive_batch, Reverter};
 use crate::hint::Hinter;
 use crate::journal::Journal;
-use crate::spec::{CampaignSpec, Generic, Mode};
+use crate::spec::{CampaignSpec, Generic};
 
 use super::timeout;
 
@@ -59,9 +59,6 @@ pub(super) fn check_builders(spec: &CampaignSpec) -> Result<()> {
     }
     if b == 1 {
         return Ok(());
-    }
-    if let Mode::Kernel(_) = spec.mode {
-        bail!("--builders {b}: several builders are for the generic mode (--build/--test) only, for now; kernel mode builds one kernel at a time in its build tree: drop --builders");
     }
     if spec.executor != Executor::Local {
         bail!("--builders {b}: several builders are for the local executor only, for now; --executor slurm builds one commit at a time (its runs already go to the cluster --vms at once): drop --builders");

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::backend::builders::CommandBuilders;
 use crate::backend::command::CommandBackend;
-use crate::backend::kernel::{self, KernelBackend, KernelSettings, Pool, TreeChoice};
+use crate::backend::kernel::{self, KernelBuilders, KernelSettings, Pool, TreeChoice};
 use crate::backend::slurm::{Executor, SlurmBackend};
 use crate::backend::Progress;
 use crate::campaign::{Event, Machine, Plan, Record, Sink, WalkEnd};
@@ -233,7 +233,9 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
             Mode::Kernel(_) if spec.executor != Executor::Local => {
                 bail!("kernel mode runs on this machine only: --executor slurm is for the generic mode (docs/slurm.md)")
             }
-            Mode::Kernel(k) => Exec::One(Box::new(kernel_backend(
+            // Builds overlap VM runs even with one builder: the next
+            // commit builds while this one's VMs run.
+            Mode::Kernel(k) => Exec::Many(Box::new(kernel_backend(
                 spec,
                 k,
                 &repo,
@@ -306,7 +308,7 @@ fn kernel_backend(
     workdir: &Path,
     cancel: Cancel,
     progress: Progress,
-) -> Result<KernelBackend> {
+) -> Result<KernelBuilders> {
     let tree = if k.private_tree {
         TreeChoice::Private
     } else if let Some(d) = &k.build_tree {
@@ -314,7 +316,7 @@ fn kernel_backend(
     } else {
         TreeChoice::SharedOrPrivate(default_build_tree(&spec.repo)?)
     };
-    KernelBackend::new(
+    KernelBuilders::new(
         repo,
         bad,
         workdir,
@@ -323,6 +325,7 @@ fn kernel_backend(
             vms: spec.search.vms,
             tree,
         },
+        spec.search.builders,
         cancel,
         progress,
     )

@@ -13,28 +13,27 @@
 //! Every QEMU and make process is killed on timeout, on error and on Ctrl-C.
 
 use anyhow::{bail, Context, Result};
-use culprit_git::{Repo, Worktree};
-use culprit_kernel::build::{Builder, Compiler};
-use culprit_kernel::classify::{classify, Verdict};
+use culprit_git::Repo;
 use culprit_kernel::initramfs::{self, Repro};
-use culprit_kernel::qemu::Machine;
-use culprit_kernel::{accel, config, signature, toolchain};
+use culprit_kernel::{accel, config};
 use culprit_proc::Cancel;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-use super::{Backend, BuildResult, Done, Progress, RunJob, RunResult, RunStatus, Untestable};
+use super::{Backend, BuildResult, Done, Progress, RunJob};
 
+mod build;
+pub mod builders;
 mod settings;
 mod tree;
+mod vm;
+pub use build::builder_dirs;
+use build::{BaseConfig, TreeBuild};
+pub use builders::KernelBuilders;
 pub use settings::{is_kernel_tree, preflight, KernelSettings, BUILD_TIMEOUT, RUN_TIMEOUT};
 pub use tree::TreeChoice;
 use tree::{shared_tree, TreeLock};
-
-struct Prepared {
-    /// The base config: the user's file or tinyconfig + VM options.
-    base: Option<String>,
-}
+use vm::Vm;
 
 /// How many VMs, and which build tree.
 #[derive(Debug, Clone)]
@@ -44,37 +43,23 @@ pub struct Pool {
     pub tree: TreeChoice,
 }
 
-pub struct KernelBackend {
-    s: KernelSettings,
-    /// The repository bisected (read only).
-    repo: Repo,
-    vms: u32,
-    /// The campaign's token: every make and QEMU runs under it.
-    cancel: Cancel,
-    tree: Worktree,
-    workdir: PathBuf,
-    builder: Builder,
-    initrd: PathBuf,
-    accel: accel::Accel,
+/// What every builder and VM of a campaign shares, made once: the checked
+/// input, the initramfs, the accelerator and the build tree (held).
+struct Shared {
+    vm: Vm,
+    base: Arc<BaseConfig>,
+    /// Where the builders' checkouts and build directories live.
+    root: PathBuf,
     /// Said once, with the first build.
     notes: Vec<String>,
-    prepared: Prepared,
     /// Held while a shared build tree is ours (see [`TreeLock`]).
-    _lock: Option<TreeLock>,
+    lock: Option<TreeLock>,
 }
 
-impl KernelBackend {
+impl Shared {
     /// Checks tools and input, builds the initramfs (compiling the
-    /// reproducer) and creates the worktree at `bad`.
-    pub fn new(
-        repo: &Repo,
-        bad: &str,
-        workdir: &Path,
-        s: KernelSettings,
-        pool: Pool,
-        cancel: Cancel,
-        progress: Progress,
-    ) -> Result<Self> {
+    /// reproducer) and takes the build tree.
+    fn new(workdir: &Path, s: KernelSettings, pool: &Pool, cancel: &Cancel) -> Result<Shared> {
         preflight(&s)?;
         s.validate()?;
         if pool.vms == 0 {
@@ -109,251 +94,102 @@ impl KernelBackend {
             },
             &tmp,
             &initrd,
-            &cancel,
+            cancel,
         )
         .context("building the initramfs")?;
         let (accel, why) = accel::choose(&s.accel).map_err(anyhow::Error::msg)?;
         let mut notes = vec![why];
-        let shared = shared_tree(&pool.tree, &mut notes)?;
-        let (root, lock) = match shared {
+        let (root, lock) = match shared_tree(&pool.tree, &mut notes)? {
             Some((d, lock)) => (d, Some(lock)),
             None => (workdir.clone(), None),
         };
-        let tree = Worktree::ensure(repo, &root.join("tree"), bad, progress)
-            .context("creating culprit's worktree")?;
-        let compiler = Compiler {
-            cc: s.compiler.clone(),
-            ccache: s
-                .ccache
-                .unwrap_or_else(|| culprit_kernel::have_tool("ccache")),
-        };
-        let mut builder = Builder::new(tree.dir(), &root.join("build"), compiler)?;
-        builder.timeout = Duration::from_secs_f64(s.build_timeout());
-        if let Some(j) = s.jobs {
-            builder.jobs = j.max(1);
-        }
-        Ok(KernelBackend {
-            repo: repo.clone(),
-            s,
-            vms: pool.vms,
-            cancel,
-            tree,
-            workdir,
-            builder,
-            initrd,
-            accel,
+        Ok(Shared {
+            base: BaseConfig::new(base, &workdir),
+            vm: Vm {
+                s,
+                workdir,
+                initrd,
+                accel,
+            },
+            root,
             notes,
-            prepared: Prepared { base },
-            _lock: lock,
+            lock,
         })
     }
 
-    fn kernel_dir(&self, commit: &str) -> PathBuf {
-        self.workdir.join("kernels").join(commit)
-    }
-
-    fn cached(&self, commit: &str) -> Option<BuildResult> {
-        let dir = self.kernel_dir(commit);
-        let meta = std::fs::read_to_string(dir.join("build.txt")).ok()?;
-        if !dir.join("bzImage").is_file() {
-            return None;
-        }
-        let get = |k: &str| {
-            meta.lines()
-                .find_map(|l| l.strip_prefix(&format!("{k}: ")))
-                .map(str::to_string)
-        };
-        let sig = hex::decode(get("signature")?).ok()?.try_into().ok()?;
-        Some(BuildResult {
-            ok: true,
-            signature: Some(sig),
-            secs: 0.0,
-            first_error: None,
-            log: Some(dir.join("build.log")),
-            config: Some(dir.join("config")),
-            symbols: Some(dir.join("vmlinux")).filter(|p| p.is_file()),
-            info: vec![format!("compiler: {}", get("compiler")?)],
-        })
-    }
-
-    fn base_config(&mut self, log: &Path) -> Result<String> {
-        if let Some(b) = &self.prepared.base {
-            return Ok(b.clone());
-        }
-        let saved = self.workdir.join("base.config");
-        let text = match std::fs::read_to_string(&saved) {
-            Ok(t) => t,
-            Err(_) => {
-                let t = config::tiny_vm_config(&self.builder, log, &self.cancel)
-                    .context("making tinyconfig + VM options")?;
-                std::fs::write(&saved, &t)?;
-                t
-            }
-        };
-        self.prepared.base = Some(text.clone());
-        Ok(text)
-    }
-
-    fn build_now(&mut self, commit: &str, progress: Progress) -> Result<BuildResult> {
-        let start = Instant::now();
-        let dir = self.kernel_dir(commit);
-        std::fs::create_dir_all(&dir)?;
-        let log = dir.join("build.log");
-        self.tree
-            .checkout(commit, progress)
-            .with_context(|| format!("checking out {commit}"))?;
-        let failed = |first_error: String, log: &Path| BuildResult {
-            ok: false,
-            signature: None,
-            secs: start.elapsed().as_secs_f64(),
-            first_error: Some(first_error),
-            log: Some(log.to_path_buf()),
-            config: None,
-            symbols: None,
-            info: vec![],
-        };
-        let cfg_log = dir.join("config.log");
-        let base = self.base_config(&cfg_log)?;
-        let source = Some((&self.repo, commit));
-        let effective = match config::prepare(&self.builder, &base, &cfg_log, &self.cancel, source)
-        {
-            Ok(t) => t,
-            Err(culprit_kernel::Error::Cancelled) => bail!("interrupted"),
-            Err(e @ (culprit_kernel::Error::Io { .. } | culprit_kernel::Error::Process(_))) => {
-                return Err(e.into())
-            }
-            Err(e) => return Ok(failed(e.to_string(), &cfg_log)),
-        };
-        std::fs::write(dir.join("config"), &effective)?;
-        let out = match self
-            .builder
-            .make_with(&["bzImage"], &log, &self.cancel, progress)
-        {
-            Ok(o) => o,
-            Err(culprit_kernel::Error::Cancelled) => bail!("interrupted"),
-            Err(e) => return Err(e.into()),
-        };
-        if !out.ok {
-            return Ok(failed(
-                out.first_error.unwrap_or_else(|| "make failed".into()),
-                &log,
-            ));
-        }
-        let build = &self.builder.build_dir;
-        culprit_kernel::build::check_bzimage(build)?;
-        let sig = signature::of_file(&build.join("vmlinux")).context("signing vmlinux")?;
-        let compiler = toolchain::identity(build, &self.builder.compiler.cc, &self.cancel);
-        std::fs::copy(build.join("arch/x86/boot/bzImage"), dir.join("bzImage"))
-            .context("keeping bzImage")?;
-        let symbols = keep_symbols(&build.join("vmlinux"), &dir.join("vmlinux"), &effective)?;
-        std::fs::write(
-            dir.join("build.txt"),
-            format!(
-                "signature: {}\ncompiler: {compiler}\nseconds: {:.1}\n",
-                hex::encode(sig),
-                out.secs
-            ),
-        )?;
-        Ok(BuildResult {
-            ok: true,
-            signature: Some(sig),
-            secs: start.elapsed().as_secs_f64(),
-            first_error: None,
-            log: Some(log),
-            config: Some(dir.join("config")),
-            symbols,
-            info: vec![format!("compiler: {compiler}")],
-        })
-    }
-
-    fn machine(&self, commit: &str) -> Machine {
-        Machine {
-            qemu: self.s.qemu.clone(),
-            kernel: self.kernel_dir(commit).join("bzImage"),
-            initrd: self.initrd.clone(),
-            memory_mb: self.s.memory,
-            cpus: self.s.cpus,
-            accel: self.accel,
-            cmdline: self.s.cmdline.clone(),
-            boot_timeout: Duration::from_secs_f64(self.s.boot_timeout),
-            // The reproducer's own limit plus the smoke test and shutdown.
-            run_timeout: Duration::from_secs_f64(
-                self.s.run_timeout().max(self.s.repro_time + 30.0),
-            ),
-        }
-    }
-
-    fn run_one(&self, job: &RunJob) -> Result<RunResult> {
-        let dir = self.workdir.join("runs").join(&job.commit);
-        std::fs::create_dir_all(&dir)?;
-        let console = dir.join(format!("{}.log", job.run));
-        // A VM that cannot start, or that the host fails under, says nothing
-        // about the commit: try again a few times before giving up.
-        let mut attempt = 1;
-        let (out, verdict) = loop {
-            let failure = match self.machine(&job.commit).boot(&console, &self.cancel) {
-                Ok(o) => match classify(&o) {
-                    Verdict::Infra(reason) if attempt < VM_ATTEMPTS => reason,
-                    v => break (o, v),
-                },
-                Err(culprit_kernel::Error::Cancelled) => bail!("interrupted"),
-                Err(e) if attempt < VM_ATTEMPTS => e.to_string(),
-                Err(e) => return Err(e.into()),
-            };
-            tracing::warn!(
-                "run #{} on {}: the VM failed ({failure}); starting it again ({}/{VM_ATTEMPTS})",
-                job.run,
-                job.commit,
-                attempt + 1
-            );
-            attempt += 1;
-        };
-        let status = match verdict {
-            Verdict::Ok => RunStatus::Ok,
-            Verdict::Crashed {
-                report: Some(r), ..
-            } => RunStatus::of_report(&r),
-            Verdict::Crashed { title, .. } => RunStatus::crashed(title),
-            Verdict::BootFailed(reason) => RunStatus::untestable(Untestable::Boot, reason),
-            Verdict::SmokeFailed(reason) => RunStatus::untestable(Untestable::SmokeTest, reason),
-            Verdict::Timeout(reason) => RunStatus::untestable(Untestable::Timeout, reason),
-            Verdict::Infra(reason) => RunStatus::untestable(Untestable::Infra, reason),
-        };
-        Ok(RunResult {
-            status,
-            secs: out.secs,
-            output: Some(console),
-        })
+    /// Opens builder `k`'s checkout with `jobs` make jobs.
+    fn builder(
+        &self,
+        repo: &Repo,
+        bad: &str,
+        k: u32,
+        jobs: usize,
+        progress: Progress,
+    ) -> Result<TreeBuild> {
+        TreeBuild::open(
+            repo,
+            bad,
+            &self.root,
+            k,
+            &self.vm.s,
+            jobs,
+            &self.vm.workdir,
+            self.base.clone(),
+            progress,
+        )
     }
 }
 
-/// Starts of one VM run before its infrastructure failure is final.
-const VM_ATTEMPTS: u32 = 3;
+/// Make jobs of each of `builders` builders: `--jobs` when given, else
+/// the machine's cores shared between them.
+fn jobs_of(s: &KernelSettings, builders: u32) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    s.jobs
+        .unwrap_or(super::builders::jobs_per_builder(cores, builders) as usize)
+}
 
-/// Keeps the vmlinux of a build with debug info beside its bzImage, to
-/// symbolise its crashes later. A hard link costs nothing (the linker
-/// writes a new file for the next build); a copy where links fail.
-fn keep_symbols(vmlinux: &Path, kept: &Path, config: &str) -> Result<Option<PathBuf>> {
-    let parsed = config::parse(config);
-    let debug = ["DEBUG_INFO", "DEBUG_INFO_DWARF5", "DEBUG_INFO_DWARF4"]
-        .iter()
-        .any(|o| parsed.get(*o).map(String::as_str) == Some("y"));
-    let _ = std::fs::remove_file(kept);
-    if !debug {
-        return Ok(None);
+/// One builder and the VMs, one action at a time ([`Backend`]): `culprit
+/// test`, and the tests of the parts.
+pub struct KernelBackend {
+    vm: Vm,
+    vms: u32,
+    /// The campaign's token: every make and QEMU runs under it.
+    cancel: Cancel,
+    tree: TreeBuild,
+    /// Said once, with the first build.
+    notes: Vec<String>,
+    _lock: Option<TreeLock>,
+}
+
+impl KernelBackend {
+    /// Checks tools and input, builds the initramfs (compiling the
+    /// reproducer) and creates the worktree at `bad`.
+    pub fn new(
+        repo: &Repo,
+        bad: &str,
+        workdir: &Path,
+        s: KernelSettings,
+        pool: Pool,
+        cancel: Cancel,
+        progress: Progress,
+    ) -> Result<Self> {
+        let jobs = jobs_of(&s, 1);
+        let shared = Shared::new(workdir, s, &pool, &cancel)?;
+        let tree = shared.builder(repo, bad, 1, jobs, progress)?;
+        Ok(KernelBackend {
+            vm: shared.vm,
+            vms: pool.vms,
+            cancel,
+            tree,
+            notes: shared.notes,
+            _lock: shared.lock,
+        })
     }
-    if std::fs::hard_link(vmlinux, kept).is_err() {
-        std::fs::copy(vmlinux, kept).context("keeping vmlinux")?;
-    }
-    Ok(Some(kept.to_path_buf()))
 }
 
 impl Backend for KernelBackend {
     fn build(&mut self, commit: &str, progress: Progress) -> Result<BuildResult> {
-        let mut r = match self.cached(commit) {
-            Some(r) => r,
-            None => self.build_now(commit, progress)?,
-        };
+        let mut r = self.tree.build(commit, &self.cancel, progress)?;
         if r.ok && !self.notes.is_empty() {
             r.info.append(&mut self.notes);
         }
@@ -367,7 +203,8 @@ impl Backend for KernelBackend {
             }
         }
         let workers = (self.vms as usize).min(jobs.len()).max(1);
-        let this = &*self;
+        let vm = &self.vm;
+        let cancel = &self.cancel;
         let mut first_error: Option<anyhow::Error> = None;
         // A cancel of the campaign's token (Ctrl-C) kills the running VMs
         // and stops the pool from starting more; each run is handed over
@@ -376,7 +213,7 @@ impl Backend for KernelBackend {
             &self.cancel,
             jobs,
             workers,
-            |j| this.run_one(j),
+            |j| vm.run_one(j, cancel),
             |i, r| match r {
                 Ok(r) => done(i, r),
                 Err(e) => {
@@ -395,7 +232,6 @@ impl Backend for KernelBackend {
     }
 
     fn is_available(&self, commit: &str) -> bool {
-        self.kernel_dir(commit).join("bzImage").is_file()
-            && self.kernel_dir(commit).join("build.txt").is_file()
+        vm::is_built(&self.vm.workdir, commit)
     }
 }

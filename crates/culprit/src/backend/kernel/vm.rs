@@ -1,0 +1,106 @@
+//! The run part of the kernel backend: boot a built kernel from the
+//! campaign's store (`kernels/<sha>/bzImage`) in QEMU with culprit's
+//! initramfs, and classify its console (`runs/<sha>/<run>.log`).
+//!
+//! A run reads only the store and the initramfs, never a checkout or a
+//! build directory, so runs go on while any builder builds. It must never
+//! run the reproducer on the host: only inside the VM.
+
+use anyhow::{bail, Result};
+use culprit_kernel::accel;
+use culprit_kernel::classify::{classify, Verdict};
+use culprit_kernel::qemu::Machine;
+use culprit_proc::Cancel;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::settings::KernelSettings;
+use crate::backend::{RunJob, RunResult, RunStatus, Untestable};
+
+/// Starts of one VM run before its infrastructure failure is final.
+const VM_ATTEMPTS: u32 = 3;
+
+/// Where the kernel of `commit` is kept under `workdir`.
+pub fn kernel_dir(workdir: &Path, commit: &str) -> PathBuf {
+    workdir.join("kernels").join(commit)
+}
+
+/// Whether `commit` has a kernel in the store (its bzImage, and the
+/// metadata written last).
+pub fn is_built(workdir: &Path, commit: &str) -> bool {
+    let dir = kernel_dir(workdir, commit);
+    dir.join("bzImage").is_file() && dir.join("build.txt").is_file()
+}
+
+/// What every VM run of a campaign needs; shared by all run threads.
+#[derive(Debug, Clone)]
+pub struct Vm {
+    pub(super) s: KernelSettings,
+    pub(super) workdir: PathBuf,
+    pub(super) initrd: PathBuf,
+    pub(super) accel: accel::Accel,
+}
+
+impl Vm {
+    fn machine(&self, commit: &str) -> Machine {
+        Machine {
+            qemu: self.s.qemu.clone(),
+            kernel: kernel_dir(&self.workdir, commit).join("bzImage"),
+            initrd: self.initrd.clone(),
+            memory_mb: self.s.memory,
+            cpus: self.s.cpus,
+            accel: self.accel,
+            cmdline: self.s.cmdline.clone(),
+            boot_timeout: Duration::from_secs_f64(self.s.boot_timeout),
+            // The reproducer's own limit plus the smoke test and shutdown.
+            run_timeout: Duration::from_secs_f64(
+                self.s.run_timeout().max(self.s.repro_time + 30.0),
+            ),
+        }
+    }
+
+    /// Boots the kernel of `job.commit` once under `cancel` and classifies
+    /// its console.
+    pub fn run_one(&self, job: &RunJob, cancel: &Cancel) -> Result<RunResult> {
+        let dir = self.workdir.join("runs").join(&job.commit);
+        std::fs::create_dir_all(&dir)?;
+        let console = dir.join(format!("{}.log", job.run));
+        // A VM that cannot start, or that the host fails under, says nothing
+        // about the commit: try again a few times before giving up.
+        let mut attempt = 1;
+        let (out, verdict) = loop {
+            let failure = match self.machine(&job.commit).boot(&console, cancel) {
+                Ok(o) => match classify(&o) {
+                    Verdict::Infra(reason) if attempt < VM_ATTEMPTS => reason,
+                    v => break (o, v),
+                },
+                Err(culprit_kernel::Error::Cancelled) => bail!("interrupted"),
+                Err(e) if attempt < VM_ATTEMPTS => e.to_string(),
+                Err(e) => return Err(e.into()),
+            };
+            tracing::warn!(
+                "run #{} on {}: the VM failed ({failure}); starting it again ({}/{VM_ATTEMPTS})",
+                job.run,
+                job.commit,
+                attempt + 1
+            );
+            attempt += 1;
+        };
+        let status = match verdict {
+            Verdict::Ok => RunStatus::Ok,
+            Verdict::Crashed {
+                report: Some(r), ..
+            } => RunStatus::of_report(&r),
+            Verdict::Crashed { title, .. } => RunStatus::crashed(title),
+            Verdict::BootFailed(reason) => RunStatus::untestable(Untestable::Boot, reason),
+            Verdict::SmokeFailed(reason) => RunStatus::untestable(Untestable::SmokeTest, reason),
+            Verdict::Timeout(reason) => RunStatus::untestable(Untestable::Timeout, reason),
+            Verdict::Infra(reason) => RunStatus::untestable(Untestable::Infra, reason),
+        };
+        Ok(RunResult {
+            status,
+            secs: out.secs,
+            output: Some(console),
+        })
+    }
+}
