@@ -166,8 +166,10 @@ pub struct SearchArgs {
     /// commit's runs execute in the checkout it was built in, which takes
     /// no other build until they end (with --artifact, runs of a commit
     /// whose checkout was rebuilt since execute in WORKDIR/runs/COMMIT).
-    /// Generic mode with the local executor only, for now: kernel mode and
-    /// --executor slurm build one commit at a time.
+    /// Kernel mode: builder K builds in builder-K/tree and builder-K/build
+    /// of the build tree, --jobs is per builder (default cores / B), every
+    /// kernel goes to WORKDIR/kernels and any VM boots any of them. Not
+    /// with --executor slurm (one build at a time).
     #[arg(long, value_name = "B", default_value_t = Search::default().builders)]
     pub builders: u32,
 

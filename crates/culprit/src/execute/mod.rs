@@ -7,15 +7,15 @@
 use anyhow::{bail, Context, Result};
 use culprit_bisect::Config;
 use culprit_git::Repo;
-use culprit_proc::Cancel;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::backend::builders::CommandBuilders;
 use crate::backend::command::CommandBackend;
-use crate::backend::kernel::{self, KernelBuilders, KernelSettings, Pool, TreeChoice};
+use crate::backend::kernel::{
+    self, KernelBackend, KernelBuilders, KernelSettings, Pool, TreeChoice,
+};
 use crate::backend::slurm::{Executor, SlurmBackend};
-use crate::backend::Progress;
 use crate::campaign::{Event, Machine, Plan, Record, Sink, WalkEnd};
 use crate::cli::paths::{default_build_tree, default_workdir};
 use crate::hint::{Hinter, NoHints, StackHinter};
@@ -233,17 +233,38 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
             Mode::Kernel(_) if spec.executor != Executor::Local => {
                 bail!("kernel mode runs on this machine only: --executor slurm is for the generic mode (docs/slurm.md)")
             }
-            // Builds overlap VM runs even with one builder: the next
-            // commit builds while this one's VMs run.
-            Mode::Kernel(k) => Exec::Many(Box::new(kernel_backend(
-                spec,
-                k,
-                &repo,
-                &s.bad,
-                &workdir,
-                cancel.clone(),
-                &mut progress,
-            )?)),
+            Mode::Kernel(k) => {
+                let (settings, pool) = kernel_pool(spec, k)?;
+                let b = spec.search.builders;
+                if b > 1 {
+                    Exec::Many(Box::new(
+                        KernelBuilders::new(
+                            &repo,
+                            &s.bad,
+                            &workdir,
+                            settings,
+                            pool,
+                            b,
+                            cancel.clone(),
+                            &mut progress,
+                        )
+                        .context("preparing the kernel builders")?,
+                    ))
+                } else {
+                    Exec::One(Box::new(
+                        KernelBackend::new(
+                            &repo,
+                            &s.bad,
+                            &workdir,
+                            settings,
+                            pool,
+                            cancel.clone(),
+                            &mut progress,
+                        )
+                        .context("preparing the kernel backend")?,
+                    ))
+                }
+            }
         };
         let product = match spec.mode {
             Mode::Generic(_) => "build",
@@ -300,15 +321,8 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
     code
 }
 
-fn kernel_backend(
-    spec: &CampaignSpec,
-    k: &KernelSettings,
-    repo: &Repo,
-    bad: &str,
-    workdir: &Path,
-    cancel: Cancel,
-    progress: Progress,
-) -> Result<KernelBuilders> {
+/// The kernel settings and the VMs and build tree of a campaign.
+fn kernel_pool(spec: &CampaignSpec, k: &KernelSettings) -> Result<(KernelSettings, Pool)> {
     let tree = if k.private_tree {
         TreeChoice::Private
     } else if let Some(d) = &k.build_tree {
@@ -316,20 +330,11 @@ fn kernel_backend(
     } else {
         TreeChoice::SharedOrPrivate(default_build_tree(&spec.repo)?)
     };
-    KernelBuilders::new(
-        repo,
-        bad,
-        workdir,
-        k.clone(),
-        Pool {
-            vms: spec.search.vms,
-            tree,
-        },
-        spec.search.builders,
-        cancel,
-        progress,
-    )
-    .context("preparing the kernel backend")
+    let pool = Pool {
+        vms: spec.search.vms,
+        tree,
+    };
+    Ok((k.clone(), pool))
 }
 
 fn make_workdir(spec: &CampaignSpec, key: &str) -> Result<PathBuf> {

@@ -1,16 +1,23 @@
 //! The kernel backend: build a Linux commit reproducibly, boot it in QEMU
 //! with culprit's initramfs, run the reproducer, classify the console.
 //!
-//! Layout under the workdir:
-//! - `tree/`: culprit's worktree (the user's checkout is never touched);
+//! Layout (the build tree is the workdir with a private tree, else the
+//! shared one):
+//! - `tree/`: culprit's worktree in the build tree (the user's checkout is
+//!   never touched); builder K of `--builders` has `builder-K/tree/`;
 //! - `build/`: one build directory reused across commits (plus ccache), so a
-//!   commit that changes one file rebuilds in seconds;
-//! - `kernels/<sha>/`: bzImage, effective .config, build log, signature and
-//!   compiler identity of each commit built, so later runs need no rebuild;
-//! - `runs/<sha>/<run>.log`: the serial console of every run;
-//! - `initramfs.cpio`: busybox, init and the reproducer (built once).
+//!   commit that changes one file rebuilds in seconds; builder K's is
+//!   `builder-K/build/`;
+//! - `WORKDIR/kernels/<sha>/`: bzImage, effective .config, build log,
+//!   signature and compiler identity of each commit built, so later runs
+//!   need no rebuild (every builder writes here, every VM boots from here);
+//! - `WORKDIR/runs/<sha>/<run>.log`: the serial console of every run;
+//! - `WORKDIR/initramfs.cpio`: busybox, init and the reproducer (built once).
 //!
-//! Every QEMU and make process is killed on timeout, on error and on Ctrl-C.
+//! The parts: `build` (one builder), `vm` (one run), [`KernelBackend`] (one
+//! builder and the VMs, one action at a time) and [`KernelBuilders`] (B
+//! builders and the VMs at once). Every QEMU and make process is killed on
+//! timeout, on error and on Ctrl-C.
 
 use anyhow::{bail, Context, Result};
 use culprit_git::Repo;

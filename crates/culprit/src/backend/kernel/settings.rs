@@ -69,7 +69,8 @@ pub struct KernelSettings {
     /// A static busybox for the VM's initramfs.
     #[arg(long, value_name = "FILE", default_value = "/bin/busybox", value_hint = ValueHint::FilePath)]
     pub busybox: PathBuf,
-    /// Parallel make jobs (default: the number of CPUs).
+    /// Parallel make jobs of each build (default: the number of CPUs,
+    /// shared between the builders of --builders).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
     /// Where the kernel checkout and build directory live. Later campaigns
