@@ -285,7 +285,12 @@ impl Engine {
         let mut pool: Vec<(NodeId, f64, f64)> = Vec::new();
         for c in options {
             let x = c.node;
-            if exclude.contains(&x) || c.curve.len() < 2 || c.curve[1] <= 1e-12 {
+            // A commit whose first run would tell less than `least` is
+            // not built: its runs would never be started either, and each
+            // such build, landing untested, was followed by the next one
+            // while the runs that mattered waited (seen in kernel mode
+            // with two builders: builds walked down history one by one).
+            if exclude.contains(&x) || c.curve.len() < 2 || c.curve[1] < least.max(1e-12) {
                 continue;
             }
             pm.iter_mut().for_each(|v| *v = 0.0);
