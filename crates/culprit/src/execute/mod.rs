@@ -14,6 +14,7 @@ use std::time::Duration;
 use crate::backend::builders::CommandBuilders;
 use crate::backend::command::CommandBackend;
 use crate::backend::kernel::{self, KernelBackend, KernelSettings, Pool, TreeChoice};
+use crate::backend::slurm::kernel::SlurmKernelBackend;
 use crate::backend::slurm::{Executor, SlurmBackend};
 use crate::backend::Progress;
 use crate::campaign::{Event, Machine, Plan, Record, Sink, WalkEnd};
@@ -147,7 +148,10 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
                 s.bad
             );
         }
-        kernel::preflight(k)?;
+        // On Slurm the nodes need the tools; their jobs check them.
+        if spec.executor == Executor::Local {
+            kernel::preflight(k)?;
+        }
     }
     let (mode_name, settings) = settings_identity(&spec.mode)?;
     let key = Experiment {
@@ -230,18 +234,29 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
                     )?),
                 })
             }
-            Mode::Kernel(_) if spec.executor != Executor::Local => {
-                bail!("kernel mode runs on this machine only: --executor slurm is for the generic mode (docs/slurm.md)")
-            }
-            Mode::Kernel(k) => Exec::One(Box::new(kernel_backend(
-                spec,
-                k,
-                &repo,
-                &s.bad,
-                &workdir,
-                cancel.clone(),
-                &mut progress,
-            )?)),
+            Mode::Kernel(k) => match &spec.executor {
+                Executor::Slurm(slurm) => Exec::One(Box::new(
+                    SlurmKernelBackend::new(
+                        &repo,
+                        &workdir,
+                        k.clone(),
+                        slurm.clone(),
+                        spec.search.vms,
+                        cancel.clone(),
+                        &mut progress,
+                    )
+                    .context("preparing the kernel backend on Slurm")?,
+                )),
+                Executor::Local => Exec::One(Box::new(kernel_backend(
+                    spec,
+                    k,
+                    &repo,
+                    &s.bad,
+                    &workdir,
+                    cancel.clone(),
+                    &mut progress,
+                )?)),
+            },
         };
         let product = match spec.mode {
             Mode::Generic(_) => "build",

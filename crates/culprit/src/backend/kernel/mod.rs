@@ -25,11 +25,14 @@ use std::time::{Duration, Instant};
 
 use super::{Backend, BuildResult, Done, Progress, RunJob, RunResult, RunStatus, Untestable};
 
+pub mod job;
 mod settings;
 mod tree;
-pub use settings::{is_kernel_tree, preflight, KernelSettings, BUILD_TIMEOUT, RUN_TIMEOUT};
-pub use tree::TreeChoice;
-use tree::{shared_tree, TreeLock};
+pub use settings::{
+    is_kernel_tree, preflight, preflight_build, KernelSettings, BUILD_TIMEOUT, RUN_TIMEOUT,
+};
+use tree::shared_tree;
+pub use tree::{tree_name, TreeChoice, TreeLock};
 
 struct Prepared {
     /// The base config: the user's file or tinyconfig + VM options.
@@ -83,35 +86,8 @@ impl KernelBackend {
         let workdir = std::path::absolute(workdir).context("workdir path")?;
         std::fs::create_dir_all(&workdir)
             .with_context(|| format!("creating {}", workdir.display()))?;
-        let base = match &s.config {
-            Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .with_context(|| format!("reading the kernel config {}", p.display()))?;
-                // Catch a config that cannot boot before any build; options
-                // that olddefconfig drops are caught per commit.
-                config::check(&text)
-                    .with_context(|| format!("the kernel config {}", p.display()))?;
-                Some(text)
-            }
-            None => None,
-        };
-        let repro_path = s.reproducer.clone().unwrap_or_default();
-        let repro = Repro::detect(&repro_path).context("the reproducer")?;
-        let initrd = workdir.join("initramfs.cpio");
-        let tmp = workdir.join("repro-build");
-        std::fs::create_dir_all(&tmp)?;
-        initramfs::build(
-            &s.busybox,
-            &repro,
-            initramfs::ReproRun {
-                secs: s.repro_time.ceil() as u64,
-                repeat: s.repro_repeat,
-            },
-            &tmp,
-            &initrd,
-            &cancel,
-        )
-        .context("building the initramfs")?;
+        let base = base_of(&s)?;
+        let initrd = make_initramfs(&s, &workdir, &cancel)?;
         let (accel, why) = accel::choose(&s.accel).map_err(anyhow::Error::msg)?;
         let mut notes = vec![why];
         let shared = shared_tree(&pool.tree, &mut notes)?;
@@ -119,19 +95,7 @@ impl KernelBackend {
             Some((d, lock)) => (d, Some(lock)),
             None => (workdir.clone(), None),
         };
-        let tree = Worktree::ensure(repo, &root.join("tree"), bad, progress)
-            .context("creating culprit's worktree")?;
-        let compiler = Compiler {
-            cc: s.compiler.clone(),
-            ccache: s
-                .ccache
-                .unwrap_or_else(|| culprit_kernel::have_tool("ccache")),
-        };
-        let mut builder = Builder::new(tree.dir(), &root.join("build"), compiler)?;
-        builder.timeout = Duration::from_secs_f64(s.build_timeout());
-        if let Some(j) = s.jobs {
-            builder.jobs = j.max(1);
-        }
+        let (tree, builder) = tree_and_builder(repo, &root, bad, &s, progress)?;
         Ok(KernelBackend {
             repo: repo.clone(),
             s,
@@ -148,32 +112,48 @@ impl KernelBackend {
         })
     }
 
+    /// A backend that only builds (no initramfs, no QEMU: a build node),
+    /// in the checkout and build directory under `root`, which the caller
+    /// holds (see [`TreeLock::wait`]); products go to `workdir/kernels/`.
+    /// The settings are the submitting side's, already validated there.
+    pub fn for_builds(
+        repo: &Repo,
+        commit: &str,
+        workdir: &Path,
+        s: KernelSettings,
+        root: &Path,
+        cancel: Cancel,
+        progress: Progress,
+    ) -> Result<Self> {
+        preflight_build(&s)?;
+        let workdir = std::path::absolute(workdir).context("workdir path")?;
+        std::fs::create_dir_all(&workdir)
+            .with_context(|| format!("creating {}", workdir.display()))?;
+        let base = base_of(&s)?;
+        let (tree, builder) = tree_and_builder(repo, root, commit, &s, progress)?;
+        Ok(KernelBackend {
+            repo: repo.clone(),
+            s,
+            vms: 1,
+            cancel,
+            tree,
+            workdir,
+            builder,
+            // Runs need `new`: `run` refuses a backend without an initramfs.
+            initrd: PathBuf::new(),
+            accel: accel::Accel::Tcg,
+            notes: Vec::new(),
+            prepared: Prepared { base },
+            _lock: None,
+        })
+    }
+
     fn kernel_dir(&self, commit: &str) -> PathBuf {
         self.workdir.join("kernels").join(commit)
     }
 
     fn cached(&self, commit: &str) -> Option<BuildResult> {
-        let dir = self.kernel_dir(commit);
-        let meta = std::fs::read_to_string(dir.join("build.txt")).ok()?;
-        if !dir.join("bzImage").is_file() {
-            return None;
-        }
-        let get = |k: &str| {
-            meta.lines()
-                .find_map(|l| l.strip_prefix(&format!("{k}: ")))
-                .map(str::to_string)
-        };
-        let sig = hex::decode(get("signature")?).ok()?.try_into().ok()?;
-        Some(BuildResult {
-            ok: true,
-            signature: Some(sig),
-            secs: 0.0,
-            first_error: None,
-            log: Some(dir.join("build.log")),
-            config: Some(dir.join("config")),
-            symbols: Some(dir.join("vmlinux")).filter(|p| p.is_file()),
-            info: vec![format!("compiler: {}", get("compiler")?)],
-        })
+        kept(&self.kernel_dir(commit))
     }
 
     fn base_config(&mut self, log: &Path) -> Result<String> {
@@ -267,68 +247,174 @@ impl KernelBackend {
     }
 
     fn machine(&self, commit: &str) -> Machine {
-        Machine {
-            qemu: self.s.qemu.clone(),
-            kernel: self.kernel_dir(commit).join("bzImage"),
-            initrd: self.initrd.clone(),
-            memory_mb: self.s.memory,
-            cpus: self.s.cpus,
-            accel: self.accel,
-            cmdline: self.s.cmdline.clone(),
-            boot_timeout: Duration::from_secs_f64(self.s.boot_timeout),
-            // The reproducer's own limit plus the smoke test and shutdown.
-            run_timeout: Duration::from_secs_f64(
-                self.s.run_timeout().max(self.s.repro_time + 30.0),
-            ),
-        }
+        machine_for(
+            &self.s,
+            self.kernel_dir(commit).join("bzImage"),
+            self.initrd.clone(),
+            self.accel,
+        )
     }
 
     fn run_one(&self, job: &RunJob) -> Result<RunResult> {
         let dir = self.workdir.join("runs").join(&job.commit);
         std::fs::create_dir_all(&dir)?;
         let console = dir.join(format!("{}.log", job.run));
-        // A VM that cannot start, or that the host fails under, says nothing
-        // about the commit: try again a few times before giving up.
-        let mut attempt = 1;
-        let (out, verdict) = loop {
-            let failure = match self.machine(&job.commit).boot(&console, &self.cancel) {
-                Ok(o) => match classify(&o) {
-                    Verdict::Infra(reason) if attempt < VM_ATTEMPTS => reason,
-                    v => break (o, v),
-                },
-                Err(culprit_kernel::Error::Cancelled) => bail!("interrupted"),
-                Err(e) if attempt < VM_ATTEMPTS => e.to_string(),
-                Err(e) => return Err(e.into()),
-            };
-            tracing::warn!(
-                "run #{} on {}: the VM failed ({failure}); starting it again ({}/{VM_ATTEMPTS})",
-                job.run,
-                job.commit,
-                attempt + 1
-            );
-            attempt += 1;
-        };
-        let status = match verdict {
-            Verdict::Ok => RunStatus::Ok,
-            Verdict::Crashed {
-                report: Some(r), ..
-            } => RunStatus::of_report(&r),
-            Verdict::Crashed { title, .. } => RunStatus::crashed(title),
-            Verdict::BootFailed(reason) => RunStatus::untestable(Untestable::Boot, reason),
-            Verdict::SmokeFailed(reason) => RunStatus::untestable(Untestable::SmokeTest, reason),
-            Verdict::Timeout(reason) => RunStatus::untestable(Untestable::Timeout, reason),
-            Verdict::Infra(reason) => RunStatus::untestable(Untestable::Infra, reason),
-        };
-        Ok(RunResult {
-            status,
-            secs: out.secs,
-            output: Some(console),
-        })
+        run_vm(&self.machine(&job.commit), job, &console, &self.cancel)
     }
 }
 
+/// The kernel kept in `dir` (a `kernels/<commit>/` directory), as a
+/// build result that needs no rebuild; None unless it is complete.
+pub fn kept(dir: &Path) -> Option<BuildResult> {
+    let meta = std::fs::read_to_string(dir.join("build.txt")).ok()?;
+    if !dir.join("bzImage").is_file() {
+        return None;
+    }
+    let get = |k: &str| {
+        meta.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}: ")))
+            .map(str::to_string)
+    };
+    let sig = hex::decode(get("signature")?).ok()?.try_into().ok()?;
+    Some(BuildResult {
+        ok: true,
+        signature: Some(sig),
+        secs: 0.0,
+        first_error: None,
+        log: Some(dir.join("build.log")),
+        config: Some(dir.join("config")),
+        symbols: Some(dir.join("vmlinux")).filter(|p| p.is_file()),
+        info: vec![format!("compiler: {}", get("compiler")?)],
+    })
+}
+
+/// One run: boots `m` (again, up to [`VM_ATTEMPTS`], when the VM itself
+/// fails), the console to `console`, and classifies what it shows. The
+/// one place a console becomes a run status, wherever the VM runs.
+pub fn run_vm(m: &Machine, job: &RunJob, console: &Path, cancel: &Cancel) -> Result<RunResult> {
+    // A VM that cannot start, or that the host fails under, says nothing
+    // about the commit: try again a few times before giving up.
+    let mut attempt = 1;
+    let (out, verdict) = loop {
+        let failure = match m.boot(console, cancel) {
+            Ok(o) => match classify(&o) {
+                Verdict::Infra(reason) if attempt < VM_ATTEMPTS => reason,
+                v => break (o, v),
+            },
+            Err(culprit_kernel::Error::Cancelled) => bail!("interrupted"),
+            Err(e) if attempt < VM_ATTEMPTS => e.to_string(),
+            Err(e) => return Err(e.into()),
+        };
+        tracing::warn!(
+            "run #{} on {}: the VM failed ({failure}); starting it again ({}/{VM_ATTEMPTS})",
+            job.run,
+            job.commit,
+            attempt + 1
+        );
+        attempt += 1;
+    };
+    let status = match verdict {
+        Verdict::Ok => RunStatus::Ok,
+        Verdict::Crashed {
+            report: Some(r), ..
+        } => RunStatus::of_report(&r),
+        Verdict::Crashed { title, .. } => RunStatus::crashed(title),
+        Verdict::BootFailed(reason) => RunStatus::untestable(Untestable::Boot, reason),
+        Verdict::SmokeFailed(reason) => RunStatus::untestable(Untestable::SmokeTest, reason),
+        Verdict::Timeout(reason) => RunStatus::untestable(Untestable::Timeout, reason),
+        Verdict::Infra(reason) => RunStatus::untestable(Untestable::Infra, reason),
+    };
+    Ok(RunResult {
+        status,
+        secs: out.secs,
+        output: Some(console.to_path_buf()),
+    })
+}
+
+/// The VM that boots `kernel` with `initrd` as the settings say.
+pub fn machine_for(
+    s: &KernelSettings,
+    kernel: PathBuf,
+    initrd: PathBuf,
+    accel: accel::Accel,
+) -> Machine {
+    Machine {
+        qemu: s.qemu.clone(),
+        kernel,
+        initrd,
+        memory_mb: s.memory,
+        cpus: s.cpus,
+        accel,
+        cmdline: s.cmdline.clone(),
+        boot_timeout: Duration::from_secs_f64(s.boot_timeout),
+        // The reproducer's own limit plus the smoke test and shutdown.
+        run_timeout: Duration::from_secs_f64(s.run_timeout().max(s.repro_time + 30.0)),
+    }
+}
+
+/// The user's kernel config, checked, or None for tinyconfig + VM options.
+fn base_of(s: &KernelSettings) -> Result<Option<String>> {
+    let Some(p) = &s.config else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(p)
+        .with_context(|| format!("reading the kernel config {}", p.display()))?;
+    // Catch a config that cannot boot before any build; options that
+    // olddefconfig drops are caught per commit.
+    config::check(&text).with_context(|| format!("the kernel config {}", p.display()))?;
+    Ok(Some(text))
+}
+
+/// Builds `dir/initramfs.cpio` (busybox, init, the reproducer compiled
+/// here); its path.
+pub fn make_initramfs(s: &KernelSettings, dir: &Path, cancel: &Cancel) -> Result<PathBuf> {
+    let repro_path = s.reproducer.clone().unwrap_or_default();
+    let repro = Repro::detect(&repro_path).context("the reproducer")?;
+    let initrd = dir.join("initramfs.cpio");
+    let tmp = dir.join("repro-build");
+    std::fs::create_dir_all(&tmp)?;
+    initramfs::build(
+        &s.busybox,
+        &repro,
+        initramfs::ReproRun {
+            secs: s.repro_time.ceil() as u64,
+            repeat: s.repro_repeat,
+        },
+        &tmp,
+        &initrd,
+        cancel,
+    )
+    .context("building the initramfs")?;
+    Ok(initrd)
+}
+
+/// culprit's checkout under `root` (made at `at` when new) and the
+/// builder of its build directory.
+fn tree_and_builder(
+    repo: &Repo,
+    root: &Path,
+    at: &str,
+    s: &KernelSettings,
+    progress: Progress,
+) -> Result<(Worktree, Builder)> {
+    let tree = Worktree::ensure(repo, &root.join("tree"), at, progress)
+        .context("creating culprit's worktree")?;
+    let compiler = Compiler {
+        cc: s.compiler.clone(),
+        ccache: s
+            .ccache
+            .unwrap_or_else(|| culprit_kernel::have_tool("ccache")),
+    };
+    let mut builder = Builder::new(tree.dir(), &root.join("build"), compiler)?;
+    builder.timeout = Duration::from_secs_f64(s.build_timeout());
+    if let Some(j) = s.jobs {
+        builder.jobs = j.max(1);
+    }
+    Ok((tree, builder))
+}
+
 /// Starts of one VM run before its infrastructure failure is final.
-const VM_ATTEMPTS: u32 = 3;
+pub const VM_ATTEMPTS: u32 = 3;
 
 /// Keeps the vmlinux of a build with debug info beside its bzImage, to
 /// symbolise its crashes later. A hard link costs nothing (the linker
@@ -365,6 +451,9 @@ impl Backend for KernelBackend {
             if !self.is_available(&j.commit) {
                 bail!("commit {} has no kernel built", j.commit);
             }
+        }
+        if self.initrd.as_os_str().is_empty() {
+            bail!("this kernel backend only builds (KernelBackend::for_builds)");
         }
         let workers = (self.vms as usize).min(jobs.len()).max(1);
         let this = &*self;
