@@ -143,6 +143,13 @@ fn a_kernel_campaign_through_slurm_names_the_injected_commit() {
     let builds = jobs.iter().filter(|(_, s)| s.starts_with("build-")).count();
     let runs = jobs.iter().filter(|(_, s)| s.starts_with("run-")).count();
     assert!(builds >= 3 && runs >= builds, "{jobs:?}");
+    // One build job per kernel: none lost, none built twice.
+    let built: std::collections::BTreeSet<&str> = jobs
+        .iter()
+        .filter_map(|(_, s)| s.strip_prefix("build-"))
+        .map(|s| s.split('-').next().unwrap())
+        .collect();
+    assert_eq!(built.len(), builds, "{jobs:?}");
     let names: std::collections::BTreeSet<String> = jobs
         .iter()
         .map(|(id, stem)| {
