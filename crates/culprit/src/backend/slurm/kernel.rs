@@ -279,7 +279,8 @@ fn install_exe(share: &Path) -> Result<PathBuf> {
 
 impl Backend for SlurmKernelBackend {
     fn build(&mut self, commit: &str, progress: Progress) -> Result<BuildResult> {
-        if let Some(r) = self.kept_here(commit) {
+        if let Some(mut r) = self.kept_here(commit) {
+            r.info.append(&mut self.notes);
             return Ok(r);
         }
         let start = Instant::now();
