@@ -11,6 +11,10 @@
 //! - `initramfs.cpio`: busybox, init and the reproducer (built once).
 //!
 //! Every QEMU and make process is killed on timeout, on error and on Ctrl-C.
+//!
+//! On Slurm (`backend::slurm::kernel`) the same code runs on the nodes:
+//! `job` builds with [`KernelBackend::for_builds`] and runs with
+//! [`run_vm`], the one place a console becomes a run status.
 
 use anyhow::{bail, Context, Result};
 use culprit_git::{Repo, Worktree};

@@ -316,7 +316,12 @@ impl Backend for SlurmKernelBackend {
                     ok: false,
                     secs: start.elapsed().as_secs_f64(),
                     first_error: o.first_error.or_else(|| Some("the build failed".into())),
-                    log: o.log.map(|n| self.cluster.bring_back(&dir.join(n))),
+                    // A file name in the kernel's directory, nothing else.
+                    log: o
+                        .log
+                        .as_deref()
+                        .and_then(|n| Path::new(n).file_name())
+                        .map(|n| self.cluster.bring_back(&dir.join(n))),
                     info: vec![where_],
                     ..BuildResult::default()
                 });
