@@ -243,7 +243,7 @@ fn ctrl_c_cancels_the_campaigns_jobs() {
 }
 
 #[test]
-fn slurm_options_need_the_slurm_executor_and_the_generic_mode() {
+fn slurm_options_need_the_slurm_executor() {
     let t = tempfile::tempdir().unwrap();
     let (repo, first, _, last) = linear(t.path(), 3, 2);
     let run = |extra: &[&str]| {
@@ -274,6 +274,18 @@ fn slurm_options_need_the_slurm_executor_and_the_generic_mode() {
     // checked as locally.
     let e = run(&["--kernel", "--repro", "r.c", "--executor", "slurm"]);
     assert!(e.contains("the reproducer r.c is not a file"), "{e}");
+    let repro = t.path().join("r.sh");
+    std::fs::write(&repro, "true\n").unwrap();
+    let repro = repro.to_str().unwrap();
+    for tree in [&["--private-tree"][..], &["--build-tree", "/tmp/t"]] {
+        let mut a = vec!["--kernel", "--repro", repro, "--executor", "slurm"];
+        a.extend_from_slice(tree);
+        let e = run(&a);
+        assert!(
+            e.contains("each build node keeps its kernel build tree under --node-dir"),
+            "{e}"
+        );
+    }
     let e = run(&["--build", "true", "--test", "true", "--executor", "pbs"]);
     assert!(e.contains("pbs"), "{e}");
 

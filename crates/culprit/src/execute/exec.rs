@@ -51,6 +51,17 @@ pub(super) fn command_settings(spec: &CampaignSpec, g: &Generic) -> Result<Comma
     })
 }
 
+/// Options of the local kernel backend that Slurm has no use for: each
+/// build node keeps its build tree under --node-dir.
+pub(super) fn check_executor(spec: &CampaignSpec) -> Result<()> {
+    if let (Mode::Kernel(k), Executor::Slurm(_)) = (&spec.mode, &spec.executor) {
+        if k.build_tree.is_some() || k.private_tree {
+            bail!("--build-tree and --private-tree are for the local executor: with --executor slurm each build node keeps its kernel build tree under --node-dir (docs/slurm.md)");
+        }
+    }
+    Ok(())
+}
+
 /// `--builders`: in range, and only where several builders exist.
 pub(super) fn check_builders(spec: &CampaignSpec) -> Result<()> {
     let b = spec.search.builders;

@@ -115,6 +115,7 @@ fn settings_identity(mode: &Mode) -> Result<(&'static str, serde_json::Value)> {
 pub fn run(spec: &CampaignSpec) -> Result<i32> {
     let config = engine_config(spec)?;
     exec::check_builders(spec)?;
+    exec::check_executor(spec)?;
     if let Mode::Generic(g) = &spec.mode {
         timeout("--run-timeout", g.run_timeout)?;
         timeout("--build-timeout", g.build_timeout)?;

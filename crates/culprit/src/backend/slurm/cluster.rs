@@ -213,3 +213,59 @@ impl Cluster {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(slurm: SlurmSettings) -> Cluster {
+        Cluster {
+            slurm,
+            cancel: Cancel::new(),
+            workdir: "/w".into(),
+            share: "/s/culprit-0123".into(),
+            node_dir: "/tmp".into(),
+            name: "culprit-0123".into(),
+            run_cpus: Some(2),
+            submitted: 0,
+        }
+    }
+
+    /// Builds and runs get their own partition, CPUs and features; the
+    /// time limit is whole minutes, rounded up; the user's own options last.
+    #[test]
+    fn builds_and_runs_get_their_own_options() {
+        let c = cluster(SlurmSettings {
+            partition: Some("cpu".into()),
+            run_partition: Some("kvm".into()),
+            constraint: Some("kvm".into()),
+            build_cpus: Some(8),
+            sbatch_args: vec!["--mem=4G".into()],
+            ..SlurmSettings::default()
+        });
+        let build = c.sbatch_args(true, "b", None, Some(Duration::from_secs(3661)));
+        assert_eq!(
+            build,
+            [
+                "--no-requeue",
+                "--job-name=culprit-0123",
+                "--output=/s/culprit-0123/slurm/b.out",
+                "--chdir=/s/culprit-0123/slurm",
+                "--partition=cpu",
+                "--cpus-per-task=8",
+                "--time=62",
+                "--mem=4G",
+            ]
+        );
+        let run = c.sbatch_args(false, "r", Some("n7"), None);
+        for want in [
+            "--partition=kvm",
+            "--constraint=kvm",
+            "--cpus-per-task=2",
+            "--nodelist=n7",
+        ] {
+            assert!(run.iter().any(|a| a == want), "{want} not in {run:?}");
+        }
+        assert!(!run.iter().any(|a| a.starts_with("--time")), "{run:?}");
+    }
+}

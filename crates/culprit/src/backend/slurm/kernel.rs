@@ -76,9 +76,6 @@ impl SlurmKernelBackend {
         progress: Progress,
     ) -> Result<Self> {
         s.validate()?;
-        if s.build_tree.is_some() || s.private_tree {
-            bail!("--build-tree and --private-tree are for the local executor: with --executor slurm each build node keeps its build tree under --node-dir");
-        }
         if vms == 0 {
             bail!("vms must be at least 1");
         }
