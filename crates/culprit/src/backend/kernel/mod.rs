@@ -357,7 +357,7 @@ pub fn machine_for(
 }
 
 /// The user's kernel config, checked, or None for tinyconfig + VM options.
-fn base_of(s: &KernelSettings) -> Result<Option<String>> {
+pub fn base_of(s: &KernelSettings) -> Result<Option<String>> {
     let Some(p) = &s.config else {
         return Ok(None);
     };

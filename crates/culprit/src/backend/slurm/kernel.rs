@@ -38,7 +38,9 @@ use super::{BUILD_ATTEMPTS, BUILD_MARGIN, INTERRUPTED, RUN_MARGIN};
 use crate::backend::kernel::job::{
     self, console_path, kernel_dir, BuildOutcome, JobSpec, RunOutcome, Task,
 };
-use crate::backend::kernel::{kept, make_initramfs, tree_name, KernelSettings, VM_ATTEMPTS};
+use crate::backend::kernel::{
+    base_of, kept, make_initramfs, tree_name, KernelSettings, VM_ATTEMPTS,
+};
 use crate::backend::{Backend, BuildResult, Done, Progress, RunJob, RunResult, RunStatus};
 
 /// A build job's time beyond the build's own timeout: a first checkout of
@@ -85,6 +87,8 @@ impl SlurmKernelBackend {
                 s.busybox.display()
             );
         }
+        // Checked here, before any job, as the local backend does.
+        let config = base_of(&s)?;
         let repo_dir = absolute(
             &repo
                 .common_dir()
@@ -94,11 +98,9 @@ impl SlurmKernelBackend {
         let share = cluster.share.clone();
         make_initramfs(&s, &share, &cancel)?;
         let mut jobs = s.clone();
-        if let Some(c) = &s.config {
-            let text = std::fs::read(c)
-                .with_context(|| format!("reading the kernel config {}", c.display()))?;
+        if let Some(text) = config {
             let shared = share.join("kernel.config");
-            job::write_atomically(&shared, &text)?;
+            job::write_atomically(&shared, text.as_bytes())?;
             jobs.config = Some(shared);
         }
         jobs.reproducer = None;
