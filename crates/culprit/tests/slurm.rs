@@ -10,77 +10,11 @@
 
 mod common;
 
+use common::slurm::{cluster, jobs_of, sacct_wait};
 use common::{culprit, json, linear, stderr, BUILD, TEST_ALWAYS};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// Whether the cluster is usable; panics when it must be and is not.
-fn cluster() -> bool {
-    let works = |cmd: &str, args: &[&str]| {
-        Command::new(cmd)
-            .args(args)
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    let problem = if !works("scontrol", &["ping"]) {
-        Some("no Slurm controller answers `scontrol ping`")
-    } else if !works("sacct", &["-c", "-n", "-j", "1"]) {
-        Some("`sacct -c` (the job completion log) is not readable here")
-    } else {
-        None
-    };
-    match problem {
-        None => true,
-        Some(p) if std::env::var("CULPRIT_REQUIRE_SLURM").as_deref() == Ok("1") => {
-            panic!("CULPRIT_REQUIRE_SLURM=1 but {p}: run scripts/slurm-up as root")
-        }
-        Some(p) => {
-            eprintln!("skipped: {p} (scripts/slurm-up as root starts a one-node cluster)");
-            false
-        }
-    }
-}
-
-/// (job ID, what it was) from the executor's job list in `share`.
-fn jobs_of(share: &Path) -> Vec<(u64, String)> {
-    let text = std::fs::read_to_string(share.join("slurm/jobs.txt")).unwrap();
-    text.lines()
-        .map(|l| {
-            let (id, stem) = l.split_once(' ').unwrap();
-            (id.parse().unwrap(), stem.to_string())
-        })
-        .collect()
-}
-
-/// (name, state) of job `id` in the job completion log.
-fn sacct(id: u64) -> Option<(String, String)> {
-    let o = Command::new("sacct")
-        .args(["-c", "-n", "-P", "-o", "JobID,JobName,State", "-j"])
-        .arg(id.to_string())
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .rev()
-        .find_map(|l| {
-            let f: Vec<&str> = l.split('|').collect();
-            (f.len() == 3 && f[0] == id.to_string()).then(|| (f[1].to_string(), f[2].to_string()))
-        })
-}
-
-/// Waits until the job completion log has job `id` (slurmctld writes it
-/// as the job ends, a moment after squeue shows the end).
-fn sacct_wait(id: u64) -> (String, String) {
-    let end = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(r) = sacct(id) {
-            return r;
-        }
-        assert!(Instant::now() < end, "job {id} never reached sacct -c");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 fn slurm_args<'a>(bad: &'a str, good: &'a str, test: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec![
@@ -309,7 +243,7 @@ fn ctrl_c_cancels_the_campaigns_jobs() {
 }
 
 #[test]
-fn slurm_options_need_the_slurm_executor_and_the_generic_mode() {
+fn slurm_options_need_the_slurm_executor() {
     let t = tempfile::tempdir().unwrap();
     let (repo, first, _, last) = linear(t.path(), 3, 2);
     let run = |extra: &[&str]| {
@@ -336,8 +270,22 @@ fn slurm_options_need_the_slurm_executor_and_the_generic_mode() {
         e.contains("--slurm-partition is an option of the Slurm executor"),
         "{e}"
     );
+    // Kernel mode goes to Slurm too (tests/slurm_kernel.rs); its input is
+    // checked as locally.
     let e = run(&["--kernel", "--repro", "r.c", "--executor", "slurm"]);
-    assert!(e.contains("kernel mode runs on this machine only"), "{e}");
+    assert!(e.contains("the reproducer r.c is not a file"), "{e}");
+    let repro = t.path().join("r.sh");
+    std::fs::write(&repro, "true\n").unwrap();
+    let repro = repro.to_str().unwrap();
+    for tree in [&["--private-tree"][..], &["--build-tree", "/tmp/t"]] {
+        let mut a = vec!["--kernel", "--repro", repro, "--executor", "slurm"];
+        a.extend_from_slice(tree);
+        let e = run(&a);
+        assert!(
+            e.contains("each build node keeps its kernel build tree under --node-dir"),
+            "{e}"
+        );
+    }
     let e = run(&["--build", "true", "--test", "true", "--executor", "pbs"]);
     assert!(e.contains("pbs"), "{e}");
 

@@ -51,8 +51,9 @@ pub struct BisectArgs {
 #[command(next_help_heading = "Executor (--executor slurm; docs/slurm.md)")]
 pub struct ExecutorArgs {
     /// Where builds and runs execute: `local` (child processes of culprit)
-    /// or `slurm` (generic mode: each build and each run is one batch job
-    /// on a Slurm cluster, in a checkout on its node; --vms jobs at once;
+    /// or `slurm` (each build and each run is one batch job on a Slurm
+    /// cluster: generic mode in a checkout on its node, kernel mode in a
+    /// build tree on its node and QEMU on a run node; --vms jobs at once;
     /// jobs the cluster loses count as untestable runs, never as evidence;
     /// one build at a time: --builders is for `local`).
     #[arg(long, value_name = "WHERE", default_value = "local", value_parser = ["local", "slurm"])]
@@ -65,11 +66,8 @@ pub struct ExecutorArgs {
 impl ExecutorArgs {
     /// The executor these options name; Slurm options without
     /// `--executor slurm` are refused instead of ignored.
-    pub fn to_executor(&self, kernel: bool, given: &dyn Fn(&str) -> bool) -> Result<Executor> {
+    pub fn to_executor(&self, given: &dyn Fn(&str) -> bool) -> Result<Executor> {
         if self.executor == "slurm" {
-            if kernel {
-                bail!("--executor slurm runs the generic mode's --build/--test commands; kernel mode runs on this machine only (docs/slurm.md says what it would take)");
-            }
             return Ok(Executor::Slurm(self.slurm.clone()));
         }
         if let Some((_, flag)) = SlurmSettings::FLAGS.iter().find(|(id, _)| given(id)) {
@@ -273,7 +271,7 @@ impl BisectArgs {
         let mode = self
             .generic
             .mode(self.kernel, &self.kernel_settings, given)?;
-        let executor = self.executor.to_executor(self.kernel, given)?;
+        let executor = self.executor.to_executor(given)?;
         let s = &self.search;
         Ok(CampaignSpec {
             repo: self.range.repo.clone(),

@@ -5,6 +5,7 @@
 
 pub mod bisect;
 pub mod file;
+pub mod kernel_job;
 pub mod maintainers;
 pub mod paths;
 pub mod report;
@@ -99,6 +100,10 @@ enum Cmd {
     /// Run the built-in example end to end: make a small git history with a
     /// flaky bug, bisect it, and print the log.
     Demo(crate::demo::DemoArgs),
+    /// One kernel build or VM run on a Slurm node (`--kernel --executor
+    /// slurm` submits jobs that call it; not for people).
+    #[command(hide = true)]
+    KernelJob(kernel_job::KernelJobArgs),
 }
 
 /// The program: parses the command line, runs the subcommand, and returns
@@ -138,6 +143,7 @@ pub fn main() -> i32 {
         Cmd::Demo(a) => crate::demo::run(a),
         Cmd::Bench(a) => crate::bench::run(a).map(|_| 0),
         Cmd::Maintainers(a) => maintainers::run(a).map(|()| 0),
+        Cmd::KernelJob(a) => kernel_job::run(a),
     };
     match res {
         Ok(code) => code,

@@ -26,26 +26,9 @@ pub fn default_build_tree(repo: &Path) -> Result<PathBuf> {
     let common = r
         .common_dir()
         .context("finding the repository's git directory")?;
-    let top = if common.file_name().is_some_and(|n| n == ".git") {
-        common.parent().unwrap_or(&common)
-    } else {
-        &common
-    };
-    let name: String = top
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let id = hex::encode(&Sha256::digest(common.as_os_str().as_encoded_bytes())[..6]);
-    Ok(cache_root().join("trees").join(format!("{name}-{id}")))
+    Ok(cache_root()
+        .join("trees")
+        .join(crate::backend::kernel::tree_name(&common)))
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use crate::campaign::{Finish, Machine, Record, Sink};
 use crate::drive::{drive, drive_batch, Reverter};
 use crate::hint::Hinter;
 use crate::journal::Journal;
-use crate::spec::{CampaignSpec, Generic};
+use crate::spec::{CampaignSpec, Generic, Mode};
 
 use super::timeout;
 
@@ -49,6 +49,17 @@ pub(super) fn command_settings(spec: &CampaignSpec, g: &Generic) -> Result<Comma
         run_timeout: timeout("--run-timeout", g.run_timeout)?,
         build_timeout: timeout("--build-timeout", g.build_timeout)?,
     })
+}
+
+/// Options of the local kernel backend that Slurm has no use for: each
+/// build node keeps its build tree under --node-dir.
+pub(super) fn check_executor(spec: &CampaignSpec) -> Result<()> {
+    if let (Mode::Kernel(k), Executor::Slurm(_)) = (&spec.mode, &spec.executor) {
+        if k.build_tree.is_some() || k.private_tree {
+            bail!("--build-tree and --private-tree are for the local executor: with --executor slurm each build node keeps its kernel build tree under --node-dir (docs/slurm.md)");
+        }
+    }
+    Ok(())
 }
 
 /// `--builders`: in range, and only where several builders exist.

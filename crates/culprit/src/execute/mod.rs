@@ -15,6 +15,7 @@ use crate::backend::command::CommandBackend;
 use crate::backend::kernel::{
     self, KernelBackend, KernelBuilders, KernelSettings, Pool, TreeChoice,
 };
+use crate::backend::slurm::kernel::SlurmKernelBackend;
 use crate::backend::slurm::{Executor, SlurmBackend};
 use crate::campaign::{Event, Machine, Plan, Record, Sink, WalkEnd};
 use crate::cli::paths::{default_build_tree, default_workdir};
@@ -114,6 +115,7 @@ fn settings_identity(mode: &Mode) -> Result<(&'static str, serde_json::Value)> {
 pub fn run(spec: &CampaignSpec) -> Result<i32> {
     let config = engine_config(spec)?;
     exec::check_builders(spec)?;
+    exec::check_executor(spec)?;
     if let Mode::Generic(g) = &spec.mode {
         timeout("--run-timeout", g.run_timeout)?;
         timeout("--build-timeout", g.build_timeout)?;
@@ -147,7 +149,10 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
                 s.bad
             );
         }
-        kernel::preflight(k)?;
+        // On Slurm the nodes need the tools; their jobs check them.
+        if spec.executor == Executor::Local {
+            kernel::preflight(k)?;
+        }
     }
     let (mode_name, settings) = settings_identity(&spec.mode)?;
     let key = Experiment {
@@ -230,41 +235,52 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
                     )?),
                 })
             }
-            Mode::Kernel(_) if spec.executor != Executor::Local => {
-                bail!("kernel mode runs on this machine only: --executor slurm is for the generic mode (docs/slurm.md)")
-            }
-            Mode::Kernel(k) => {
-                let (settings, pool) = kernel_pool(spec, k)?;
-                let b = spec.search.builders;
-                if b > 1 {
-                    Exec::Many(Box::new(
-                        KernelBuilders::new(
-                            &repo,
-                            &s.bad,
-                            &workdir,
-                            settings,
-                            pool,
-                            b,
-                            cancel.clone(),
-                            &mut progress,
-                        )
-                        .context("preparing the kernel builders")?,
-                    ))
-                } else {
-                    Exec::One(Box::new(
-                        KernelBackend::new(
-                            &repo,
-                            &s.bad,
-                            &workdir,
-                            settings,
-                            pool,
-                            cancel.clone(),
-                            &mut progress,
-                        )
-                        .context("preparing the kernel backend")?,
-                    ))
+            Mode::Kernel(k) => match &spec.executor {
+                Executor::Slurm(slurm) => Exec::One(Box::new(
+                    SlurmKernelBackend::new(
+                        &repo,
+                        &workdir,
+                        k.clone(),
+                        slurm.clone(),
+                        spec.search.vms,
+                        cancel.clone(),
+                        &mut progress,
+                    )
+                    .context("preparing the kernel backend on Slurm")?,
+                )),
+                Executor::Local => {
+                    let (settings, pool) = kernel_pool(spec, k)?;
+                    let b = spec.search.builders;
+                    if b > 1 {
+                        Exec::Many(Box::new(
+                            KernelBuilders::new(
+                                &repo,
+                                &s.bad,
+                                &workdir,
+                                settings,
+                                pool,
+                                b,
+                                cancel.clone(),
+                                &mut progress,
+                            )
+                            .context("preparing the kernel builders")?,
+                        ))
+                    } else {
+                        Exec::One(Box::new(
+                            KernelBackend::new(
+                                &repo,
+                                &s.bad,
+                                &workdir,
+                                settings,
+                                pool,
+                                cancel.clone(),
+                                &mut progress,
+                            )
+                            .context("preparing the kernel backend")?,
+                        ))
+                    }
                 }
-            }
+            },
         };
         let product = match spec.mode {
             Mode::Generic(_) => "build",

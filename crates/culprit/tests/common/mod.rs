@@ -2,6 +2,8 @@
 //! repositories made in the test, shell build and test commands.
 #![allow(dead_code)]
 
+pub mod slurm;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -220,7 +220,12 @@ impl TreeBuild {
 
 /// The kept kernel of `commit`, if the store has a complete one.
 fn cached(workdir: &Path, commit: &str) -> Option<BuildResult> {
-    let dir = kernel_dir(workdir, commit);
+    kept(&kernel_dir(workdir, commit))
+}
+
+/// The kernel kept in `dir` (a `kernels/<commit>/` directory), as a build
+/// result that needs no rebuild; None unless it is complete.
+pub fn kept(dir: &Path) -> Option<BuildResult> {
     let meta = std::fs::read_to_string(dir.join("build.txt")).ok()?;
     if !dir.join("bzImage").is_file() {
         return None;

@@ -18,6 +18,10 @@
 //! builder and the VMs, one action at a time) and [`KernelBuilders`] (B
 //! builders and the VMs at once). Every QEMU and make process is killed on
 //! timeout, on error and on Ctrl-C.
+//!
+//! On Slurm (`backend::slurm::kernel`) the same code runs on the nodes:
+//! `job` builds with [`KernelBackend::for_builds`] and runs with
+//! [`run_vm`], the one place a console becomes a run status.
 
 use anyhow::{bail, Context, Result};
 use culprit_git::Repo;
@@ -31,16 +35,20 @@ use super::{Backend, BuildResult, Done, Progress, RunJob};
 
 mod build;
 pub mod builders;
+pub mod job;
 mod settings;
 mod tree;
 mod vm;
-pub use build::builder_dirs;
+pub use build::{builder_dirs, kept};
 use build::{BaseConfig, TreeBuild};
 pub use builders::KernelBuilders;
-pub use settings::{is_kernel_tree, preflight, KernelSettings, BUILD_TIMEOUT, RUN_TIMEOUT};
-pub use tree::TreeChoice;
-use tree::{shared_tree, TreeLock};
+pub use settings::{
+    is_kernel_tree, preflight, preflight_build, KernelSettings, BUILD_TIMEOUT, RUN_TIMEOUT,
+};
+use tree::shared_tree;
+pub use tree::{tree_name, TreeChoice, TreeLock};
 use vm::Vm;
+pub use vm::{machine_for, run_vm, VM_ATTEMPTS};
 
 /// How many VMs, and which build tree.
 #[derive(Debug, Clone)]
@@ -75,35 +83,8 @@ impl Shared {
         let workdir = std::path::absolute(workdir).context("workdir path")?;
         std::fs::create_dir_all(&workdir)
             .with_context(|| format!("creating {}", workdir.display()))?;
-        let base = match &s.config {
-            Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .with_context(|| format!("reading the kernel config {}", p.display()))?;
-                // Catch a config that cannot boot before any build; options
-                // that olddefconfig drops are caught per commit.
-                config::check(&text)
-                    .with_context(|| format!("the kernel config {}", p.display()))?;
-                Some(text)
-            }
-            None => None,
-        };
-        let repro_path = s.reproducer.clone().unwrap_or_default();
-        let repro = Repro::detect(&repro_path).context("the reproducer")?;
-        let initrd = workdir.join("initramfs.cpio");
-        let tmp = workdir.join("repro-build");
-        std::fs::create_dir_all(&tmp)?;
-        initramfs::build(
-            &s.busybox,
-            &repro,
-            initramfs::ReproRun {
-                secs: s.repro_time.ceil() as u64,
-                repeat: s.repro_repeat,
-            },
-            &tmp,
-            &initrd,
-            cancel,
-        )
-        .context("building the initramfs")?;
+        let base = base_of(&s)?;
+        let initrd = make_initramfs(&s, &workdir, cancel)?;
         let (accel, why) = accel::choose(&s.accel).map_err(anyhow::Error::msg)?;
         let mut notes = vec![why];
         let (root, lock) = match shared_tree(&pool.tree, &mut notes)? {
@@ -145,6 +126,42 @@ impl Shared {
             progress,
         )
     }
+}
+
+/// The user's kernel config, checked, or None for tinyconfig + VM options.
+pub fn base_of(s: &KernelSettings) -> Result<Option<String>> {
+    let Some(p) = &s.config else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(p)
+        .with_context(|| format!("reading the kernel config {}", p.display()))?;
+    // Catch a config that cannot boot before any build; options that
+    // olddefconfig drops are caught per commit.
+    config::check(&text).with_context(|| format!("the kernel config {}", p.display()))?;
+    Ok(Some(text))
+}
+
+/// Builds `dir/initramfs.cpio` (busybox, init, the reproducer compiled
+/// here); its path.
+pub fn make_initramfs(s: &KernelSettings, dir: &Path, cancel: &Cancel) -> Result<PathBuf> {
+    let repro_path = s.reproducer.clone().unwrap_or_default();
+    let repro = Repro::detect(&repro_path).context("the reproducer")?;
+    let initrd = dir.join("initramfs.cpio");
+    let tmp = dir.join("repro-build");
+    std::fs::create_dir_all(&tmp)?;
+    initramfs::build(
+        &s.busybox,
+        &repro,
+        initramfs::ReproRun {
+            secs: s.repro_time.ceil() as u64,
+            repeat: s.repro_repeat,
+        },
+        &tmp,
+        &initrd,
+        cancel,
+    )
+    .context("building the initramfs")?;
+    Ok(initrd)
 }
 
 /// Make jobs of each of `builders` builders: `--jobs` when given, else
@@ -190,6 +207,42 @@ impl KernelBackend {
             tree,
             notes: shared.notes,
             _lock: shared.lock,
+        })
+    }
+
+    /// A backend that only builds (no initramfs, no QEMU: a build node),
+    /// in the checkout and build directory under `root`, which the caller
+    /// holds (see [`TreeLock::wait`]); products go to `workdir/kernels/`.
+    /// The settings are the submitting side's, already validated there.
+    pub fn for_builds(
+        repo: &Repo,
+        commit: &str,
+        workdir: &Path,
+        s: KernelSettings,
+        root: &Path,
+        cancel: Cancel,
+        progress: Progress,
+    ) -> Result<Self> {
+        preflight_build(&s)?;
+        let workdir = std::path::absolute(workdir).context("workdir path")?;
+        std::fs::create_dir_all(&workdir)
+            .with_context(|| format!("creating {}", workdir.display()))?;
+        let base = BaseConfig::new(base_of(&s)?, &workdir);
+        let jobs = jobs_of(&s, 1);
+        let tree = TreeBuild::open(repo, commit, root, 1, &s, jobs, &workdir, base, progress)?;
+        Ok(KernelBackend {
+            // Runs need `new`: a run refuses a VM without an initramfs.
+            vm: Vm {
+                s,
+                workdir,
+                initrd: PathBuf::new(),
+                accel: accel::Accel::Tcg,
+            },
+            vms: 1,
+            cancel,
+            tree,
+            notes: Vec::new(),
+            _lock: None,
         })
     }
 }

@@ -190,9 +190,18 @@ pub fn is_kernel_tree(files: &dyn Fn(&str) -> bool) -> bool {
 
 /// Checks that the tools exist and says which Debian package to install.
 pub fn preflight(s: &KernelSettings) -> Result<()> {
+    check_tools(s, true)
+}
+
+/// [`preflight`] for a machine that only builds kernels (a build node):
+/// no QEMU, no busybox.
+pub fn preflight_build(s: &KernelSettings) -> Result<()> {
+    check_tools(s, false)
+}
+
+fn check_tools(s: &KernelSettings, runs: bool) -> Result<()> {
     let mut missing = Vec::new();
-    let tools = [
-        (s.qemu.as_str(), "qemu-system-x86"),
+    let mut tools = vec![
         (s.compiler.as_str(), "gcc"),
         ("make", "make"),
         ("flex", "flex"),
@@ -200,12 +209,15 @@ pub fn preflight(s: &KernelSettings) -> Result<()> {
         ("bc", "bc"),
         ("git", "git"),
     ];
+    if runs {
+        tools.insert(0, (s.qemu.as_str(), "qemu-system-x86"));
+    }
     for (tool, pkg) in tools {
         if let Err(e) = culprit_kernel::require_tool(tool, pkg) {
             missing.push(e.to_string());
         }
     }
-    if !Path::new(&s.busybox).is_file() {
+    if runs && !Path::new(&s.busybox).is_file() {
         missing.push(format!(
             "{} not found: install the Debian package `busybox-static`",
             s.busybox.display()

@@ -3,6 +3,7 @@
 //! at a time.
 
 use anyhow::{bail, Context, Result};
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// Which build tree a campaign uses.
@@ -37,6 +38,26 @@ impl TreeLock {
 
     /// The lock, or None while another campaign holds it.
     pub fn try_take(dir: &Path) -> Result<Option<TreeLock>> {
+        TreeLock::flock(dir, libc::LOCK_EX | libc::LOCK_NB)
+    }
+
+    /// The lock, once whoever holds it lets go (jobs on one build node
+    /// take turns with the tree); an error when `cancel` fires first.
+    pub fn wait(dir: &Path, cancel: &culprit_proc::Cancel) -> Result<TreeLock> {
+        loop {
+            if let Some(l) = TreeLock::try_take(dir)? {
+                return Ok(l);
+            }
+            if cancel.sleep(std::time::Duration::from_millis(500)).is_err() {
+                bail!(
+                    "interrupted while waiting for the build tree {}",
+                    dir.display()
+                );
+            }
+        }
+    }
+
+    fn flock(dir: &Path, how: libc::c_int) -> Result<Option<TreeLock>> {
         use std::os::fd::AsRawFd;
         let path = dir.join("culprit.lock");
         let f = std::fs::OpenOptions::new()
@@ -46,7 +67,7 @@ impl TreeLock {
             .open(&path)
             .with_context(|| format!("opening {}", path.display()))?;
         // SAFETY: flock on a descriptor we own.
-        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        if unsafe { libc::flock(f.as_raw_fd(), how) } != 0 {
             return Ok(None);
         }
         Ok(Some(TreeLock { _file: f }))
@@ -86,6 +107,31 @@ pub fn shared_tree(
         d.display()
     ));
     Ok(Some((d, lock)))
+}
+
+/// The name of a repository's build tree, from its git directory: the
+/// repository's name (for people) and a hash of the path (unique).
+pub fn tree_name(common: &Path) -> String {
+    let top = if common.file_name().is_some_and(|n| n == ".git") {
+        common.parent().unwrap_or(common)
+    } else {
+        common
+    };
+    let name: String = top
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let id = hex::encode(&Sha256::digest(common.as_os_str().as_encoded_bytes())[..6]);
+    format!("{name}-{id}")
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@
 //! rules (`command::classify`) judge the command's exit and output.
 
 pub mod client;
+pub mod cluster;
+pub mod kernel;
 pub mod poll;
 pub mod script;
 pub mod settings;
@@ -25,54 +27,38 @@ pub mod state;
 use anyhow::{bail, Context, Result};
 use culprit_git::Repo;
 use culprit_proc::Cancel;
-use sha2::{Digest, Sha256};
 use std::collections::HashSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::command::{first_error, CommandSettings};
 use super::{Backend, BuildResult, Done, Progress, RunJob, RunResult};
-use poll::{Flight, Live};
-use script::Script;
+use cluster::{absolute, Cluster};
+use poll::Flight;
+use script::{Checkout, Script};
 pub use settings::{Executor, SlurmSettings};
 use state::{Ending, JobResult};
 
 const INTERRUPTED: &str = "interrupted by a signal (Ctrl-C)";
 
 /// Attempts at a build whose jobs the infrastructure keeps losing.
-const BUILD_ATTEMPTS: u32 = 3;
+pub(crate) const BUILD_ATTEMPTS: u32 = 3;
 /// Slurm time limit beyond the command's timeout: the checkout (a build's
 /// is long), the copy of the artifact, and Slurm's late kill (docs/slurm.md:
 /// up to about 30 s past the limit).
-const BUILD_MARGIN: Duration = Duration::from_secs(300);
-const RUN_MARGIN: Duration = Duration::from_secs(120);
+pub(crate) const BUILD_MARGIN: Duration = Duration::from_secs(300);
+pub(crate) const RUN_MARGIN: Duration = Duration::from_secs(120);
 
 pub struct SlurmBackend {
     generic: CommandSettings,
-    slurm: SlurmSettings,
-    cancel: Cancel,
+    cluster: Cluster,
     /// The repository's git directory, which node checkouts borrow from.
     repo: PathBuf,
-    workdir: PathBuf,
-    /// This campaign's part of the shared directory.
-    share: PathBuf,
     /// The checkout on each node.
     tree: PathBuf,
-    /// Every job's name: how a later run finds this campaign's jobs.
-    name: String,
     kept: HashSet<String>,
     /// Without an artifact, runs go where the last build happened.
     last_build: Option<(String, String)>,
-    submitted: u64,
-}
-
-fn absolute(p: &Path) -> Result<PathBuf> {
-    Ok(if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        std::env::current_dir()?.join(p)
-    })
 }
 
 impl SlurmBackend {
@@ -84,220 +70,80 @@ impl SlurmBackend {
         cancel: Cancel,
         progress: Progress,
     ) -> Result<Self> {
-        let workdir = absolute(workdir)?;
-        let canon = workdir.canonicalize().unwrap_or_else(|_| workdir.clone());
-        let tag = hex::encode(&Sha256::digest(canon.to_string_lossy().as_bytes())[..6]);
-        let share = match &slurm.shared_dir {
-            Some(d) => absolute(d)?.join(format!("culprit-{tag}")),
-            None => workdir.clone(),
-        };
-        let node_dir = absolute(slurm.node_dir.as_deref().unwrap_or(Path::new("/tmp")))?;
         let repo_dir = absolute(
             &repo
                 .common_dir()
                 .context("finding the repository's git directory")?,
         )?;
-        std::fs::create_dir_all(share.join("slurm")).with_context(|| {
-            format!("creating {} (--shared-dir)", share.join("slurm").display())
-        })?;
+        if generic.artifact.is_some()
+            && generic
+                .artifact
+                .as_ref()
+                .and_then(|a| a.file_name())
+                .is_none()
+        {
+            bail!("--artifact must name a file");
+        }
+        let cluster = Cluster::new(workdir, slurm, cancel, progress)?;
         let mut kept = HashSet::new();
         if let Some(name) = generic.artifact.as_ref().and_then(|a| a.file_name()) {
-            if let Ok(rd) = std::fs::read_dir(share.join("artifacts")) {
+            if let Ok(rd) = std::fs::read_dir(cluster.share.join("artifacts")) {
                 for e in rd.flatten() {
                     if e.path().join(name).exists() {
                         kept.insert(e.file_name().to_string_lossy().into_owned());
                     }
                 }
             }
-        } else if generic.artifact.is_some() {
-            bail!("--artifact must name a file");
-        }
-        let name = format!("culprit-{tag}");
-        let left = client::named(&name, &cancel)?;
-        if !left.is_empty() {
-            progress(format!(
-                "cancelling {} Slurm jobs an earlier run of this campaign left",
-                left.len()
-            ));
-            client::scancel(&left);
         }
         Ok(SlurmBackend {
             generic,
-            slurm,
-            cancel,
             repo: repo_dir,
-            workdir,
-            tree: node_dir.join(&name).join("tree"),
-            share,
-            name,
+            tree: cluster.node_dir.join(&cluster.name).join("tree"),
+            cluster,
             kept,
             last_build: None,
-            submitted: 0,
         })
     }
 
     fn artifact_path(&self, commit: &str) -> Option<PathBuf> {
         let a = self.generic.artifact.as_ref()?;
         Some(
-            self.share
+            self.cluster
+                .share
                 .join("artifacts")
                 .join(commit)
                 .join(a.file_name()?),
         )
-    }
-
-    /// sbatch's options for one job.
-    fn sbatch_args(&self, build: bool, stem: &str, node: Option<&str>) -> Vec<String> {
-        let s = &self.slurm;
-        let dir = self.share.join("slurm");
-        let mut a = vec![
-            "--no-requeue".to_string(),
-            format!("--job-name={}", self.name),
-            format!("--output={}", dir.join(format!("{stem}.out")).display()),
-            format!("--chdir={}", dir.display()),
-        ];
-        let partition = if build {
-            s.partition.as_ref()
-        } else {
-            s.run_partition.as_ref().or(s.partition.as_ref())
-        };
-        let opts = [
-            ("--partition", partition.cloned()),
-            ("--account", s.account.clone()),
-            ("--qos", s.qos.clone()),
-            ("--constraint", s.constraint.clone().filter(|_| !build)),
-            (
-                "--cpus-per-task",
-                s.build_cpus.filter(|_| build).map(|n| n.to_string()),
-            ),
-            ("--nodelist", node.map(str::to_string)),
-        ];
-        for (k, v) in opts {
-            if let Some(v) = v {
-                a.push(format!("{k}={v}"));
-            }
-        }
-        let (timeout, margin) = if build {
-            (self.generic.build_timeout, BUILD_MARGIN)
-        } else {
-            (self.generic.run_timeout, RUN_MARGIN)
-        };
-        if let Some(t) = timeout {
-            // Slurm's limits are whole minutes (docs/slurm.md).
-            a.push(format!("--time={}", (t + margin).as_secs().div_ceil(60)));
-        }
-        a.extend(s.sbatch_args.iter().cloned());
-        a
-    }
-
-    /// Writes the script and submits it; the job, tracked.
-    fn submit(
-        &mut self,
-        script: &Script<'_>,
-        stem: &str,
-        index: usize,
-        node: Option<&str>,
-        progress: Progress,
-    ) -> Result<Live> {
-        let path = self.share.join("slurm").join(format!("{stem}.sh"));
-        std::fs::write(&path, script.render())
-            .with_context(|| format!("writing the job script {}", path.display()))?;
-        let _ = std::fs::remove_file(script.result);
-        let mut args = self.sbatch_args(script.build, stem, node);
-        args.push(path.to_string_lossy().into_owned());
-        let id = client::submit(&args, &self.cancel)?;
-        self.note(id, stem)?;
-        progress(format!("Slurm job {id}: {}", script.title));
-        let timeout = if script.build {
-            self.generic.build_timeout.map(|t| t + BUILD_MARGIN)
-        } else {
-            self.generic.run_timeout.map(|t| t + RUN_MARGIN)
-        };
-        Ok(Live {
-            id,
-            index,
-            stem: stem.to_string(),
-            submitted: Instant::now(),
-            running_since: None,
-            limit: timeout.map(|t| t + Duration::from_secs(60)),
-            ours: None,
-            missing: 0,
-            state: "PENDING".into(),
-        })
-    }
-
-    /// Appends `ID STEM` to the job list in the shared directory: which
-    /// Slurm job did what, for people (and tests) reading sacct.
-    fn note(&self, id: u64, stem: &str) -> Result<()> {
-        let p = self.share.join("slurm").join("jobs.txt");
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&p)
-            .with_context(|| format!("writing {}", p.display()))?;
-        writeln!(f, "{id} {stem}").with_context(|| format!("writing {}", p.display()))
-    }
-
-    fn stem(&mut self, kind: &str, commit: &str, run: Option<u32>) -> String {
-        self.submitted += 1;
-        let short = &commit[..commit.len().min(12)];
-        match run {
-            Some(r) => format!(
-                "{kind}-{short}-{r}-{}-{}",
-                std::process::id(),
-                self.submitted
-            ),
-            None => format!("{kind}-{short}-{}-{}", std::process::id(), self.submitted),
-        }
-    }
-
-    fn result_path(&self, stem: &str) -> PathBuf {
-        self.share.join("slurm").join(format!("{stem}.result"))
-    }
-
-    /// Copies a log from the shared directory to the workdir (where the
-    /// local backend keeps it), when the two differ.
-    fn bring_back(&self, shared: &Path) -> PathBuf {
-        let Ok(rel) = shared.strip_prefix(&self.share) else {
-            return shared.to_path_buf();
-        };
-        if self.share == self.workdir {
-            return shared.to_path_buf();
-        }
-        let local = self.workdir.join(rel);
-        let copied = local
-            .parent()
-            .map(std::fs::create_dir_all)
-            .transpose()
-            .and_then(|_| std::fs::copy(shared, &local));
-        match copied {
-            Ok(_) => local,
-            Err(_) => shared.to_path_buf(),
-        }
     }
 }
 
 impl Backend for SlurmBackend {
     fn build(&mut self, commit: &str, progress: Progress) -> Result<BuildResult> {
         let start = Instant::now();
-        let log = self.share.join("builds").join(format!("{commit}.log"));
+        let log = self
+            .cluster
+            .share
+            .join("builds")
+            .join(format!("{commit}.log"));
         let env = vec![("CULPRIT_COMMIT".to_string(), commit.to_string())];
         let art = self.artifact_path(commit);
         let mut lost = Vec::new();
         for attempt in 1..=BUILD_ATTEMPTS {
-            if self.cancel.is_cancelled() {
+            if self.cluster.cancel.is_cancelled() {
                 bail!(INTERRUPTED);
             }
-            let stem = self.stem("build", commit, None);
-            let result = self.result_path(&stem);
+            let stem = self.cluster.stem("build", commit, None);
+            let result = self.cluster.result_path(&stem);
             let rel = self.generic.artifact.clone();
             let title = format!("build of {commit} (attempt {attempt})");
             let build_cmd = self.generic.build.clone();
             let (repo, tree) = (self.repo.clone(), self.tree.clone());
             let script = Script {
                 title: &title,
-                repo: &repo,
-                tree: &tree,
+                checkout: Some(Checkout {
+                    repo: &repo,
+                    tree: &tree,
+                }),
                 commit,
                 build: true,
                 command: &build_cmd,
@@ -307,11 +153,13 @@ impl Backend for SlurmBackend {
                 timeout: self.generic.build_timeout,
                 artifact: rel.as_deref().zip(art.as_deref()),
             };
+            let limit = self.generic.build_timeout.map(|t| t + BUILD_MARGIN);
             let mut flight = Flight::default();
-            flight
-                .0
-                .push(self.submit(&script, &stem, 0, None, progress)?);
-            let (live, seen) = poll::wait_some(&mut flight, &self.cancel, progress)?
+            flight.0.push(
+                self.cluster
+                    .submit(&script, &stem, 0, None, limit, progress)?,
+            );
+            let (live, seen) = poll::wait_some(&mut flight, &self.cluster.cancel, progress)?
                 .pop()
                 .context("no build job ended")?;
             let ending = poll::ending(&live, &seen);
@@ -321,7 +169,7 @@ impl Backend for SlurmBackend {
             let r = match (ending, res) {
                 (Ending::Completed, Some(r)) => r,
                 (Ending::Completed, None) => {
-                    lost.push(format!("Slurm job {} completed without writing its result file (does the node see {}?)", live.id, self.share.display()));
+                    lost.push(format!("Slurm job {} completed without writing its result file (does the node see {}?)", live.id, self.cluster.share.display()));
                     continue;
                 }
                 (Ending::Lost { reason, .. }, _) => {
@@ -330,7 +178,7 @@ impl Backend for SlurmBackend {
                     continue;
                 }
             };
-            let log_kept = self.bring_back(&log);
+            let log_kept = self.cluster.bring_back(&log);
             let text = std::fs::read_to_string(&log_kept).unwrap_or_default();
             let exit = r.exit();
             let mut out = BuildResult {
@@ -386,7 +234,7 @@ impl Backend for SlurmBackend {
     }
 
     fn run(&mut self, jobs: &[RunJob], progress: Progress, done: Done) -> Result<()> {
-        if self.cancel.is_cancelled() {
+        if self.cluster.cancel.is_cancelled() {
             bail!(INTERRUPTED);
         }
         let vms = self.generic.vms.max(1) as usize;
@@ -395,7 +243,8 @@ impl Backend for SlurmBackend {
         let mut logs: Vec<PathBuf> = Vec::with_capacity(jobs.len());
         for j in jobs {
             logs.push(
-                self.share
+                self.cluster
+                    .share
                     .join("runs")
                     .join(&j.commit)
                     .join(format!("{}.log", j.run)),
@@ -420,8 +269,8 @@ impl Backend for SlurmBackend {
                         .filter(|(c, _)| *c == j.commit)
                         .map(|(_, n)| n.clone()),
                 };
-                let stem = self.stem("run", &j.commit, Some(j.run));
-                let result = self.result_path(&stem);
+                let stem = self.cluster.stem("run", &j.commit, Some(j.run));
+                let result = self.cluster.result_path(&stem);
                 let title = format!("run #{} of {}", j.run, j.commit);
                 let (repo, tree, test) = (
                     self.repo.clone(),
@@ -430,8 +279,10 @@ impl Backend for SlurmBackend {
                 );
                 let script = Script {
                     title: &title,
-                    repo: &repo,
-                    tree: &tree,
+                    checkout: Some(Checkout {
+                        repo: &repo,
+                        tree: &tree,
+                    }),
                     commit: &j.commit,
                     build: false,
                     command: &test,
@@ -441,16 +292,19 @@ impl Backend for SlurmBackend {
                     timeout: self.generic.run_timeout,
                     artifact: None,
                 };
-                let live = self.submit(&script, &stem, next, node.as_deref(), progress)?;
+                let limit = self.generic.run_timeout.map(|t| t + RUN_MARGIN);
+                let live =
+                    self.cluster
+                        .submit(&script, &stem, next, node.as_deref(), limit, progress)?;
                 flight.0.push(live);
                 next += 1;
             }
             if flight.0.is_empty() {
                 return Ok(());
             }
-            for (live, seen) in poll::wait_some(&mut flight, &self.cancel, progress)? {
+            for (live, seen) in poll::wait_some(&mut flight, &self.cluster.cancel, progress)? {
                 let ending = poll::ending(&live, &seen);
-                let res = std::fs::read_to_string(self.result_path(&live.stem))
+                let res = std::fs::read_to_string(self.cluster.result_path(&live.stem))
                     .ok()
                     .and_then(|t| JobResult::parse(&t));
                 let shared_log = &logs[live.index];
@@ -467,7 +321,9 @@ impl Backend for SlurmBackend {
                     Some(r) if r.secs > 0.0 => r.secs,
                     _ => live.submitted.elapsed().as_secs_f64(),
                 };
-                let kept = shared_log.exists().then(|| self.bring_back(shared_log));
+                let kept = shared_log
+                    .exists()
+                    .then(|| self.cluster.bring_back(shared_log));
                 done(
                     live.index,
                     RunResult {

@@ -2,7 +2,9 @@
 //! takes the node's checkout of the repository (a `git clone --shared` of
 //! it, created on first use, under a lock so that jobs on one node take
 //! turns), runs the user's command there under `timeout`, and writes a
-//! result file as its very last step. The script exits 0 whenever it got
+//! result file as its very last step. A job without a checkout (kernel
+//! mode: `culprit kernel-job` makes and locks its own tree) runs its
+//! command in the shared directory's `slurm/`, where Slurm starts it. The script exits 0 whenever it got
 //! that far: a non-zero exit or a missing result file is the job's failure
 //! (the infrastructure's), never the command's.
 
@@ -13,10 +15,8 @@ use std::time::Duration;
 pub struct Script<'a> {
     /// What the job is, for the script's first comment.
     pub title: &'a str,
-    /// The repository's git directory (cloned from, read only).
-    pub repo: &'a Path,
-    /// The node-local checkout.
-    pub tree: &'a Path,
+    /// The node's checkout the command runs in; None: no checkout.
+    pub checkout: Option<Checkout<'a>>,
     pub commit: &'a str,
     /// Builds check the commit out; runs use the checkout as it is (the
     /// last build on the node, as the local backend does) and only create
@@ -31,6 +31,15 @@ pub struct Script<'a> {
     pub timeout: Option<Duration>,
     /// Builds: the artifact relative to the checkout, and where to copy it.
     pub artifact: Option<(&'a Path, &'a Path)>,
+}
+
+/// A node-local checkout of the repository.
+#[derive(Clone, Copy)]
+pub struct Checkout<'a> {
+    /// The repository's git directory (cloned from, read only).
+    pub repo: &'a Path,
+    /// The node-local checkout.
+    pub tree: &'a Path,
 }
 
 /// `s` quoted for sh.
@@ -57,15 +66,26 @@ impl Script<'_> {
                 self.title.replace('\n', " ")
             ),
         );
-        line(&mut s, &format!("repo={}", q(self.repo)));
-        line(&mut s, &format!("tree={}", q(self.tree)));
+        if let Some(c) = &self.checkout {
+            line(&mut s, &format!("repo={}", q(c.repo)));
+            line(&mut s, &format!("tree={}", q(c.tree)));
+        }
         line(&mut s, &format!("commit={}", quote(self.commit)));
         line(&mut s, &format!("log={}", q(self.log)));
         line(&mut s, &format!("result={}", q(self.result)));
         line(&mut s, &format!("cmd={}", quote(self.command)));
         s.push_str(
             r#"fail() { echo "culprit job on $(hostname -s): $*" >&2; exit 1; }
-mkdir -p "${tree%/*}" "${log%/*}" "${result%/*}" || fail "cannot create the directories of $tree, $log and $result"
+"#,
+        );
+        if self.checkout.is_none() {
+            line(
+                &mut s,
+                r#"mkdir -p "${log%/*}" "${result%/*}" || fail "cannot create the directories of $log and $result""#,
+            );
+        } else {
+            s.push_str(
+                r#"mkdir -p "${tree%/*}" "${log%/*}" "${result%/*}" || fail "cannot create the directories of $tree, $log and $result"
 exec 8>"$tree.lock" || fail "cannot open $tree.lock"
 flock 8 || fail "cannot lock $tree.lock"
 if [ ! -e "$tree/.git" ]; then
@@ -79,15 +99,16 @@ checkout() {
   echo "$commit" >"$tree.commit"
 }
 "#,
-        );
-        if self.build {
-            line(&mut s, "checkout");
-        } else {
-            // Runs read the checkout: a build on this node waits for them.
-            line(&mut s, "[ -s \"$tree.commit\" ] || checkout");
-            line(&mut s, "flock -s 8 || fail \"cannot lock $tree.lock\"");
+            );
+            if self.build {
+                line(&mut s, "checkout");
+            } else {
+                // Runs read the checkout: a build on this node waits for them.
+                line(&mut s, "[ -s \"$tree.commit\" ] || checkout");
+                line(&mut s, "flock -s 8 || fail \"cannot lock $tree.lock\"");
+            }
+            line(&mut s, "cd \"$tree\" || fail \"cannot enter $tree\"");
         }
-        line(&mut s, "cd \"$tree\" || fail \"cannot enter $tree\"");
         for (k, v) in self.env {
             line(&mut s, &format!("{k}={}; export {k}", quote(v)));
         }
@@ -196,10 +217,13 @@ mod tests {
         let result = d.path().join("shared/slurm/b.result");
         let dest = d.path().join("shared/artifacts/c/v.out");
         let env = vec![("CULPRIT_COMMIT".to_string(), "HEAD".to_string())];
+        let git_dir = repo.join(".git");
         let build = Script {
             title: "build",
-            repo: &repo.join(".git"),
-            tree: &tree,
+            checkout: Some(Checkout {
+                repo: &git_dir,
+                tree: &tree,
+            }),
             commit: "HEAD",
             build: true,
             command: "cp v.txt v.out && echo built $CULPRIT_COMMIT",

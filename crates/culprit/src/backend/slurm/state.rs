@@ -212,6 +212,45 @@ pub fn run_status(
     }
 }
 
+/// Whether a kernel job (`culprit kernel-job` under the script) did its
+/// work: `Ok` when Slurm says COMPLETED, the script wrote its result file
+/// and the program exited 0 (its outcome file then says what it found);
+/// otherwise why it did not, as an untestable run's reason or a lost
+/// build attempt's. `log_tail` is the last line of the job's output (the
+/// program's error). Unlike a user's test, a kernel job's exit status is
+/// never the commit's: the run's verdict is in the outcome file only.
+pub fn kernel_job_end(
+    id: u64,
+    ending: Ending,
+    result: Option<&JobResult>,
+    log_tail: &str,
+) -> Result<(), (Untestable, String)> {
+    match (ending, result) {
+        (Ending::Lost { why, reason }, _) => Err((why, reason)),
+        (Ending::Completed, None) => Err((
+            Untestable::Infra,
+            format!("Slurm job {id} completed without writing its result file (does the node see the shared directory?)"),
+        )),
+        (Ending::Completed, Some(r)) if r.timed_out => Err((
+            Untestable::Timeout,
+            format!("Slurm job {id} ran past its time limit on {}", r.node),
+        )),
+        (Ending::Completed, Some(r)) if r.exit != 0 => Err((
+            Untestable::Infra,
+            format!(
+                "Slurm job {id}: culprit kernel-job failed on {} (exit status {}){}",
+                r.node,
+                r.exit,
+                match log_tail.trim() {
+                    "" => String::new(),
+                    t => format!(": {t}"),
+                }
+            ),
+        )),
+        (Ending::Completed, Some(_)) => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,6 +344,44 @@ mod tests {
         assert!(JobResult::parse("node=n1\n").is_none());
         assert!(JobResult::parse("exit=x\n").is_none());
         assert!(JobResult::parse("exit=0\nsecs=NaN\n").is_none());
+    }
+
+    #[test]
+    fn a_kernel_job_counts_only_when_it_completed_and_exited_0() {
+        let ok = JobResult::parse("exit=0\nnode=n1\n").unwrap();
+        assert_eq!(kernel_job_end(1, Ending::Completed, Some(&ok), ""), Ok(()));
+        // A crash is in the outcome file, never in the exit status: exit 1
+        // is culprit failing on the node, not the kernel crashing.
+        let failed = JobResult::parse("exit=1\nnode=n1\n").unwrap();
+        let (why, reason) = kernel_job_end(
+            3,
+            Ending::Completed,
+            Some(&failed),
+            "error: missing tools: qemu-system-x86_64 not found\n",
+        )
+        .unwrap_err();
+        assert_eq!(why, Untestable::Infra);
+        assert!(
+            reason.contains("Slurm job 3")
+                && reason.contains("on n1")
+                && reason.contains("missing tools"),
+            "{reason}"
+        );
+        let timed_out = JobResult::parse("exit=124\ntimedout=1\nnode=n1\n").unwrap();
+        assert_eq!(
+            kernel_job_end(4, Ending::Completed, Some(&timed_out), "")
+                .unwrap_err()
+                .0,
+            Untestable::Timeout
+        );
+        let (why, reason) = kernel_job_end(5, Ending::Completed, None, "").unwrap_err();
+        assert_eq!(why, Untestable::Infra);
+        assert!(reason.contains("result file"), "{reason}");
+        // Lost to the infrastructure even with a clean result file.
+        let (why, reason) =
+            kernel_job_end(42, ending(&fin("NODE_FAIL"), None), Some(&ok), "").unwrap_err();
+        assert_eq!(why, Untestable::Infra);
+        assert!(reason.contains("node failure"), "{reason}");
     }
 
     #[test]

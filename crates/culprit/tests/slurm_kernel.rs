@@ -1,0 +1,173 @@
+//! Kernel mode through Slurm against the real test cluster: the campaign
+//! of tests/kernel_e2e.rs (the demo history on linux-source-6.1, no good
+//! commit given, one reproducer execution per boot) with `--executor
+//! slurm`, where every kernel build and every VM run is a Slurm job
+//! running `culprit kernel-job` on the node. It must name the same
+//! injected commit as the local campaign does.
+//!
+//! Needs the cluster (`scripts/slurm-up` as root; skipped without it
+//! unless CULPRIT_REQUIRE_SLURM=1, as tests/slurm.rs) and the kernel tools
+//! (as tests/kernel_e2e.rs: fails without them unless
+//! CULPRIT_SKIP_KERNEL=1). The node's build tree is kept under the demo
+//! directory across runs, so its builds are incremental (plus ccache);
+//! the campaign holds /tmp/kernel-build.lock, the machine's one-kernel-
+//! build-at-a-time lock.
+
+mod common;
+
+use common::slurm::{cluster, jobs_of, sacct_wait};
+use culprit_kernel::demo::{self, Demo};
+use culprit_proc::Cancel;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::time::Instant;
+
+const TARBALL: &str = "/usr/src/linux-source-6.1.tar.xz";
+
+fn demo_or_skip() -> Option<Demo> {
+    for (what, ok) in [
+        ("linux-source-6.1", Path::new(TARBALL).exists()),
+        (
+            "qemu-system-x86",
+            culprit_kernel::have_tool("qemu-system-x86_64"),
+        ),
+        ("busybox-static", Path::new("/bin/busybox").exists()),
+    ] {
+        if !ok {
+            if std::env::var_os("CULPRIT_SKIP_KERNEL").is_some() {
+                eprintln!("SKIPPED: {what} is not installed and CULPRIT_SKIP_KERNEL is set");
+                return None;
+            }
+            panic!("{what} is not installed: apt-get install {what} (or set CULPRIT_SKIP_KERNEL=1 to skip the kernel tests)");
+        }
+    }
+    let d = demo::create(
+        TARBALL.as_ref(),
+        &demo::default_dir(),
+        &mut |l| eprintln!("demo: {l}"),
+        &Cancel::new(),
+    )
+    .expect("creating the demo history");
+    Some(d)
+}
+
+/// The machine's kernel build lock, held until dropped.
+fn kernel_build_lock() -> std::fs::File {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open("/tmp/kernel-build.lock")
+        .unwrap();
+    // SAFETY: flock on a descriptor we own.
+    assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) }, 0);
+    f
+}
+
+#[test]
+fn a_kernel_campaign_through_slurm_names_the_injected_commit() {
+    if !cluster() {
+        return;
+    }
+    let Some(d) = demo_or_skip() else { return };
+    let _lock = kernel_build_lock();
+    // Under the demo directory, apart from kernel_e2e's workdirs: a new
+    // workdir and shared directory each time (every build and run is
+    // really done), the node directory (its build tree) kept.
+    let base = demo::default_dir().join("slurm-kernel");
+    let (work, shared, node) = (base.join("work"), base.join("shared"), base.join("node"));
+    for dir in [&work, &shared] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    std::fs::create_dir_all(&shared).unwrap();
+    let json = base.join("result.json");
+    let _ = std::fs::remove_file(&json);
+    let start = Instant::now();
+    let out = common::culprit()
+        .args(["bisect", "--kernel", "--repo"])
+        .arg(&d.repo)
+        .args(["--bad", &d.bad])
+        .arg("--kernel-config")
+        .arg(&d.config)
+        .arg("--repro")
+        .arg(&d.repro)
+        .args(["--vms", "2", "--repro-repeat", "1"])
+        .args(["--executor", "slurm", "--shared-dir"])
+        .arg(&shared)
+        .arg("--node-dir")
+        .arg(&node)
+        .arg("--workdir")
+        .arg(&work)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "culprit failed:\n{stdout}\n{stderr}");
+
+    // The answer of the local campaign (kernel_e2e): the walk finds v6.2
+    // good, the bisection names the injected commit, its revert fixes it.
+    let v = common::json(&json);
+    assert_eq!(v["culprit"], d.injected.as_str(), "{stdout}");
+    assert_eq!(v["walk"]["good"], "v6.2", "{}", v["walk"]);
+    assert_eq!(
+        v["verification"]["outcome"], "fixed",
+        "{}",
+        v["verification"]
+    );
+    let first_bad = stdout
+        .lines()
+        .find(|l| l.contains("first bad commit"))
+        .unwrap_or_else(|| panic!("no first bad commit in:\n{stdout}"));
+    assert!(first_bad.contains(&d.injected), "{first_bad}");
+    for line in [
+        "compiler: gcc",
+        "kernel signature: ",
+        "crashed: ",
+        "(Slurm job ",
+    ] {
+        assert!(stdout.contains(line), "log lacks {line:?}:\n{stdout}");
+    }
+
+    // Every build and run was a Slurm job of the campaign, and each ended
+    // COMPLETED: nothing was lost on the way.
+    let share = std::fs::read_dir(&shared)
+        .unwrap()
+        .next()
+        .expect("nothing in the shared directory")
+        .unwrap()
+        .path();
+    let jobs = jobs_of(&share);
+    let builds = jobs.iter().filter(|(_, s)| s.starts_with("build-")).count();
+    let runs = jobs.iter().filter(|(_, s)| s.starts_with("run-")).count();
+    assert!(builds >= 3 && runs >= builds, "{jobs:?}");
+    // One build job per kernel: none lost, none built twice.
+    let built: std::collections::BTreeSet<&str> = jobs
+        .iter()
+        .filter_map(|(_, s)| s.strip_prefix("build-"))
+        .map(|s| s.split('-').next().unwrap())
+        .collect();
+    assert_eq!(built.len(), builds, "{jobs:?}");
+    let names: std::collections::BTreeSet<String> = jobs
+        .iter()
+        .map(|(id, stem)| {
+            let (name, state) = sacct_wait(*id);
+            assert_eq!(state, "COMPLETED", "job {id} ({stem})");
+            name
+        })
+        .collect();
+    assert_eq!(names.len(), 1, "one job name per campaign: {names:?}");
+
+    // Kernels were built in the node's build tree, not on this side; the
+    // runs' consoles came back to the workdir.
+    assert!(node.join("culprit-trees").is_dir());
+    assert!(!work.join("tree").exists() && !work.join("build").exists());
+    let consoles = std::fs::read_dir(work.join("runs")).unwrap().count();
+    assert!(consoles > 0);
+    eprintln!(
+        "kernel campaign through Slurm: {secs:.1} s, {builds} build jobs, {runs} run jobs, culprit {}",
+        d.injected
+    );
+}
