@@ -19,7 +19,11 @@ fn main() {
     let (mut right, mut confident, mut confident_right) = (0, 0, 0);
     let (mut builds, mut runs, mut rounds) = (0u64, 0u64, 0u64);
     let mut nodes = 0usize;
+    let only: Option<u64> = std::env::var("SEED").ok().map(|v| v.parse().unwrap());
     for seed in 0..seeds {
+        if only.is_some_and(|o| o != seed) {
+            continue;
+        }
         let mut rng = ChaCha8Rng::seed_from_u64(seed * 7919 + 1);
         let h = History::merge_heavy(n, &mut rng);
         nodes += h.parents.len();
