@@ -414,17 +414,12 @@ fn bisect_kernel_names_the_injected_commit() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "culprit failed:\n{stdout}\n{stderr}");
-    // The walk: v6.3 (after the bug) first, then v6.2 (before it), which
-    // is the good end; v6.1 is never needed.
-    let at = |l: &str| {
-        stdout
-            .find(l)
-            .unwrap_or_else(|| panic!("log lacks {l:?}:\n{stdout}"))
-    };
-    assert!(
-        at("testing release v6.3") < at("testing release v6.2"),
-        "{stdout}"
-    );
+    // The walk finds v6.2 (before the bug) good, and v6.1 is never needed.
+    // Which release it tests first is the engine's choice by information:
+    // newest first when the bad end crashes every run (the campaign's walk
+    // tests check that order), but with this flaky reproducer (2 crashes in
+    // 8 runs, once in CI) it may test v6.2 before v6.3.
+    assert!(stdout.contains("testing release v6.2"), "{stdout}");
     assert!(stdout.contains("release v6.2 is good"), "{stdout}");
     assert!(!stdout.contains("testing release v6.1"), "{stdout}");
     let tree_line = format!(
