@@ -18,15 +18,13 @@ use anyhow::{bail, Context, Result};
 use culprit_git::{Repo, Worktree};
 use culprit_proc::Cancel;
 use std::collections::{HashSet, VecDeque};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{channel, Receiver, Sender};
-use std::thread::JoinHandle;
 
 use super::command::{
     artifact_copy, build_in, kept_artifacts, run_env, run_one, run_output, run_result,
     CommandSettings, Spawn,
 };
+use super::threads::{caught, Step, Threads};
 use super::{BuildResult, Completion, Concurrent, Progress, RunJob, RunResult};
 
 /// Builders at most: each is a full checkout.
@@ -59,11 +57,8 @@ struct Slot {
     used: u64,
 }
 
+/// How a thread ends.
 enum Msg {
-    Progress {
-        commit: String,
-        text: String,
-    },
     Built {
         slot: usize,
         commit: String,
@@ -93,12 +88,7 @@ pub struct CommandBuilders {
     waiting: VecDeque<String>,
     runs: u32,
     tick: u64,
-    tx: Sender<Msg>,
-    rx: Receiver<Msg>,
-    /// Threads that have not reported their end yet.
-    threads: usize,
-    handles: Vec<JoinHandle<()>>,
-    ready: VecDeque<Completion>,
+    threads: Threads<Msg>,
 }
 
 impl CommandBuilders {
@@ -139,7 +129,6 @@ impl CommandBuilders {
             build_env.push(("MAKEFLAGS".into(), format!("-j{jobs}")));
         }
         let kept = kept_artifacts(&settings, workdir)?;
-        let (tx, rx) = channel();
         Ok(CommandBuilders {
             settings,
             workdir: workdir.to_path_buf(),
@@ -151,11 +140,7 @@ impl CommandBuilders {
             waiting: VecDeque::new(),
             runs: 0,
             tick: 0,
-            tx,
-            rx,
-            threads: 0,
-            handles: Vec::new(),
-            ready: VecDeque::new(),
+            threads: Threads::new(),
         })
     }
 
@@ -193,7 +178,6 @@ impl CommandBuilders {
         let settings = self.settings.clone();
         let workdir = self.workdir.clone();
         let cancel = self.work.clone();
-        let tx = self.tx.clone();
         let mut env = self.build_env.clone();
         for (k, v) in env.iter_mut() {
             if k == "CULPRIT_BUILDER" {
@@ -201,30 +185,19 @@ impl CommandBuilders {
             }
         }
         let c = commit.clone();
-        let handle = std::thread::Builder::new()
-            .name(format!("builder-{}", i + 1))
-            .spawn(move || {
-                let progress_tx = tx.clone();
-                let mut progress = |text: String| {
-                    let _ = progress_tx.send(Msg::Progress {
-                        commit: c.clone(),
-                        text,
-                    });
-                };
-                let result = catch_unwind(AssertUnwindSafe(|| {
+        self.threads
+            .spawn(format!("builder-{}", i + 1), "build", move |r| {
+                let mut progress = |text: String| r.progress(&c, text);
+                let result = caught("build", || {
                     build_in(&tree, &settings, &workdir, &c, &env, &cancel, &mut progress)
-                }))
-                .unwrap_or_else(|_| Err(anyhow::anyhow!("the build thread panicked")));
-                let _ = tx.send(Msg::Built {
+                });
+                Msg::Built {
                     slot: i,
                     commit: c,
                     result,
-                });
-            })
-            .context("starting a build thread")?;
-        self.handles.push(handle);
-        self.threads += 1;
-        self.ready.push_back(Completion::Started {
+                }
+            })?;
+        self.threads.push(Completion::Started {
             builder: i as u32 + 1,
             commit,
         });
@@ -234,15 +207,11 @@ impl CommandBuilders {
     /// Takes in what a thread reported.
     fn absorb(&mut self, msg: Msg) -> Result<()> {
         match msg {
-            Msg::Progress { commit, text } => {
-                self.ready.push_back(Completion::Progress { commit, text });
-            }
             Msg::Built {
                 slot,
                 commit,
                 result,
             } => {
-                self.threads -= 1;
                 self.tick += 1;
                 let s = &mut self.slots[slot];
                 s.building = false;
@@ -251,7 +220,7 @@ impl CommandBuilders {
                     s.holds = Some(commit.clone());
                     self.kept.insert(commit.clone());
                 }
-                self.ready.push_back(Completion::Built {
+                self.threads.push(Completion::Built {
                     builder: slot as u32 + 1,
                     commit,
                     result,
@@ -259,22 +228,15 @@ impl CommandBuilders {
                 self.dispatch()?;
             }
             Msg::Ran { slot, job, result } => {
-                self.threads -= 1;
                 self.runs -= 1;
                 if let Some(i) = slot {
                     self.slots[i].runs -= 1;
                 }
-                self.ready.push_back(Completion::Ran { job, result });
+                self.threads.push(Completion::Ran { job, result });
                 self.dispatch()?;
             }
         }
         Ok(())
-    }
-
-    fn reap(&mut self) {
-        for h in self.handles.drain(..) {
-            let _ = h.join();
-        }
     }
 }
 
@@ -323,74 +285,50 @@ impl Concurrent for CommandBuilders {
         let script = self.settings.test.clone();
         let timeout = self.settings.run_timeout;
         let cancel = self.work.clone();
-        let tx = self.tx.clone();
-        let handle = std::thread::Builder::new()
-            .name("run".into())
-            .spawn(move || {
-                let spawn = Spawn {
-                    script: &script,
-                    cwd: &cwd,
-                    env,
-                    output: &output,
-                    timeout,
-                };
-                let result = catch_unwind(AssertUnwindSafe(|| {
-                    run_result(&spawn, run_one(&spawn, &cancel))
-                }))
-                .unwrap_or_else(|_| Err(anyhow::anyhow!("the run thread panicked")));
-                let _ = tx.send(Msg::Ran { slot, job, result });
-            })
-            .context("starting a run thread")?;
+        self.threads.spawn("run".into(), "run", move |_| {
+            let spawn = Spawn {
+                script: &script,
+                cwd: &cwd,
+                env,
+                output: &output,
+                timeout,
+            };
+            let result = caught("run", || run_result(&spawn, run_one(&spawn, &cancel)));
+            Msg::Ran { slot, job, result }
+        })?;
         if let Some(i) = slot {
             self.slots[i].runs += 1;
         }
-        self.handles.push(handle);
-        self.threads += 1;
         self.runs += 1;
         Ok(())
     }
 
     fn busy(&self) -> bool {
-        self.threads > 0 || !self.waiting.is_empty() || !self.ready.is_empty()
+        self.threads.busy() || !self.waiting.is_empty()
     }
 
     fn next(&mut self) -> Result<Completion> {
         loop {
-            if let Some(c) = self.ready.pop_front() {
-                return Ok(c);
+            match self.threads.next()? {
+                Step::Ready(c) => return Ok(c),
+                Step::Ended(msg) => self.absorb(msg)?,
             }
-            if self.threads == 0 {
-                bail!("waiting for builds or runs, but none is in flight");
-            }
-            // This backend holds a sender, so the channel stays open.
-            let msg = self.rx.recv().context("the build and run threads")?;
-            self.absorb(msg)?;
         }
     }
 
     fn stop(&mut self) {
         self.work.cancel();
         self.waiting.clear();
-        while self.threads > 0 {
-            match self.rx.recv() {
-                Ok(Msg::Progress { .. }) => {}
-                Ok(Msg::Built { slot, .. }) => {
-                    self.threads -= 1;
-                    self.slots[slot].building = false;
+        let slots = &mut self.slots;
+        self.threads.stop(|msg| match msg {
+            Msg::Built { slot, .. } => slots[slot].building = false,
+            Msg::Ran { slot, .. } => {
+                if let Some(i) = slot {
+                    slots[i].runs -= 1;
                 }
-                Ok(Msg::Ran { slot, .. }) => {
-                    self.threads -= 1;
-                    if let Some(i) = slot {
-                        self.slots[i].runs -= 1;
-                    }
-                }
-                Err(_) => break,
             }
-        }
-        self.threads = 0;
+        });
         self.runs = 0;
-        self.ready.clear();
-        self.reap();
         self.work = self.campaign.child();
     }
 }

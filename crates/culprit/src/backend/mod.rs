@@ -10,6 +10,7 @@ pub mod builders;
 pub mod command;
 pub mod kernel;
 pub mod slurm;
+mod threads;
 
 use std::path::PathBuf;
 

@@ -21,24 +21,19 @@ use anyhow::{bail, Context, Result};
 use culprit_git::Repo;
 use culprit_proc::Cancel;
 use std::collections::VecDeque;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 use super::build::TreeBuild;
 use super::tree::TreeLock;
 use super::vm::{is_built, Vm};
 use super::{jobs_of, KernelSettings, Pool, Shared};
 use crate::backend::builders::MAX_BUILDERS;
+use crate::backend::threads::{caught, Step, Threads};
 use crate::backend::{BuildResult, Completion, Concurrent, Progress, RunJob, RunResult};
 
+/// How a thread ends.
 enum Msg {
-    Progress {
-        commit: String,
-        text: String,
-    },
     Built {
         slot: usize,
         tree: Box<TreeBuild>,
@@ -67,12 +62,7 @@ pub struct KernelBuilders {
     runs: u32,
     /// Said once, with the first kernel built.
     notes: Vec<String>,
-    tx: Sender<Msg>,
-    rx: Receiver<Msg>,
-    /// Threads that have not reported their end yet.
-    threads: usize,
-    handles: Vec<JoinHandle<()>>,
-    ready: VecDeque<Completion>,
+    threads: Threads<Msg>,
     /// Held while a shared build tree is ours.
     _lock: Option<TreeLock>,
 }
@@ -114,7 +104,6 @@ impl KernelBuilders {
                 dirs.join(", ")
             ));
         }
-        let (tx, rx) = channel();
         Ok(KernelBuilders {
             vm: Arc::new(shared.vm),
             vms: pool.vms.max(1),
@@ -124,11 +113,7 @@ impl KernelBuilders {
             waiting: VecDeque::new(),
             runs: 0,
             notes,
-            tx,
-            rx,
-            threads: 0,
-            handles: Vec::new(),
-            ready: VecDeque::new(),
+            threads: Threads::new(),
             _lock: shared.lock,
         })
     }
@@ -159,39 +144,21 @@ impl KernelBuilders {
             bail!("builder {} is busy", i + 1);
         };
         let cancel = self.work.clone();
-        let tx = self.tx.clone();
         let c = commit.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("kernel-builder-{}", i + 1))
-            .spawn(move || {
-                let progress_tx = tx.clone();
-                let mut progress = |text: String| {
-                    let _ = progress_tx.send(Msg::Progress {
-                        commit: c.clone(),
-                        text,
-                    });
-                };
-                let result =
-                    catch_unwind(AssertUnwindSafe(|| tree.build(&c, &cancel, &mut progress)))
-                        .unwrap_or_else(|_| Err(anyhow::anyhow!("the build thread panicked")));
-                let _ = tx.send(Msg::Built {
+        // If the spawn fails, the closure (and the checkout in it) is gone
+        // with it: the builder cannot be used again.
+        self.threads
+            .spawn(format!("kernel-builder-{}", i + 1), "build", move |r| {
+                let mut progress = |text: String| r.progress(&c, text);
+                let result = caught("build", || tree.build(&c, &cancel, &mut progress));
+                Msg::Built {
                     slot: i,
                     tree,
                     commit: c,
                     result,
-                });
-            });
-        let handle = match spawned {
-            Ok(h) => h,
-            Err(e) => {
-                // The closure (and the checkout in it) is gone with the
-                // failed spawn: the builder cannot be used again.
-                return Err(e).context("starting a build thread");
-            }
-        };
-        self.handles.push(handle);
-        self.threads += 1;
-        self.ready.push_back(Completion::Started {
+                }
+            })?;
+        self.threads.push(Completion::Started {
             builder: i as u32 + 1,
             commit,
         });
@@ -201,22 +168,18 @@ impl KernelBuilders {
     /// Takes in what a thread reported.
     fn absorb(&mut self, msg: Msg) -> Result<()> {
         match msg {
-            Msg::Progress { commit, text } => {
-                self.ready.push_back(Completion::Progress { commit, text });
-            }
             Msg::Built {
                 slot,
                 tree,
                 commit,
                 mut result,
             } => {
-                self.threads -= 1;
                 self.slots[slot] = Some(tree);
                 match result.as_mut() {
                     Ok(r) if r.ok => r.info.append(&mut self.notes),
                     _ => {}
                 }
-                self.ready.push_back(Completion::Built {
+                self.threads.push(Completion::Built {
                     builder: slot as u32 + 1,
                     commit,
                     result,
@@ -224,18 +187,11 @@ impl KernelBuilders {
                 self.dispatch()?;
             }
             Msg::Ran { job, result } => {
-                self.threads -= 1;
                 self.runs -= 1;
-                self.ready.push_back(Completion::Ran { job, result });
+                self.threads.push(Completion::Ran { job, result });
             }
         }
         Ok(())
-    }
-
-    fn reap(&mut self) {
-        for h in self.handles.drain(..) {
-            let _ = h.join();
-        }
     }
 }
 
@@ -268,58 +224,38 @@ impl Concurrent for KernelBuilders {
         }
         let vm = self.vm.clone();
         let cancel = self.work.clone();
-        let tx = self.tx.clone();
-        let handle = std::thread::Builder::new()
-            .name("vm".into())
-            .spawn(move || {
-                let result = catch_unwind(AssertUnwindSafe(|| vm.run_one(&job, &cancel)))
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("the run thread panicked")))
-                    .with_context(|| format!("run #{} on {}", job.run, job.commit));
-                let _ = tx.send(Msg::Ran { job, result });
-            })
-            .context("starting a run thread")?;
-        self.handles.push(handle);
-        self.threads += 1;
+        self.threads.spawn("vm".into(), "run", move |_| {
+            let result = caught("run", || vm.run_one(&job, &cancel))
+                .with_context(|| format!("run #{} on {}", job.run, job.commit));
+            Msg::Ran { job, result }
+        })?;
         self.runs += 1;
         Ok(())
     }
 
     fn busy(&self) -> bool {
-        self.threads > 0 || !self.waiting.is_empty() || !self.ready.is_empty()
+        self.threads.busy() || !self.waiting.is_empty()
     }
 
     fn next(&mut self) -> Result<Completion> {
         loop {
-            if let Some(c) = self.ready.pop_front() {
-                return Ok(c);
+            match self.threads.next()? {
+                Step::Ready(c) => return Ok(c),
+                Step::Ended(msg) => self.absorb(msg)?,
             }
-            if self.threads == 0 {
-                bail!("waiting for builds or runs, but none is in flight");
-            }
-            // This backend holds a sender, so the channel stays open.
-            let msg = self.rx.recv().context("the build and run threads")?;
-            self.absorb(msg)?;
         }
     }
 
     fn stop(&mut self) {
         self.work.cancel();
         self.waiting.clear();
-        while self.threads > 0 {
-            match self.rx.recv() {
-                Ok(Msg::Progress { .. }) => {}
-                Ok(Msg::Built { slot, tree, .. }) => {
-                    self.threads -= 1;
-                    self.slots[slot] = Some(tree);
-                }
-                Ok(Msg::Ran { .. }) => self.threads -= 1,
-                Err(_) => break,
+        let slots = &mut self.slots;
+        self.threads.stop(|msg| {
+            if let Msg::Built { slot, tree, .. } = msg {
+                slots[slot] = Some(tree);
             }
-        }
-        self.threads = 0;
+        });
         self.runs = 0;
-        self.ready.clear();
-        self.reap();
         self.work = self.campaign.child();
     }
 }
