@@ -9,82 +9,15 @@
 //! When the kernel source or QEMU is missing it fails and says what to
 //! install, unless CULPRIT_SKIP_KERNEL=1.
 
-use culprit_kernel::demo::{self, Demo};
-use culprit_proc::Cancel;
+mod common;
+
+use common::kernel::{demo_or_skip, fresh_workdir, machine_lock};
 use std::collections::BTreeMap;
-use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
-const TARBALL: &str = "/usr/src/linux-source-6.1.tar.xz";
-const MACHINE_LOCK: &str = "/tmp/kernel-build.lock";
-
 /// Kernel tests in this binary run one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-fn demo_or_skip() -> Option<Demo> {
-    for (what, ok) in [
-        ("linux-source-6.1", Path::new(TARBALL).exists()),
-        (
-            "qemu-system-x86",
-            culprit_kernel::have_tool("qemu-system-x86_64"),
-        ),
-        ("busybox-static", Path::new("/bin/busybox").exists()),
-    ] {
-        if !ok {
-            if std::env::var_os("CULPRIT_SKIP_KERNEL").is_some() {
-                eprintln!("SKIPPED: {what} is not installed and CULPRIT_SKIP_KERNEL is set");
-                return None;
-            }
-            panic!("{what} is not installed: apt-get install {what} (or set CULPRIT_SKIP_KERNEL=1 to skip the kernel tests)");
-        }
-    }
-    let d = demo::create(
-        TARBALL.as_ref(),
-        &demo::default_dir(),
-        &mut |l| eprintln!("demo: {l}"),
-        &Cancel::new(),
-    )
-    .expect("creating the demo history");
-    Some(d)
-}
-
-/// The machine-wide kernel build lock, held until dropped.
-fn machine_lock() -> std::fs::File {
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(MACHINE_LOCK)
-        .unwrap();
-    eprintln!("waiting for {MACHINE_LOCK}");
-    // SAFETY: flock on a descriptor we own.
-    assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) }, 0);
-    f
-}
-
-/// A workdir of this test's own that keeps only the builders' checkouts
-/// and build directories from earlier runs (builds stay incremental):
-/// no kernels, runs or journal, so the campaign really builds and tests.
-fn fresh_workdir(name: &str) -> PathBuf {
-    let dir = demo::default_dir().join(name);
-    if let Ok(rd) = std::fs::read_dir(&dir) {
-        for e in rd.flatten() {
-            let n = e.file_name().to_string_lossy().into_owned();
-            let keep = n == "tree"
-                || n.starts_with("tree.culprit-")
-                || n == "build"
-                || n.starts_with("builder-");
-            if !keep {
-                let p = e.path();
-                let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
-            }
-        }
-    }
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// What the event stream says about the builders: per builder, the
 /// commits it built in order; and the builds during which at least one

@@ -8,6 +8,9 @@
 //! QEMU is not installed the tests fail and say what to install, unless
 //! CULPRIT_SKIP_KERNEL=1 (then they skip loudly); `.ci/run` installs them.
 
+mod common;
+
+use common::kernel::{demo_or_skip, fresh_workdir};
 use culprit::backend::kernel::{KernelBackend, KernelSettings, Pool, TreeChoice};
 use culprit::backend::{Backend, RunJob, RunStatus, Untestable};
 use culprit_kernel::demo::{self, Demo};
@@ -22,60 +25,8 @@ use std::sync::Mutex;
 #[allow(dead_code)]
 mod binutils;
 
-const TARBALL: &str = "/usr/src/linux-source-6.1.tar.xz";
-
 /// The kernel tests share the machine's two cores: run them one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-fn demo_or_skip() -> Option<Demo> {
-    for (what, ok) in [
-        ("linux-source-6.1", Path::new(TARBALL).exists()),
-        (
-            "qemu-system-x86",
-            culprit_kernel::have_tool("qemu-system-x86_64"),
-        ),
-        ("busybox-static", Path::new("/bin/busybox").exists()),
-    ] {
-        if !ok {
-            // CI installs everything (.ci/run); elsewhere, say so loudly.
-            if std::env::var_os("CULPRIT_SKIP_KERNEL").is_some() {
-                eprintln!("SKIPPED: {what} is not installed and CULPRIT_SKIP_KERNEL is set");
-                return None;
-            }
-            panic!("{what} is not installed: apt-get install {what} (or set CULPRIT_SKIP_KERNEL=1 to skip the kernel tests)");
-        }
-    }
-    let d = demo::create(
-        TARBALL.as_ref(),
-        &demo::default_dir(),
-        &mut |l| eprintln!("demo: {l}"),
-        &Cancel::new(),
-    )
-    .expect("creating the demo history");
-    Some(d)
-}
-
-/// A workdir that keeps only culprit's worktree and build directory from
-/// earlier runs (so builds are incremental) and nothing else: no kernels,
-/// runs or journal, so every test really builds and tests. Deleting a
-/// kernel tree is slow on some disks, which is why it is kept.
-fn fresh_workdir(name: &str) -> std::path::PathBuf {
-    let dir = demo::default_dir().join(name);
-    if let Ok(rd) = std::fs::read_dir(&dir) {
-        for e in rd.flatten() {
-            // The checkout (and culprit's index, head and ownership
-            // files beside it) and the build directory.
-            let name = e.file_name().to_string_lossy().into_owned();
-            let keep = name == "tree" || name.starts_with("tree.culprit-") || name == "build";
-            if !keep {
-                let p = e.path();
-                let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
-            }
-        }
-    }
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn settings(d: &Demo) -> KernelSettings {
     KernelSettings {

@@ -15,54 +15,10 @@
 
 mod common;
 
+use common::kernel::{demo_or_skip, machine_lock};
 use common::slurm::{cluster, jobs_of, sacct_wait};
-use culprit_kernel::demo::{self, Demo};
-use culprit_proc::Cancel;
-use std::os::fd::AsRawFd;
-use std::path::Path;
+use culprit_kernel::demo;
 use std::time::Instant;
-
-const TARBALL: &str = "/usr/src/linux-source-6.1.tar.xz";
-
-fn demo_or_skip() -> Option<Demo> {
-    for (what, ok) in [
-        ("linux-source-6.1", Path::new(TARBALL).exists()),
-        (
-            "qemu-system-x86",
-            culprit_kernel::have_tool("qemu-system-x86_64"),
-        ),
-        ("busybox-static", Path::new("/bin/busybox").exists()),
-    ] {
-        if !ok {
-            if std::env::var_os("CULPRIT_SKIP_KERNEL").is_some() {
-                eprintln!("SKIPPED: {what} is not installed and CULPRIT_SKIP_KERNEL is set");
-                return None;
-            }
-            panic!("{what} is not installed: apt-get install {what} (or set CULPRIT_SKIP_KERNEL=1 to skip the kernel tests)");
-        }
-    }
-    let d = demo::create(
-        TARBALL.as_ref(),
-        &demo::default_dir(),
-        &mut |l| eprintln!("demo: {l}"),
-        &Cancel::new(),
-    )
-    .expect("creating the demo history");
-    Some(d)
-}
-
-/// The machine's kernel build lock, held until dropped.
-fn kernel_build_lock() -> std::fs::File {
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open("/tmp/kernel-build.lock")
-        .unwrap();
-    // SAFETY: flock on a descriptor we own.
-    assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) }, 0);
-    f
-}
 
 #[test]
 fn a_kernel_campaign_through_slurm_names_the_injected_commit() {
@@ -70,7 +26,7 @@ fn a_kernel_campaign_through_slurm_names_the_injected_commit() {
         return;
     }
     let Some(d) = demo_or_skip() else { return };
-    let _lock = kernel_build_lock();
+    let _lock = machine_lock();
     // Under the demo directory, apart from kernel_e2e's workdirs: a new
     // workdir and shared directory each time (every build and run is
     // really done), the node directory (its build tree) kept.

@@ -2,6 +2,7 @@
 //! repositories made in the test, shell build and test commands.
 #![allow(dead_code)]
 
+pub mod kernel;
 pub mod slurm;
 
 use serde_json::Value;
