@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::slurm::{cluster, jobs_of, sacct_wait};
+use common::slurm::{cluster, completed_under_one_name, jobs_of, sacct_wait};
 use common::{culprit, json, linear, stderr, BUILD, TEST_ALWAYS};
 use std::path::Path;
 use std::process::Command;
@@ -56,16 +56,8 @@ fn a_campaign_runs_its_builds_and_runs_as_slurm_jobs() {
     let builds = jobs.iter().filter(|(_, s)| s.starts_with("build-")).count();
     let runs = jobs.iter().filter(|(_, s)| s.starts_with("run-")).count();
     assert!(builds >= 3 && runs >= builds, "{jobs:?}");
-    let names: std::collections::BTreeSet<String> = jobs
-        .iter()
-        .map(|(id, stem)| {
-            let (name, state) = sacct_wait(*id);
-            assert_eq!(state, "COMPLETED", "job {id} ({stem})");
-            name
-        })
-        .collect();
-    assert_eq!(names.len(), 1, "one job name per campaign: {names:?}");
-    assert!(names.iter().all(|n| n.starts_with("culprit-")), "{names:?}");
+    let name = completed_under_one_name(&jobs);
+    assert!(name.starts_with("culprit-"), "{name}");
     // The builds happened in the node-local checkout, not in the workdir.
     assert!(
         std::fs::read_dir(&node).unwrap().count() > 0,

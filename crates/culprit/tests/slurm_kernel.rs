@@ -16,7 +16,7 @@
 mod common;
 
 use common::kernel::{demo_or_skip, machine_lock};
-use common::slurm::{cluster, jobs_of, sacct_wait};
+use common::slurm::{cluster, completed_under_one_name, jobs_of};
 use culprit_kernel::demo;
 use std::time::Instant;
 
@@ -106,15 +106,7 @@ fn a_kernel_campaign_through_slurm_names_the_injected_commit() {
         .map(|s| s.split('-').next().unwrap())
         .collect();
     assert_eq!(built.len(), builds, "{jobs:?}");
-    let names: std::collections::BTreeSet<String> = jobs
-        .iter()
-        .map(|(id, stem)| {
-            let (name, state) = sacct_wait(*id);
-            assert_eq!(state, "COMPLETED", "job {id} ({stem})");
-            name
-        })
-        .collect();
-    assert_eq!(names.len(), 1, "one job name per campaign: {names:?}");
+    completed_under_one_name(&jobs);
 
     // Kernels were built in the node's build tree, not on this side; the
     // runs' consoles came back to the workdir.

@@ -71,3 +71,19 @@ pub fn sacct_wait(id: u64) -> (String, String) {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// The one job name of a campaign's `jobs` (from [`jobs_of`]); asserts
+/// that each of them ended COMPLETED in the job completion log and that
+/// they all share that name.
+pub fn completed_under_one_name(jobs: &[(u64, String)]) -> String {
+    let names: std::collections::BTreeSet<String> = jobs
+        .iter()
+        .map(|(id, stem)| {
+            let (name, state) = sacct_wait(*id);
+            assert_eq!(state, "COMPLETED", "job {id} ({stem})");
+            name
+        })
+        .collect();
+    assert_eq!(names.len(), 1, "one job name per campaign: {names:?}");
+    names.into_iter().next().unwrap_or_default()
+}
