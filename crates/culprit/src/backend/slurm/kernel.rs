@@ -34,7 +34,7 @@ use super::poll::{self, Flight, Live};
 use super::script::{quote, Script};
 use super::settings::SlurmSettings;
 use super::state::{self, JobResult};
-use super::{BUILD_ATTEMPTS, BUILD_MARGIN, INTERRUPTED, RUN_MARGIN};
+use super::{lost_build, BUILD_ATTEMPTS, BUILD_MARGIN, INTERRUPTED, RUN_MARGIN};
 use crate::backend::kernel::job::{
     self, console_path, kernel_dir, BuildOutcome, JobSpec, RunOutcome, Task,
 };
@@ -338,17 +338,7 @@ impl Backend for SlurmKernelBackend {
             r.info.append(&mut self.notes);
             return Ok(r);
         }
-        // The commit is not to blame: the cluster lost every attempt. It
-        // counts as a failed build (untestable), with the reasons.
-        Ok(BuildResult {
-            ok: false,
-            secs: start.elapsed().as_secs_f64(),
-            first_error: Some(format!(
-                "the cluster lost all {BUILD_ATTEMPTS} build jobs: {}",
-                lost.join("; ")
-            )),
-            ..BuildResult::default()
-        })
+        Ok(lost_build(start.elapsed().as_secs_f64(), &lost))
     }
 
     fn run(&mut self, jobs: &[RunJob], progress: Progress, done: Done) -> Result<()> {

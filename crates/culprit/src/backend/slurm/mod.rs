@@ -49,6 +49,21 @@ pub(crate) const BUILD_ATTEMPTS: u32 = 3;
 pub(crate) const BUILD_MARGIN: Duration = Duration::from_secs(300);
 pub(crate) const RUN_MARGIN: Duration = Duration::from_secs(120);
 
+/// The build of a commit after the cluster lost all [`BUILD_ATTEMPTS`]
+/// of its jobs (`lost`: why each was lost), in `secs`. The commit is not
+/// to blame; it counts as a failed build (untestable), with the reasons.
+fn lost_build(secs: f64, lost: &[String]) -> BuildResult {
+    BuildResult {
+        ok: false,
+        secs,
+        first_error: Some(format!(
+            "the cluster lost all {BUILD_ATTEMPTS} build jobs: {}",
+            lost.join("; ")
+        )),
+        ..BuildResult::default()
+    }
+}
+
 pub struct SlurmBackend {
     generic: CommandSettings,
     cluster: Cluster,
@@ -219,18 +234,7 @@ impl Backend for SlurmBackend {
             self.last_build = Some((commit.to_string(), r.node.clone()));
             return Ok(out);
         }
-        // The commit is not to blame: the cluster lost every attempt. It
-        // counts as a failed build (untestable), with the reasons.
-        Ok(BuildResult {
-            ok: false,
-            secs: start.elapsed().as_secs_f64(),
-            first_error: Some(format!(
-                "the cluster lost all {BUILD_ATTEMPTS} build jobs: {}",
-                lost.join("; ")
-            )),
-            log: None,
-            ..BuildResult::default()
-        })
+        Ok(lost_build(start.elapsed().as_secs_f64(), &lost))
     }
 
     fn run(&mut self, jobs: &[RunJob], progress: Progress, done: Done) -> Result<()> {
