@@ -9,9 +9,10 @@
 //!
 //! Each build and each run is one thread around the blocking calls the
 //! one-action backend makes ([`TreeBuild::build`], [`Vm::run_one`]),
-//! reporting over a channel, as `crate::backend::builders` does for the
-//! generic mode. Their processes (make, gcc, QEMU) are crates/proc jobs
-//! under this backend's own token, a child of the campaign's, so
+//! reporting over a channel (`crate::backend::threads`), as
+//! `crate::backend::builders` does for the generic mode. Their processes
+//! (make, gcc, QEMU) are crates/proc jobs under this backend's own token,
+//! a child of the campaign's, so
 //! [`Concurrent::stop`] and Ctrl-C kill them; the thread of a killed job
 //! still reports, so stopping waits for every one. A builder's checkout
 //! moves into the thread that builds in it and comes back with the result:
