@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::kernel::{demo_or_skip, fresh_workdir, machine_lock};
+use common::kernel::{demo_or_skip, fresh_workdir, machine_lock, DemoArgs};
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::sync::Mutex;
@@ -69,13 +69,9 @@ fn two_kernel_builders_name_the_injected_commit_building_while_vms_run() {
     let out = {
         let _machine = machine_lock();
         Command::new(env!("CARGO_BIN_EXE_culprit"))
-            .args(["bisect", "--kernel", "--repo"])
-            .arg(&d.repo)
+            .args(["bisect", "--kernel"])
+            .demo(&d)
             .args(["--bad", &d.bad, "--good", &d.good])
-            .arg("--kernel-config")
-            .arg(&d.config)
-            .arg("--repro")
-            .arg(&d.repro)
             // One execution per boot: the bug shows in about half of the
             // runs, so commits take several rounds, and builds have runs
             // to overlap.

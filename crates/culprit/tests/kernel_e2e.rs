@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::kernel::{demo_or_skip, fresh_workdir};
+use common::kernel::{demo_or_skip, fresh_workdir, DemoArgs};
 use culprit::backend::kernel::{KernelBackend, KernelSettings, Pool, TreeChoice};
 use culprit::backend::{Backend, RunJob, RunStatus, Untestable};
 use culprit_kernel::demo::{self, Demo};
@@ -344,15 +344,9 @@ fn bisect_kernel_names_the_injected_commit() {
     let cache = demo::default_dir().join("cache");
     let out = Command::new(env!("CARGO_BIN_EXE_culprit"))
         .env("XDG_CACHE_HOME", &cache)
-        .arg("bisect")
-        .arg("--kernel")
-        .arg("--repo")
-        .arg(&d.repo)
+        .args(["bisect", "--kernel"])
+        .demo(&d)
         .args(["--bad", &d.bad])
-        .arg("--kernel-config")
-        .arg(&d.config)
-        .arg("--repro")
-        .arg(&d.repro)
         .args(["--vms", "2"])
         // One execution per boot, so the bug shows in about half of the runs.
         .args(["--repro-repeat", "1"])
@@ -424,13 +418,9 @@ fn bisect_kernel_fix_names_the_fixing_commit() {
     let cache = demo::default_dir().join("cache");
     let out = Command::new(env!("CARGO_BIN_EXE_culprit"))
         .env("XDG_CACHE_HOME", &cache)
-        .args(["bisect", "--kernel", "--fix", "--repo"])
-        .arg(&d.repo)
+        .args(["bisect", "--kernel", "--fix"])
+        .demo(&d)
         .args(["--good", &d.bad, "--bad", &d.head])
-        .arg("--kernel-config")
-        .arg(&d.config)
-        .arg("--repro")
-        .arg(&d.repro)
         .args(["--vms", "2", "--repro-repeat", "1", "--no-hint"])
         .arg("--workdir")
         .arg(&work)
@@ -600,13 +590,9 @@ fn sigkill_during_a_build_and_during_vm_runs_leaves_nothing_running() {
     let cache = demo::default_dir().join("cache");
     let args = |c: &mut Command| {
         c.env("XDG_CACHE_HOME", &cache)
-            .args(["bisect", "--kernel", "--repo"])
-            .arg(&d.repo)
+            .args(["bisect", "--kernel"])
+            .demo(&d)
             .args(["--bad", &d.bad, "--good", &d.good])
-            .arg("--kernel-config")
-            .arg(&d.config)
-            .arg("--repro")
-            .arg(&d.repro)
             .args(["--vms", "2", "--repro-repeat", "1", "--workdir"])
             .arg(&work);
     };

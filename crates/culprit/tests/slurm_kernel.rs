@@ -15,7 +15,7 @@
 
 mod common;
 
-use common::kernel::{demo_or_skip, machine_lock};
+use common::kernel::{demo_or_skip, machine_lock, DemoArgs};
 use common::slurm::{cluster, completed_under_one_name, jobs_of};
 use culprit_kernel::demo;
 use std::time::Instant;
@@ -40,13 +40,9 @@ fn a_kernel_campaign_through_slurm_names_the_injected_commit() {
     let _ = std::fs::remove_file(&json);
     let start = Instant::now();
     let out = common::culprit()
-        .args(["bisect", "--kernel", "--repo"])
-        .arg(&d.repo)
+        .args(["bisect", "--kernel"])
+        .demo(&d)
         .args(["--bad", &d.bad])
-        .arg("--kernel-config")
-        .arg(&d.config)
-        .arg("--repro")
-        .arg(&d.repro)
         .args(["--vms", "2", "--repro-repeat", "1"])
         .args(["--executor", "slurm", "--shared-dir"])
         .arg(&shared)

@@ -6,6 +6,7 @@ use culprit_kernel::demo::{self, Demo};
 use culprit_proc::Cancel;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 pub const TARBALL: &str = "/usr/src/linux-source-6.1.tar.xz";
 
@@ -83,4 +84,22 @@ pub fn fresh_workdir(name: &str) -> PathBuf {
     }
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Adds the demo history's options to a `culprit bisect --kernel` command.
+pub trait DemoArgs {
+    /// `--repo`, `--kernel-config` and `--repro` of `d` (the ends, the
+    /// workdir and the rest are the caller's).
+    fn demo(&mut self, d: &Demo) -> &mut Self;
+}
+
+impl DemoArgs for Command {
+    fn demo(&mut self, d: &Demo) -> &mut Self {
+        self.arg("--repo")
+            .arg(&d.repo)
+            .arg("--kernel-config")
+            .arg(&d.config)
+            .arg("--repro")
+            .arg(&d.repro)
+    }
 }
