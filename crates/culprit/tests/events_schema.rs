@@ -117,18 +117,7 @@ fn the_event_stream_and_the_result_follow_their_documents() {
         std::fs::create_dir_all(&w).unwrap();
         let events = w.join("e.jsonl");
         let ev = events.to_string_lossy().into_owned();
-        let mut args = vec![
-            "--bad",
-            &bad,
-            "--build",
-            BUILD,
-            "--test",
-            TEST_ALWAYS,
-            "--artifact",
-            "out/state",
-            "--events",
-            &ev,
-        ];
+        let mut args = walk_always_args(&bad, &["--events", &ev]);
         args.extend_from_slice(extra);
         let (log, v) = bisect(&w, &repo, &args);
         assert_eq!(v["culprit"], want.as_str(), "{log}");

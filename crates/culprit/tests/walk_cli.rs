@@ -11,18 +11,7 @@ fn nth(repo: &Path, bad: &str, back: u32) -> String {
 }
 
 fn walk_args<'a>(bad: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut v = vec![
-        "--bad",
-        bad,
-        "--build",
-        BUILD,
-        "--test",
-        TEST_ALWAYS,
-        "--artifact",
-        "out/state",
-        "--verify-runs",
-        "4",
-    ];
+    let mut v = walk_always_args(bad, &["--verify-runs", "4"]);
     v.extend_from_slice(extra);
     v
 }

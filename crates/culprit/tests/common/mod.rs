@@ -97,13 +97,12 @@ pub const BUILD: &str = "mkdir -p out && cp state.txt out/state";
 pub const TEST_ALWAYS: &str = "grep -q BUG=1 \"$CULPRIT_ARTIFACT\" && { echo 'BUG: unable to handle page fault for address: 0000000000000008'; echo 'RIP: 0010:demo_crash+0x5/0x10'; exit 1; }; exit 0";
 
 /// `culprit bisect` options for the shell build and the always-crashing
-/// test over `bad`..`good`, then `extra`.
-pub fn always_args<'a>(bad: &'a str, good: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+/// test from `bad` with no good end (the campaign walks back to find one),
+/// then `extra`.
+pub fn walk_always_args<'a>(bad: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec![
         "--bad",
         bad,
-        "--good",
-        good,
         "--build",
         BUILD,
         "--test",
@@ -111,6 +110,13 @@ pub fn always_args<'a>(bad: &'a str, good: &'a str, extra: &[&'a str]) -> Vec<&'
         "--artifact",
         "out/state",
     ];
+    v.extend_from_slice(extra);
+    v
+}
+
+/// [`walk_always_args`] over `bad`..`good`, then `extra`.
+pub fn always_args<'a>(bad: &'a str, good: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = walk_always_args(bad, &["--good", good]);
     v.extend_from_slice(extra);
     v
 }

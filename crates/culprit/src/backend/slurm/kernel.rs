@@ -24,7 +24,6 @@ use anyhow::{bail, Context, Result};
 use culprit_git::Repo;
 use culprit_proc::Cancel;
 use sha2::{Digest, Sha256};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -252,14 +251,7 @@ fn install_exe(share: &Path) -> Result<PathBuf> {
     let me = std::env::current_exe().context("finding culprit's own program")?;
     let mut f = std::fs::File::open(&me).with_context(|| format!("reading {}", me.display()))?;
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
+    std::io::copy(&mut f, &mut h).with_context(|| format!("reading {}", me.display()))?;
     let id = hex::encode(&h.finalize()[..8]);
     let bin = share.join("bin");
     let dest = bin.join(format!("culprit-{id}"));
