@@ -145,10 +145,12 @@ impl Engine {
         // Runs that tell little wait while builds are coming; builds that
         // would tell as little are not started.
         let floor = RUN_FLOOR * capacity(post.q_mean).min(entropy(&post));
+        let given = out.runs.len();
         if test_others && max > 0 {
             let floor = if incoming > 0 { floor } else { 0.0 };
             out.runs.extend(runs(floor, incoming));
         }
+        let fixed_before = fixed.len();
         fixed.extend(out.runs.iter().map(|r| r.0));
         if want > 0 && can_build && !stuck {
             let mut exclude: Vec<NodeId> = flight.building.to_vec();
@@ -166,6 +168,20 @@ impl Engine {
                 },
             );
             out.builds.extend(picks);
+        }
+        if incoming > 0
+            && out.builds.is_empty()
+            && flight.building.is_empty()
+            && test_others
+            && max > 0
+        {
+            // No build is coming after all: the runs need not leave VMs
+            // for one nor clear the floor (seen: a weak unit tested one or
+            // two runs a round for a hundred rounds, VMs idle).
+            out.runs.truncate(given);
+            out.runs.extend(runs(0.0, 0));
+            fixed.truncate(fixed_before);
+            fixed.extend(out.runs.iter().map(|r| r.0));
         }
         if idle && out.runs.is_empty() && out.builds.is_empty() {
             // Nothing else is going on: whatever runs or builds still tell.
@@ -597,6 +613,34 @@ mod tests {
         // One builder: bad only.
         let b = e.next_batch(1, 10, InFlight::default());
         assert_eq!(b.builds, vec![100]);
+    }
+
+    #[test]
+    fn free_builders_with_nothing_to_build_do_not_hold_runs_back() {
+        // 31..=38 crashed, 30 was clean 17 times: the answer is 31 unless
+        // 30 fires rarely. No build below 30 is worth its floor, so the
+        // builders stay idle and the runs must be those of a campaign
+        // without builders, not the fewer that leave VMs for builds that
+        // will never come (without this, 31 got one run instead of two).
+        let mut e = verified(40);
+        for _ in 0..10 {
+            e.record_run(39, RunOutcome::Failure(1), 520.0);
+        }
+        for c in [0, 30] {
+            e.record_build(c, BuildOutcome::Ok { signature: None }, 390.0);
+        }
+        for _ in 0..17 {
+            e.record_run(30, RunOutcome::Clean, 520.0);
+        }
+        for c in 31..39 {
+            e.record_build(c, BuildOutcome::Ok { signature: None }, 390.0);
+            e.record_run(c, RunOutcome::Failure(1), 520.0);
+        }
+        let none = e.next_batch(0, 10, InFlight::default());
+        let four = e.next_batch(4, 10, InFlight::default());
+        assert!(four.builds.is_empty(), "{four:?}");
+        assert!(!none.runs.is_empty(), "{none:?}");
+        assert_eq!(four.runs, none.runs);
     }
 
     #[test]
