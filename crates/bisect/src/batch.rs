@@ -14,7 +14,10 @@
 //! cells further. While tests run, this makes idle builders build the
 //! commits the posterior will most likely want once those tests end
 //! (speculative builds): each splits the cells the tests may leave, a
-//! wasted one costs only builder time.
+//! wasted one costs only builder time. Runs worth little wait while builds
+//! are coming and leave VMs for their first tests; when the free builders
+//! end up with nothing worth building, the runs are chosen as if no build
+//! were coming.
 //!
 //! Like the rest of the crate: no I/O, deterministic (ties go to the lower
 //! node). The in-flight work is the caller's bookkeeping, passed in.

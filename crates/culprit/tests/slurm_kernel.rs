@@ -3,7 +3,9 @@
 //! commit given, one reproducer execution per boot) with `--executor
 //! slurm`, where every kernel build and every VM run is a Slurm job
 //! running `culprit kernel-job` on the node. It must name the same
-//! injected commit as the local campaign does.
+//! injected commit as the local campaign does, although one of its run
+//! jobs is cancelled from outside while it runs (a lost job: untestable,
+//! never evidence).
 //!
 //! Needs the cluster (`scripts/slurm-up` as root; skipped without it
 //! unless CULPRIT_REQUIRE_SLURM=1, as tests/slurm.rs) and the kernel tools
@@ -16,9 +18,54 @@
 mod common;
 
 use common::kernel::{demo_or_skip, machine_lock, DemoArgs};
-use common::slurm::{cluster, completed_under_one_name, jobs_of};
+use common::slurm::{cluster, completed_under_one_name, jobs_of, sacct_wait};
 use culprit_kernel::demo;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Watches the campaign's job list under `shared` and cancels the first
+/// run job it finds running; its id, or `None` once `done` is set.
+fn cancel_a_running_run_job(shared: PathBuf, done: Arc<AtomicBool>) -> Option<u64> {
+    let state = |id: u64| {
+        let o = Command::new("squeue")
+            .args(["-h", "-o", "%T", "-j"])
+            .arg(id.to_string())
+            .output()
+            .ok()?;
+        Some(String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let jobs = |share: &Path| std::fs::read_to_string(share.join("slurm/jobs.txt")).ok();
+    let mut tried = std::collections::BTreeSet::new();
+    while !done.load(Ordering::SeqCst) {
+        let share = std::fs::read_dir(&shared)
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| e.ok())
+            .map(|e| e.path());
+        for line in share.as_deref().and_then(jobs).unwrap_or_default().lines() {
+            let Some((id, stem)) = line.split_once(' ') else {
+                continue;
+            };
+            let Ok(id) = id.parse::<u64>() else { continue };
+            if !stem.starts_with("run-") || !tried.insert(id) {
+                continue;
+            }
+            if state(id).as_deref() == Some("RUNNING")
+                && Command::new("scancel")
+                    .arg(id.to_string())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            {
+                return Some(id);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    None
+}
 
 #[test]
 fn a_kernel_campaign_through_slurm_names_the_injected_commit() {
@@ -38,6 +85,11 @@ fn a_kernel_campaign_through_slurm_names_the_injected_commit() {
     std::fs::create_dir_all(&shared).unwrap();
     let json = base.join("result.json");
     let _ = std::fs::remove_file(&json);
+    let done = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (shared, done) = (shared.clone(), done.clone());
+        std::thread::spawn(move || cancel_a_running_run_job(shared, done))
+    };
     let start = Instant::now();
     let out = common::culprit()
         .args(["bisect", "--kernel"])
@@ -55,9 +107,12 @@ fn a_kernel_campaign_through_slurm_names_the_injected_commit() {
         .output()
         .unwrap();
     let secs = start.elapsed().as_secs_f64();
+    done.store(true, Ordering::SeqCst);
+    let cancelled = watcher.join().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "culprit failed:\n{stdout}\n{stderr}");
+    let cancelled = cancelled.expect("no run job was seen running to cancel");
 
     // The answer of the local campaign (kernel_e2e): the walk finds v6.2
     // good, the bisection names the injected commit, its revert fixes it.
@@ -83,8 +138,16 @@ fn a_kernel_campaign_through_slurm_names_the_injected_commit() {
         assert!(stdout.contains(line), "log lacks {line:?}:\n{stdout}");
     }
 
-    // Every build and run was a Slurm job of the campaign, and each ended
-    // COMPLETED: nothing was lost on the way.
+    // The cancelled run was lost, said so, and counted as nothing.
+    assert!(
+        stdout.contains(&format!("Slurm job {cancelled} was cancelled"))
+            && stdout.contains("not by culprit"),
+        "the cancelled run job is not reported as untestable:\n{stdout}"
+    );
+    assert_eq!(sacct_wait(cancelled).1, "CANCELLED");
+
+    // Every other build and run was a Slurm job of the campaign, and each
+    // ended COMPLETED: nothing else was lost on the way.
     let share = std::fs::read_dir(&shared)
         .unwrap()
         .next()
@@ -102,7 +165,8 @@ fn a_kernel_campaign_through_slurm_names_the_injected_commit() {
         .map(|s| s.split('-').next().unwrap())
         .collect();
     assert_eq!(built.len(), builds, "{jobs:?}");
-    completed_under_one_name(&jobs);
+    let others: Vec<(u64, String)> = jobs.iter().filter(|j| j.0 != cancelled).cloned().collect();
+    completed_under_one_name(&others);
 
     // Kernels were built in the node's build tree, not on this side; the
     // runs' consoles came back to the workdir.
