@@ -138,7 +138,7 @@ fn a_kernel_campaign_through_slurm_names_the_injected_commit() {
         assert!(stdout.contains(line), "log lacks {line:?}:\n{stdout}");
     }
 
-    // The cancelled run was lost, said so, and counted as nothing.
+    // The cancelled run was lost, and the log says so (untestable).
     assert!(
         stdout.contains(&format!("Slurm job {cancelled} was cancelled"))
             && stdout.contains("not by culprit"),
