@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::slurm::{cluster, completed_under_one_name, jobs_of, sacct_wait};
+use common::slurm::{campaign_share, cluster, completed_under_one_name, jobs_of, sacct_wait};
 use common::{culprit, json, linear, stderr, BUILD, TEST_ALWAYS};
 use std::path::Path;
 use std::process::Command;
@@ -140,12 +140,7 @@ fn a_run_job_cancelled_from_outside_is_untestable_and_the_campaign_goes_on() {
     assert_eq!(sacct_wait(id).1, "CANCELLED");
     // The shared directory held the job files; the logs came back to the
     // workdir, where the local executor keeps them.
-    let share = std::fs::read_dir(&shared)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let share = campaign_share(&shared).expect("nothing in the shared directory");
     assert!(jobs_of(&share).iter().any(|(j, _)| *j == id));
     assert!(t.path().join("w/builds").read_dir().unwrap().count() > 0);
     assert!(t.path().join("w/runs").read_dir().unwrap().count() > 0);

@@ -18,9 +18,11 @@
 mod common;
 
 use common::kernel::{demo_or_skip, machine_lock, DemoArgs};
-use common::slurm::{cluster, completed_under_one_name, jobs_of, sacct_wait};
+use common::slurm::{
+    campaign_share, cluster, completed_under_one_name, jobs_of, jobs_so_far, sacct_wait,
+};
 use culprit_kernel::demo;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -37,19 +39,10 @@ fn cancel_a_running_run_job(shared: PathBuf, done: Arc<AtomicBool>) -> Option<u6
             .ok()?;
         Some(String::from_utf8_lossy(&o.stdout).trim().to_string())
     };
-    let jobs = |share: &Path| std::fs::read_to_string(share.join("slurm/jobs.txt")).ok();
     let mut tried = std::collections::BTreeSet::new();
     while !done.load(Ordering::SeqCst) {
-        let share = std::fs::read_dir(&shared)
-            .ok()
-            .and_then(|mut d| d.next())
-            .and_then(|e| e.ok())
-            .map(|e| e.path());
-        for line in share.as_deref().and_then(jobs).unwrap_or_default().lines() {
-            let Some((id, stem)) = line.split_once(' ') else {
-                continue;
-            };
-            let Ok(id) = id.parse::<u64>() else { continue };
+        let jobs = campaign_share(&shared).map_or_else(Vec::new, |s| jobs_so_far(&s));
+        for (id, stem) in jobs {
             if !stem.starts_with("run-") || !tried.insert(id) {
                 continue;
             }
@@ -148,12 +141,7 @@ fn a_kernel_campaign_through_slurm_names_the_injected_commit() {
 
     // Every other build and run was a Slurm job of the campaign, and each
     // ended COMPLETED: nothing else was lost on the way.
-    let share = std::fs::read_dir(&shared)
-        .unwrap()
-        .next()
-        .expect("nothing in the shared directory")
-        .unwrap()
-        .path();
+    let share = campaign_share(&shared).expect("nothing in the shared directory");
     let jobs = jobs_of(&share);
     let builds = jobs.iter().filter(|(_, s)| s.starts_with("build-")).count();
     let runs = jobs.iter().filter(|(_, s)| s.starts_with("run-")).count();

@@ -1,7 +1,7 @@
 //! Slurm helpers of the integration tests: whether the test cluster is
 //! there, and what the job completion log says about a campaign's jobs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -36,11 +36,25 @@ pub fn cluster() -> bool {
 pub fn jobs_of(share: &Path) -> Vec<(u64, String)> {
     let text = std::fs::read_to_string(share.join("slurm/jobs.txt")).unwrap();
     text.lines()
-        .map(|l| {
-            let (id, stem) = l.split_once(' ').unwrap();
-            (id.parse().unwrap(), stem.to_string())
-        })
+        .map(|l| job_line(l).unwrap_or_else(|| panic!("bad job list line {l:?}")))
         .collect()
+}
+
+/// [`jobs_of`] while the campaign runs: nothing before the list exists,
+/// and a line still being written is left for the next look.
+pub fn jobs_so_far(share: &Path) -> Vec<(u64, String)> {
+    let text = std::fs::read_to_string(share.join("slurm/jobs.txt")).unwrap_or_default();
+    text.lines().filter_map(job_line).collect()
+}
+
+fn job_line(l: &str) -> Option<(u64, String)> {
+    let (id, stem) = l.split_once(' ')?;
+    Some((id.parse().ok()?, stem.to_string()))
+}
+
+/// The campaign's directory under `--shared-dir`, once it exists.
+pub fn campaign_share(shared: &Path) -> Option<PathBuf> {
+    Some(std::fs::read_dir(shared).ok()?.next()?.ok()?.path())
 }
 
 /// (name, state) of job `id` in the job completion log.
