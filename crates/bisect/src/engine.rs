@@ -5,7 +5,7 @@ use crate::bits::{ancestors, Bits, Children};
 use crate::dag::{Dag, NodeId};
 use crate::plan::{best_build, best_round, Costs};
 use crate::posterior::{Model, Posterior, TestedUnit};
-use crate::rates::RateModel;
+use crate::rates::{Age, RateModel, AXES};
 use crate::types::{
     BuildOutcome, Config, Evidence, Hypothesis, Outcome, RunOutcome, Signature, Status, Step,
     StopReason, Verdict,
@@ -68,8 +68,9 @@ pub struct Engine {
     pub(crate) run_secs: (f64, u32),
     /// Relative prior weight of each commit being the culprit; None: uniform.
     prior: Option<Vec<f64>>,
-    /// Generation number of every node (longest path from a root): the age
-    /// along history that a change of reproduction rate is placed on.
+    /// Generation number of every node (longest path from a root): depth,
+    /// one of the two axes of age a change of reproduction rate is placed
+    /// on (the other is the node's position in the topological order).
     generation: Vec<u32>,
 }
 
@@ -340,21 +341,27 @@ impl Engine {
         }
     }
 
-    /// Generations in the range: the scale of ages.
-    fn span(&self) -> f64 {
-        self.generation.iter().copied().max().unwrap_or(0) as f64 + 1.0
+    /// Extent of the range on every axis of age: generations, and nodes
+    /// (the DAG's nodes are in topological order, parents first).
+    fn span(&self) -> Age {
+        [
+            self.generation.iter().copied().max().unwrap_or(0) as f64 + 1.0,
+            self.dag.len() as f64,
+        ]
     }
 
-    /// Age of a node for the rate model: its generation, counted from the
-    /// end where the rate is learned (the bad commit's side in a cause
-    /// bisection, the old end's in a fix bisection), so that "the far side
-    /// of a change" is always away from where q was measured.
-    pub(crate) fn age(&self, x: NodeId) -> f64 {
-        let g = self.generation[x as usize] as f64;
+    /// Age of a node for the rate model (see `rates`): its depth and its
+    /// position, counted from the end where the rate is learned (the bad
+    /// commit's side in a cause bisection, the old end's in a fix
+    /// bisection), so that "the far side of a change" is always away from
+    /// where q was measured.
+    pub(crate) fn age(&self, x: NodeId) -> Age {
+        let at = [self.generation[x as usize] as f64, x as f64];
         if self.config.fix {
-            self.span() - g
+            let span = self.span();
+            [span[0] - at[0], span[1] - at[1]]
         } else {
-            g
+            at
         }
     }
 
@@ -368,12 +375,17 @@ impl Engine {
                     members: mem.iter().map(|m| &self.anc[m]).collect(),
                     k: e.target,
                     m: e.clean,
-                    ages: mem
-                        .iter()
-                        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+                    ages: mem.iter().fold(
+                        ([f64::INFINITY; AXES], [f64::NEG_INFINITY; AXES]),
+                        |(mut lo, mut hi), &x| {
                             let a = self.age(x);
-                            (lo.min(a), hi.max(a))
-                        }),
+                            for ax in 0..AXES {
+                                lo[ax] = lo[ax].min(a[ax]);
+                                hi[ax] = hi[ax].max(a[ax]);
+                            }
+                            (lo, hi)
+                        },
+                    ),
                 })
             })
             .collect();

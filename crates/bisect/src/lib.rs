@@ -25,7 +25,10 @@
 //! learned at the bad end reads a few clean runs there as proof of absence
 //! and answers confidently wrong. So with prior probability
 //! `Config::drift_prior` the rate changes at one point, uniform over the
-//! range's generations; commits with the bug older than it fire at q_old ~
+//! range, in depth (generation) or in topological position, half the prior
+//! each (a DAG's side branches make the two disagree, and a change along
+//! one cannot be placed on the other); commits with the bug older than it
+//! fire at q_old ~
 //! Beta(`Config::q_old_prior`), the others at q ~ Beta(`Config::q_prior`),
 //! both integrated out in closed form (one term per gap between tested
 //! units). Why a change point and not a rate per unit: the effect is

@@ -18,7 +18,7 @@
 //! selection uses.
 
 use crate::bits::Bits;
-use crate::rates::{Class, RateModel};
+use crate::rates::{Age, Class, Present, RateModel};
 use std::collections::BTreeMap;
 
 /// A test unit with evidence: commits with one binary (same signature).
@@ -29,8 +29,9 @@ pub struct TestedUnit<'a> {
     pub k: u32,
     /// Clean runs on the unit.
     pub m: u32,
-    /// Ages of the unit's oldest and newest members (see `Engine::age`).
-    pub ages: (f64, f64),
+    /// Ages of the unit's oldest and newest members on every axis (see
+    /// `Engine::age`).
+    pub ages: (Age, Age),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -133,16 +134,25 @@ impl Posterior {
         let mut order: Vec<usize> = (0..units.len())
             .filter(|&i| units[i].k > 0 || units[i].m > 0)
             .collect();
-        order.sort_by(|&x, &y| units[x].ages.0.total_cmp(&units[y].ages.0).then(x.cmp(&y)));
+        order.sort_by(|&x, &y| {
+            units[x].ages.0[0]
+                .total_cmp(&units[y].ages.0[0])
+                .then(x.cmp(&y))
+        });
         // Present units with runs under "culprit is h" (None: older, all).
         // A fix bisection has the bug where h is not an ancestor.
-        let present_of = |h: Option<usize>| -> Vec<(f64, f64, u32, u32)> {
+        let present_of = |h: Option<usize>| -> Vec<Present> {
             order
                 .iter()
                 .filter(|&&i| {
                     h.is_none_or(|h| (present_bits[i][h / 64] >> (h % 64) & 1 == 1) != model.fix)
                 })
-                .map(|&i| (units[i].ages.0, units[i].ages.1, units[i].k, units[i].m))
+                .map(|&i| Present {
+                    oldest: units[i].ages.0,
+                    newest: units[i].ages.1,
+                    k: units[i].k,
+                    m: units[i].m,
+                })
                 .collect()
         };
 
@@ -257,7 +267,7 @@ impl Posterior {
     /// Per class, the probability that a commit of this age with the bug
     /// lies on the far side of a change of rate (0 for classes without
     /// mass).
-    pub fn old_at(&self, age: f64) -> Vec<f64> {
+    pub fn old_at(&self, age: Age) -> Vec<f64> {
         self.classes
             .iter()
             .zip(&self.class_mass)
@@ -267,7 +277,7 @@ impl Posterior {
 
     /// Probability that a commit of this age with the bug lies on the far
     /// side of a change of rate, over all hypotheses.
-    pub fn p_old(&self, age: f64) -> f64 {
+    pub fn p_old(&self, age: Age) -> f64 {
         let total: f64 = self.class_mass.iter().sum();
         if total <= 0.0 {
             return 0.0;
@@ -294,7 +304,7 @@ mod tests {
                 b: 1.0,
                 drift: 0.0,
                 lo: (1.0, 2.0),
-                span: 10.0,
+                span: [10.0; crate::rates::AXES],
             },
             f: 0.005,
             older_prior: 0.01,
@@ -319,19 +329,19 @@ mod tests {
                 members: vec![&a9],
                 k: 3,
                 m: 0,
-                ages: (9.0, 9.0),
+                ages: ([9.0; crate::rates::AXES], [9.0; crate::rates::AXES]),
             },
             TestedUnit {
                 members: vec![&a5],
                 k: 2,
                 m: 0,
-                ages: (5.0, 5.0),
+                ages: ([5.0; crate::rates::AXES], [5.0; crate::rates::AXES]),
             },
             TestedUnit {
                 members: vec![&a4],
                 k: 0,
                 m: 6,
-                ages: (4.0, 4.0),
+                ages: ([4.0; crate::rates::AXES], [4.0; crate::rates::AXES]),
             },
         ];
         let p = Posterior::compute(&good, &units, &model(), None);
@@ -345,13 +355,13 @@ mod tests {
                 members: vec![&a9],
                 k: 3,
                 m: 0,
-                ages: (9.0, 9.0),
+                ages: ([9.0; crate::rates::AXES], [9.0; crate::rates::AXES]),
             },
             TestedUnit {
                 members: vec![&a4, &a5],
                 k: 0,
                 m: 0,
-                ages: (4.0, 4.0),
+                ages: ([4.0; crate::rates::AXES], [4.0; crate::rates::AXES]),
             },
         ];
         let p = Posterior::compute(&good, &units, &model(), None);
@@ -376,7 +386,7 @@ mod tests {
             members,
             k,
             m,
-            ages: (0.0, 0.0),
+            ages: ([0.0; crate::rates::AXES], [0.0; crate::rates::AXES]),
         };
         let units = vec![
             unit(vec![&a0], 4, 0),

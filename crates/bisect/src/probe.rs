@@ -269,7 +269,7 @@ mod tests {
             b: 1.0,
             drift: 0.0,
             lo: (1.0, 2.0),
-            span: 10.0,
+            span: [10.0; crate::rates::AXES],
         }
     }
 
@@ -279,7 +279,15 @@ mod tests {
             older: 0.0,
             class: vec![0, 0, 0],
             older_class: 0,
-            classes: vec![Class::new(&[(0.0, 0.0, pk.0, pk.1)], &rates())],
+            classes: vec![Class::new(
+                &[crate::rates::Present {
+                    oldest: [0.0; crate::rates::AXES],
+                    newest: [0.0; crate::rates::AXES],
+                    k: pk.0,
+                    m: pk.1,
+                }],
+                &rates(),
+            )],
             class_mass: vec![1.0],
             q_mean: 0.5,
             q_old: 0.3,
