@@ -88,3 +88,38 @@ fn culprit_is_at_least_as_accurate_as_syzbot_and_results_reproduce() {
     let b = evaluate(&sc, SEEDS, &all, 1).unwrap();
     assert_eq!(a, b);
 }
+
+/// Seeds of the git DAG's `drift 0.9->0.1` scenario (the rate falls by
+/// position in the range) on which an engine that read "older" by depth
+/// alone named the change point as the culprit with confidence >= 0.99: a
+/// side-branch commit as deep as one that fires was quiet, and no single
+/// change in depth could say so. None of them may end confidently wrong.
+#[test]
+fn a_rate_that_falls_by_position_is_not_read_as_a_culprit_at_the_change() {
+    let sc = culprit::bench::scenario::Scenario {
+        name: "git drift 0.9->0.1".into(),
+        history: "git".into(),
+        q: 0.9,
+        q_old: Some(0.1),
+        unrelated: 0.02,
+        untestable: 0.05,
+        build_fail: 0.05,
+        ..culprit::bench::scenario::Scenario::new("", "")
+    };
+    let hist = culprit::bench::scenario::HistorySpec::parse(&sc.history)
+        .unwrap()
+        .load(0)
+        .unwrap();
+    for seed in [21u64, 32, 43, 53] {
+        let t = culprit::bench::trial(&sc, &hist, seed, &[Strategy::Culprit]).unwrap();
+        let r = &t.results[0].1;
+        let confident = r.confidence.unwrap_or(0.0) >= 0.99;
+        assert!(
+            !confident || r.answer == Some(t.truth),
+            "seed {seed}: named {:?} with {:?}, the culprit is {}",
+            r.answer,
+            r.confidence,
+            t.truth
+        );
+    }
+}
