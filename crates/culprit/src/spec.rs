@@ -84,6 +84,10 @@ pub struct Search {
     /// executor); 1 builds one commit at a time.
     #[serde(default = "one")]
     pub builders: u32,
+    /// With one builder, build the next commits while runs go on (the
+    /// driver several builders use) instead of one action at a time.
+    #[serde(default)]
+    pub overlap: bool,
 }
 
 /// Releases a walk may test by default: about two years of Linux.
@@ -115,6 +119,13 @@ pub struct Output {
     pub quiet: bool,
 }
 
+impl Search {
+    /// Builds and runs go on at once: several builders, or `--overlap`.
+    pub fn concurrent(&self) -> bool {
+        self.builders > 1 || self.overlap
+    }
+}
+
 impl Default for Search {
     fn default() -> Self {
         let c = culprit_bisect::Config::default();
@@ -129,6 +140,7 @@ impl Default for Search {
             max_releases: MAX_RELEASES,
             oldest: None,
             builders: 1,
+            overlap: false,
         }
     }
 }

@@ -385,6 +385,16 @@ fn several_builders_are_refused_where_they_do_not_exist() {
         "slurm",
     ]);
     assert!(e.contains("local executor only"), "{e}");
+    let e = run(&[
+        "--build",
+        BUILD,
+        "--test",
+        TEST_ALWAYS,
+        "--overlap",
+        "--executor",
+        "slurm",
+    ]);
+    assert!(e.contains("--overlap is for the local executor"), "{e}");
     // Kernel mode has several builders: what stops this one is the repository.
     let repro = t.path().join("repro.sh");
     std::fs::write(&repro, "true\n").unwrap();
@@ -394,4 +404,81 @@ fn several_builders_are_refused_where_they_do_not_exist() {
     assert!(e.contains("is not a Linux kernel tree"), "{e}");
     let e = run(&["--kernel", "--repro", repro, "--builders", "65"]);
     assert!(e.contains("--builders must be between 1"), "{e}");
+}
+
+/// A test command like [`marking_test`] that lasts at least a second, so
+/// that a build the driver starts while it runs shows as an overlap.
+fn slow_marking_test(marks: &Path) -> String {
+    let m = marks.display();
+    format!(
+        "f={m}/run.$$; echo \"start $(date +%s%N)\" > $f; echo \"dir $(pwd)\" >> $f; \
+         sleep 1; sh \"$CULPRIT_ARTIFACT\"; s=$?; echo \"end $(date +%s%N)\" >> $f; exit $s"
+    )
+}
+
+/// Whether some finished build of `marks` overlapped some run.
+fn built_while_running(marks_dir: &Path) -> bool {
+    let builds = marks(marks_dir, "build.");
+    let runs = marks(marks_dir, "run.");
+    builds
+        .iter()
+        .filter(|b| b.end.is_some())
+        .any(|b| runs.iter().any(|r| overlap(b, r)))
+}
+
+#[test]
+fn one_builder_with_overlap_builds_while_runs_go_on() {
+    let t = tempfile::tempdir().unwrap();
+    let repo = demo(t.path());
+    let campaign = |name: &str, extra: &[&str]| {
+        let marks_dir = t.path().join(format!("marks-{name}"));
+        std::fs::create_dir_all(&marks_dir).unwrap();
+        let out = t.path().join(format!("{name}.json"));
+        let mut c = culprit();
+        args(
+            &mut c,
+            &repo,
+            // Builds need not wait for a second one: there is one builder.
+            &format!(
+                "f={m}/build.$$; echo \"start $(date +%s%N)\" > $f.tmp; \
+                 echo \"dir $(pwd)\" >> $f.tmp; mv $f.tmp $f; sh build.sh; s=$?; \
+                 echo \"end $(date +%s%N)\" >> $f; exit $s",
+                m = marks_dir.display()
+            ),
+            &slow_marking_test(&marks_dir),
+            &t.path().join(format!("w-{name}")),
+        );
+        let o = c.args(extra).arg("--json").arg(&out).output().unwrap();
+        let log = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(o.status.success(), "{name}: {log}\n{}", stderr(&o));
+        (json(&out), marks_dir, log)
+    };
+    let (plain, plain_marks, _) = campaign("plain", &[]);
+    assert_eq!(plain["culprit"], repo.culprit.as_str());
+    assert!(
+        !built_while_running(&plain_marks),
+        "one action at a time, yet a build overlapped a run"
+    );
+    let (overlapped, marks_dir, log) = campaign("overlap", &["--overlap"]);
+    assert_eq!(overlapped["culprit"], repo.culprit.as_str(), "{log}");
+    assert!(
+        built_while_running(&marks_dir),
+        "with --overlap no build went on while a run did\n{log}"
+    );
+    // One builder: every build in the one-builder checkout.
+    let tree = work_tree(&t.path().join("w-overlap"));
+    for b in marks(&marks_dir, "build.")
+        .iter()
+        .filter(|b| b.end.is_some())
+    {
+        assert_eq!(b.dir, tree, "{} built elsewhere", b.name);
+    }
+}
+
+fn work_tree(work: &Path) -> String {
+    work.join("tree")
+        .canonicalize()
+        .unwrap()
+        .display()
+        .to_string()
 }

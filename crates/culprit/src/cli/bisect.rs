@@ -171,6 +171,16 @@ pub struct SearchArgs {
     #[arg(long, value_name = "B", default_value_t = Search::default().builders)]
     pub builders: u32,
 
+    /// With one builder, build the commits the engine will want next while
+    /// VMs (or tests) run, instead of one action at a time: the driver
+    /// --builders above 1 uses, with one build tree. Pays off where builds
+    /// and runs do not share the same few cores (KVM run machines, a
+    /// builder with its own cores); with --builders above 1 it is implied.
+    /// Generic mode wants --artifact with it, so that a commit's runs need
+    /// not hold the checkout. Local executor only.
+    #[arg(long)]
+    pub overlap: bool,
+
     /// Stop when one commit holds this posterior probability.
     #[arg(long, value_name = "P", default_value_t = Search::default().confidence)]
     pub confidence: f64,
@@ -291,6 +301,7 @@ impl BisectArgs {
                 max_releases: self.range.max_releases,
                 oldest: self.range.oldest.clone(),
                 builders: s.builders,
+                overlap: s.overlap,
             },
             output: Output {
                 workdir: self.output.workdir.clone(),

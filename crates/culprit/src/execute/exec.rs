@@ -1,6 +1,7 @@
 //! Which driver performs a campaign: the one-action loop on a [`Backend`]
 //! (one build at a time, `--builders 1`, as always) or the batch loop on a
-//! [`Concurrent`] backend (`--builders B`).
+//! [`Concurrent`] backend (`--builders B`, or one builder with
+//! `--overlap`).
 
 use anyhow::{bail, Result};
 
@@ -67,6 +68,9 @@ pub(super) fn check_builders(spec: &CampaignSpec) -> Result<()> {
     let b = spec.search.builders;
     if !(1..=MAX_BUILDERS).contains(&b) {
         bail!("--builders must be between 1 and {MAX_BUILDERS} (got {b}): the builds at once, each in its own checkout");
+    }
+    if spec.search.overlap && spec.executor != Executor::Local {
+        bail!("--overlap is for the local executor only, for now; --executor slurm builds one commit at a time (its runs already go to the cluster --vms at once): drop --overlap");
     }
     if b == 1 {
         return Ok(());

@@ -203,7 +203,7 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
             })
         };
         let mut backend: Exec = match &spec.mode {
-            Mode::Generic(g) if spec.search.builders > 1 => {
+            Mode::Generic(g) if spec.search.concurrent() => {
                 Exec::Many(Box::new(CommandBuilders::new(
                     &repo,
                     &s.bad,
@@ -251,7 +251,7 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
                 Executor::Local => {
                     let (settings, pool) = kernel_pool(spec, k)?;
                     let b = spec.search.builders;
-                    if b > 1 {
+                    if spec.search.concurrent() {
                         Exec::Many(Box::new(
                             KernelBuilders::new(
                                 &repo,

@@ -94,7 +94,9 @@ impl KernelBuilders {
             )));
         }
         let mut notes = shared.notes;
-        if builders > 1 {
+        if builders == 1 {
+            notes.push("one builder, building while VMs run (--overlap)".to_string());
+        } else {
             let dirs: Vec<String> = slots
                 .iter()
                 .flatten()
