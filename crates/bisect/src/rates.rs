@@ -11,14 +11,15 @@
 //! between consecutive units:
 //!
 //! ```text
-//! (1 - drift * span / G) * B(a + K, b + M) / B(a, b)
-//! + sum over gaps i: drift * width_i / G
+//! (1 - sum over axes x: d * span_x / G_x) * B(a + K, b + M) / B(a, b)
+//! + sum over axes x, gaps i on x: d * width_i / G_x
 //!     * B(lo + K_old(i), M_old(i)) / B(lo) * B(a + K_new(i), b + M_new(i)) / B(a, b)
 //! ```
 //!
-//! "Older" has two readings in a DAG, and a change of rate can follow
-//! either, so age has two axes and the change's prior is split evenly
-//! between them:
+//! with d = drift / 2, G_x the range's extent on axis x and span_x the
+//! tested units' extent on it. "Older" has two readings in a DAG, and a
+//! change of rate can follow either, so age has two axes and the change's
+//! prior is split evenly between them:
 //! - depth (generation number): the code a commit is built on. A side
 //!   branch forked long ago is old however late it was merged; a rate that
 //!   needs code added on the main line, or the compiler and config of a
