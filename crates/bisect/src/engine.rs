@@ -72,6 +72,9 @@ pub struct Engine {
     /// one of the two axes of age a change of reproduction rate is placed
     /// on (the other is the node's position in the topological order).
     generation: Vec<u32>,
+    /// Extent of the range on every axis of age: generations, and nodes
+    /// (the DAG's nodes are in topological order, parents first).
+    span: Age,
 }
 
 impl Engine {
@@ -92,9 +95,14 @@ impl Engine {
                 .max()
                 .unwrap_or(0);
         }
+        let span = [
+            generation.iter().copied().max().unwrap_or(0) as f64 + 1.0,
+            n as f64,
+        ];
         Engine {
             shows,
             generation,
+            span,
             children: Children::new(&dag),
             dag,
             bad,
@@ -332,22 +340,13 @@ impl Engine {
                 b: self.config.q_prior.1,
                 drift: self.config.drift_prior,
                 lo: self.config.q_old_prior,
-                span: self.span(),
+                span: self.span,
             },
             f: self.config.false_target_rate,
             older_prior: self.config.older_prior,
             ln_penalty: PENALTY.ln(),
             fix: self.config.fix,
         }
-    }
-
-    /// Extent of the range on every axis of age: generations, and nodes
-    /// (the DAG's nodes are in topological order, parents first).
-    fn span(&self) -> Age {
-        [
-            self.generation.iter().copied().max().unwrap_or(0) as f64 + 1.0,
-            self.dag.len() as f64,
-        ]
     }
 
     /// Age of a node for the rate model (see `rates`): its depth and its
@@ -358,8 +357,7 @@ impl Engine {
     pub(crate) fn age(&self, x: NodeId) -> Age {
         let at = [self.generation[x as usize] as f64, x as f64];
         if self.config.fix {
-            let span = self.span();
-            [span[0] - at[0], span[1] - at[1]]
+            [self.span[0] - at[0], self.span[1] - at[1]]
         } else {
             at
         }

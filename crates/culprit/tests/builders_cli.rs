@@ -11,7 +11,7 @@ mod common;
 use common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -28,11 +28,19 @@ fn demo(dir: &Path) -> culprit::demo::DemoRepo {
 /// wait the 10 s in vain and never overlap.
 fn marking_build(marks: &Path, then: &str) -> String {
     let m = marks.display();
+    let wait = format!(
+        "i=0; while [ $(ls {m} | grep -c '^build\\.') -lt 2 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; {then}"
+    );
+    marking_build_of(marks, &wait)
+}
+
+/// [`marking_build`] without the wait: the marks around `then` alone.
+fn marking_build_of(marks: &Path, then: &str) -> String {
+    let m = marks.display();
     format!(
         "f={m}/build.$$; echo \"start $(date +%s%N)\" > $f.tmp; \
          echo \"builder $CULPRIT_BUILDER\" >> $f.tmp; echo \"dir $(pwd)\" >> $f.tmp; \
          echo \"commit $CULPRIT_COMMIT\" >> $f.tmp; mv $f.tmp $f; \
-         i=0; while [ $(ls {m} | grep -c '^build\\.') -lt 2 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; \
          {then}; s=$?; echo \"end $(date +%s%N)\" >> $f; exit $s"
     )
 }
@@ -40,10 +48,15 @@ fn marking_build(marks: &Path, then: &str) -> String {
 /// A test command that leaves `MARKS/run.PID` with its checkout, start
 /// and end, around the demo's test.
 fn marking_test(marks: &Path) -> String {
+    marking_test_after(marks, "")
+}
+
+/// [`marking_test`] running `first` before the demo's test.
+fn marking_test_after(marks: &Path, first: &str) -> String {
     let m = marks.display();
     format!(
         "f={m}/run.$$; echo \"start $(date +%s%N)\" > $f; echo \"dir $(pwd)\" >> $f; \
-         sh \"$CULPRIT_ARTIFACT\"; s=$?; echo \"end $(date +%s%N)\" >> $f; exit $s"
+         {first}sh \"$CULPRIT_ARTIFACT\"; s=$?; echo \"end $(date +%s%N)\" >> $f; exit $s"
     )
 }
 
@@ -182,11 +195,7 @@ fn three_builders_overlap_in_their_own_checkouts_and_agree_with_one() {
     // (c) each builder in its own checkout: builder k always in the same
     // one, builder 1 in the one-builder checkout, and never two builds, or
     // a build and a run, in one checkout at once.
-    let canon = |p: PathBuf| p.canonicalize().unwrap().display().to_string();
-    let tree_of = |k: &str| match k {
-        "1" => canon(work.join("tree")),
-        k => canon(work.join(format!("tree-{k}"))),
-    };
+    let tree_of = |k: &str| work_tree(&work, k);
     let mut used = BTreeSet::new();
     for b in &builds {
         let k = b.builder.as_deref().expect("CULPRIT_BUILDER is set");
@@ -406,16 +415,6 @@ fn several_builders_are_refused_where_they_do_not_exist() {
     assert!(e.contains("--builders must be between 1"), "{e}");
 }
 
-/// A test command like [`marking_test`] that lasts at least a second, so
-/// that a build the driver starts while it runs shows as an overlap.
-fn slow_marking_test(marks: &Path) -> String {
-    let m = marks.display();
-    format!(
-        "f={m}/run.$$; echo \"start $(date +%s%N)\" > $f; echo \"dir $(pwd)\" >> $f; \
-         sleep 1; sh \"$CULPRIT_ARTIFACT\"; s=$?; echo \"end $(date +%s%N)\" >> $f; exit $s"
-    )
-}
-
 /// Whether some finished build of `marks` overlapped some run.
 fn built_while_running(marks_dir: &Path) -> bool {
     let builds = marks(marks_dir, "build.");
@@ -439,13 +438,10 @@ fn one_builder_with_overlap_builds_while_runs_go_on() {
             &mut c,
             &repo,
             // Builds need not wait for a second one: there is one builder.
-            &format!(
-                "f={m}/build.$$; echo \"start $(date +%s%N)\" > $f.tmp; \
-                 echo \"dir $(pwd)\" >> $f.tmp; mv $f.tmp $f; sh build.sh; s=$?; \
-                 echo \"end $(date +%s%N)\" >> $f; exit $s",
-                m = marks_dir.display()
-            ),
-            &slow_marking_test(&marks_dir),
+            &marking_build_of(&marks_dir, "sh build.sh"),
+            // Runs last at least a second, so that a build started while
+            // one goes on shows as an overlap.
+            &marking_test_after(&marks_dir, "sleep 1; "),
             &t.path().join(format!("w-{name}")),
         );
         let o = c.args(extra).arg("--json").arg(&out).output().unwrap();
@@ -466,7 +462,7 @@ fn one_builder_with_overlap_builds_while_runs_go_on() {
         "with --overlap no build went on while a run did\n{log}"
     );
     // One builder: every build in the one-builder checkout.
-    let tree = work_tree(&t.path().join("w-overlap"));
+    let tree = work_tree(&t.path().join("w-overlap"), "1");
     for b in marks(&marks_dir, "build.")
         .iter()
         .filter(|b| b.end.is_some())
@@ -475,8 +471,14 @@ fn one_builder_with_overlap_builds_while_runs_go_on() {
     }
 }
 
-fn work_tree(work: &Path) -> String {
-    work.join("tree")
+/// Builder `k`'s checkout in the workdir `work`, canonical: `tree` for
+/// builder 1 (the one-builder checkout), `tree-K` for the others (README).
+fn work_tree(work: &Path, k: &str) -> String {
+    let name = match k {
+        "1" => "tree".to_string(),
+        k => format!("tree-{k}"),
+    };
+    work.join(name)
         .canonicalize()
         .unwrap()
         .display()
