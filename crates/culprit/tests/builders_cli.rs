@@ -137,10 +137,14 @@ fn three_builders_overlap_in_their_own_checkouts_and_agree_with_one() {
     let events = t.path().join("e.jsonl");
     let out_json = t.path().join("r3.json");
     let mut c = culprit();
+    // The demo builds in milliseconds: on a loaded machine two builds
+    // started together could end before the other's shell is up. A build
+    // that lasts longer than a process start makes builds started together
+    // overlap, and builds started one after another still do not.
     args(
         &mut c,
         &repo,
-        &marking_build(&marks_dir, "sh build.sh"),
+        &marking_build(&marks_dir, "sleep 0.3; sh build.sh"),
         &marking_test(&marks_dir),
         &work,
     );
