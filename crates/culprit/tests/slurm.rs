@@ -1,7 +1,8 @@
 //! The Slurm executor against a real cluster: generic campaigns whose
 //! builds and runs are Slurm jobs (checked in the job completion log,
 //! `sacct -c`), one run job cancelled from outside that the campaign
-//! survives, and Ctrl-C cancelling the campaign's jobs.
+//! survives, Ctrl-C cancelling the campaign's jobs, and `culprit test`
+//! with its build and runs as jobs.
 //!
 //! Needs a cluster whose controller runs here and whose job completion log
 //! this user can read (`scripts/slurm-up` as root makes one). Without it
@@ -11,7 +12,7 @@
 mod common;
 
 use common::slurm::{campaign_share, cluster, completed_under_one_name, jobs_of, sacct_wait};
-use common::{culprit, json, linear, stderr, BUILD, TEST_ALWAYS};
+use common::{culprit, git, json, linear, stderr, BUILD, TEST_ALWAYS};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -227,6 +228,79 @@ fn ctrl_c_cancels_the_campaigns_jobs() {
     assert!(stderr(&o).contains("interrupted"), "{}", stderr(&o));
     // Cancelled, not left to sleep its 100 s.
     assert_eq!(sacct_wait(id).1, "CANCELLED");
+}
+
+#[test]
+fn culprit_test_builds_and_runs_a_patched_commit_as_slurm_jobs() {
+    if !cluster() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let (repo, _, _, last) = linear(t.path(), 5, 3);
+    // The fix, as a diff from git: the test applies it in the object
+    // database and builds the result on the node.
+    git(&repo, &["checkout", "-q", "-b", "fix"]);
+    std::fs::write(repo.join("state.txt"), "BUG=0\n").unwrap();
+    git(&repo, &["commit", "-q", "-a", "-m", "state: fix the bug"]);
+    let patch = t.path().join("fix.diff");
+    std::fs::write(
+        &patch,
+        git(&repo, &["format-patch", "-1", "--stdout"]) + "\n",
+    )
+    .unwrap();
+    git(&repo, &["checkout", "-q", "main"]);
+    let node = t.path().join("node").to_string_lossy().into_owned();
+    let test = |name: &str, extra: &[&str]| {
+        let work = t.path().join(name);
+        let out = t.path().join(format!("{name}.json"));
+        let o = culprit()
+            .args(["test", "--repo"])
+            .arg(&repo)
+            .args(["--commit", &last, "--runs", "3", "--vms", "2"])
+            .args([
+                "--build",
+                BUILD,
+                "--test",
+                TEST_ALWAYS,
+                "--artifact",
+                "out/state",
+            ])
+            .args([
+                "--executor",
+                "slurm",
+                "--node-dir",
+                &node,
+                "--run-timeout",
+                "120",
+            ])
+            .args(extra)
+            .arg("--workdir")
+            .arg(&work)
+            .arg("--json")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&o.stdout).into_owned();
+        (o.status.code(), json(&out), jobs_of(&work), log, stderr(&o))
+    };
+    let (code, result, jobs, log, err) = test("plain", &[]);
+    assert_eq!(code, Some(6), "{log}\n{err}");
+    assert_eq!(result["crashed"], 3, "{result}");
+    let patch_s = patch.to_string_lossy().into_owned();
+    let (fixed_code, fixed, fixed_jobs, log, err) = test("fixed", &["--patch", &patch_s]);
+    assert_eq!(fixed_code, Some(0), "{log}\n{err}");
+    assert_eq!(
+        (fixed["clean"].as_u64(), fixed["crashed"].as_u64()),
+        (Some(3), Some(0))
+    );
+    assert_ne!(fixed["commit"], result["commit"]);
+    // One build and three runs each, every one a job that completed.
+    for (jobs, result) in [(&jobs, &result), (&fixed_jobs, &fixed)] {
+        let builds = jobs.iter().filter(|(_, s)| s.starts_with("build-")).count();
+        let runs = jobs.iter().filter(|(_, s)| s.starts_with("run-")).count();
+        assert_eq!((builds, runs), (1, 3), "{jobs:?} {result}");
+        assert!(completed_under_one_name(jobs).starts_with("culprit-"));
+    }
 }
 
 #[test]

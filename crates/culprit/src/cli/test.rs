@@ -12,10 +12,11 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 
-use super::bisect::{given_in, GenericArgs};
+use super::bisect::{given_in, ExecutorArgs, GenericArgs};
 use super::paths::default_workdir;
 use super::test_backend::{backend_for, seconds, Place};
 use crate::backend::kernel::{self, KernelSettings};
+use crate::backend::slurm::Executor;
 use crate::print::trial::{self as printer, TestSummary};
 use crate::spec::{Mode, Search};
 use crate::trial::{self, Crash, Reason, TestOutcome};
@@ -80,6 +81,9 @@ pub struct TestArgs {
 
     #[command(flatten)]
     pub kernel_settings: KernelSettings,
+
+    #[command(flatten)]
+    pub executor: ExecutorArgs,
 }
 
 /// The JSON result of `culprit test` (schema `culprit-test/1`).
@@ -162,6 +166,7 @@ pub fn run(a: &TestArgs, sub: Option<&ArgMatches>) -> Result<i32> {
     let empty = ArgMatches::default();
     let given = given_in(sub.unwrap_or(&empty));
     let mode = a.generic.mode(a.kernel, &a.kernel_settings, &given)?;
+    let executor = a.executor.to_executor(&given)?;
     if a.runs == 0 {
         bail!("--runs must be at least 1");
     }
@@ -192,7 +197,10 @@ pub fn run(a: &TestArgs, sub: Option<&ArgMatches>) -> Result<i32> {
                 a.repo.display()
             );
         }
-        kernel::preflight(k)?;
+        // On Slurm the nodes need the tools; their jobs check them.
+        if executor == Executor::Local {
+            kernel::preflight(k)?;
+        }
     }
     let key = serde_json::json!({
         "command": "test",
@@ -235,7 +243,7 @@ pub fn run(a: &TestArgs, sub: Option<&ArgMatches>) -> Result<i32> {
             workdir: &workdir,
             vms: a.vms,
         };
-        let mut backend = backend_for(&mode, &place, cancel.clone(), &mut progress)?;
+        let mut backend = backend_for(&mode, &executor, &place, cancel.clone(), &mut progress)?;
         trial::test_commit(backend.as_mut(), &commit, 0..a.runs, &mut progress)
     })();
     if cancel.is_cancelled() {

@@ -1,10 +1,13 @@
-//! The backend a [`Mode`] describes, ready to build and run: the user's
-//! commands ([`CommandBackend`]) or Linux in QEMU ([`KernelBackend`], in
-//! the repository's shared build tree unless told otherwise).
+//! The backend a [`Mode`] and an [`Executor`] describe, ready to build and
+//! run: the user's commands ([`CommandBackend`]) or Linux in QEMU
+//! ([`KernelBackend`], in the repository's shared build tree unless told
+//! otherwise), as child processes here or as jobs on a Slurm cluster
+//! ([`SlurmBackend`], [`SlurmKernelBackend`]).
 //!
-//! `culprit test` builds its backend here. `crate::execute` builds the
-//! same backends inline today; one of the two should go (this function is
-//! meant to be the one both call).
+//! `culprit test` builds its backend here, and so does a campaign on
+//! Slurm (`crate::execute`); a local campaign builds its own there, as it
+//! may want several builders (`--builders`, `--overlap`) and its pool of
+//! VMs comes from the campaign's options.
 
 use anyhow::{bail, Context, Result};
 use culprit_git::Repo;
@@ -14,6 +17,8 @@ use std::time::Duration;
 
 use crate::backend::command::{CommandBackend, CommandSettings};
 use crate::backend::kernel::{KernelBackend, Pool, TreeChoice};
+use crate::backend::slurm::kernel::SlurmKernelBackend;
+use crate::backend::slurm::{Executor, SlurmBackend};
 use crate::backend::{Backend, Progress};
 use crate::cli::paths::default_build_tree;
 use crate::spec::Mode;
@@ -42,11 +47,23 @@ pub fn seconds(name: &str, v: Option<f64>) -> Result<Option<Duration>> {
     }
 }
 
-/// Creates the backend `mode` describes. Every job it starts runs under
-/// `cancel`; long steps (the first checkout, the initramfs) report through
-/// `progress`.
+/// Options of the local kernel backend that Slurm has no use for: each
+/// build node keeps its build tree under --node-dir.
+pub fn check_executor(mode: &Mode, executor: &Executor) -> Result<()> {
+    if let (Mode::Kernel(k), Executor::Slurm(_)) = (mode, executor) {
+        if k.build_tree.is_some() || k.private_tree {
+            bail!("--build-tree and --private-tree are for the local executor: with --executor slurm each build node keeps its kernel build tree under --node-dir (docs/slurm.md)");
+        }
+    }
+    Ok(())
+}
+
+/// Creates the backend `mode` describes on `executor`. Every job it starts
+/// runs under `cancel` (on Slurm, cancelling it cancels the jobs); long
+/// steps (the first checkout, the initramfs) report through `progress`.
 pub fn backend_for(
     mode: &Mode,
+    executor: &Executor,
     at: &Place<'_>,
     cancel: Cancel,
     progress: Progress,
@@ -54,23 +71,46 @@ pub fn backend_for(
     if at.vms == 0 {
         bail!("--vms must be at least 1");
     }
-    Ok(match mode {
-        Mode::Generic(g) => Box::new(CommandBackend::new(
-            at.repo,
-            at.start,
-            at.workdir,
-            CommandSettings {
+    Ok(match (mode, executor) {
+        (Mode::Generic(g), executor) => {
+            let settings = CommandSettings {
                 build: g.build.clone(),
                 test: g.test.clone(),
                 artifact: g.artifact.clone(),
                 vms: at.vms,
                 run_timeout: seconds("--run-timeout", g.run_timeout)?,
                 build_timeout: seconds("--build-timeout", g.build_timeout)?,
-            },
-            cancel,
-            progress,
-        )?),
-        Mode::Kernel(k) => {
+            };
+            match executor {
+                Executor::Local => Box::new(CommandBackend::new(
+                    at.repo, at.start, at.workdir, settings, cancel, progress,
+                )?),
+                Executor::Slurm(slurm) => Box::new(SlurmBackend::new(
+                    at.repo,
+                    at.workdir,
+                    settings,
+                    slurm.clone(),
+                    cancel,
+                    progress,
+                )?),
+            }
+        }
+        (Mode::Kernel(k), Executor::Slurm(slurm)) => {
+            check_executor(mode, executor)?;
+            Box::new(
+                SlurmKernelBackend::new(
+                    at.repo,
+                    at.workdir,
+                    k.clone(),
+                    slurm.clone(),
+                    at.vms,
+                    cancel,
+                    progress,
+                )
+                .context("preparing the kernel backend on Slurm")?,
+            )
+        }
+        (Mode::Kernel(k), Executor::Local) => {
             let tree = if k.private_tree {
                 TreeChoice::Private
             } else if let Some(d) = &k.build_tree {

@@ -13,7 +13,7 @@ use crate::campaign::{Finish, Machine, Record, Sink};
 use crate::drive::{drive, drive_batch, Reverter};
 use crate::hint::Hinter;
 use crate::journal::Journal;
-use crate::spec::{CampaignSpec, Generic, Mode};
+use crate::spec::{CampaignSpec, Generic};
 
 use super::timeout;
 
@@ -52,15 +52,9 @@ pub(super) fn command_settings(spec: &CampaignSpec, g: &Generic) -> Result<Comma
     })
 }
 
-/// Options of the local kernel backend that Slurm has no use for: each
-/// build node keeps its build tree under --node-dir.
+/// Options of the local kernel backend that Slurm has no use for.
 pub(super) fn check_executor(spec: &CampaignSpec) -> Result<()> {
-    if let (Mode::Kernel(k), Executor::Slurm(_)) = (&spec.mode, &spec.executor) {
-        if k.build_tree.is_some() || k.private_tree {
-            bail!("--build-tree and --private-tree are for the local executor: with --executor slurm each build node keeps its kernel build tree under --node-dir (docs/slurm.md)");
-        }
-    }
-    Ok(())
+    crate::cli::test_backend::check_executor(&spec.mode, &spec.executor)
 }
 
 /// `--builders`: in range, and only where several builders exist.

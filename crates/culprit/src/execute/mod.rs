@@ -15,10 +15,10 @@ use crate::backend::command::CommandBackend;
 use crate::backend::kernel::{
     self, KernelBackend, KernelBuilders, KernelSettings, Pool, TreeChoice,
 };
-use crate::backend::slurm::kernel::SlurmKernelBackend;
-use crate::backend::slurm::{Executor, SlurmBackend};
+use crate::backend::slurm::Executor;
 use crate::campaign::{Event, Machine, Plan, Record, Sink, WalkEnd};
 use crate::cli::paths::{default_build_tree, default_workdir};
+use crate::cli::test_backend::{backend_for, Place};
 use crate::hint::{Hinter, NoHints, StackHinter};
 use crate::journal::Journal;
 use crate::print::jsonl::JsonLines;
@@ -203,6 +203,23 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
             })
         };
         let mut backend: Exec = match &spec.mode {
+            // On Slurm one commit builds at a time (check_builders).
+            _ if spec.executor != Executor::Local => {
+                let place = Place {
+                    repo: &repo,
+                    repo_path: &spec.repo,
+                    start: &s.bad,
+                    workdir: &workdir,
+                    vms: spec.search.vms,
+                };
+                Exec::One(backend_for(
+                    &spec.mode,
+                    &spec.executor,
+                    &place,
+                    cancel.clone(),
+                    &mut progress,
+                )?)
+            }
             Mode::Generic(g) if spec.search.concurrent() => {
                 Exec::Many(Box::new(CommandBuilders::new(
                     &repo,
@@ -214,73 +231,46 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
                     &mut progress,
                 )?))
             }
-            Mode::Generic(g) => {
-                let settings = exec::command_settings(spec, g)?;
-                Exec::One(match &spec.executor {
-                    Executor::Local => Box::new(CommandBackend::new(
-                        &repo,
-                        &s.bad,
-                        &workdir,
-                        settings,
-                        cancel.clone(),
-                        &mut progress,
-                    )?),
-                    Executor::Slurm(slurm) => Box::new(SlurmBackend::new(
-                        &repo,
-                        &workdir,
-                        settings,
-                        slurm.clone(),
-                        cancel.clone(),
-                        &mut progress,
-                    )?),
-                })
-            }
-            Mode::Kernel(k) => match &spec.executor {
-                Executor::Slurm(slurm) => Exec::One(Box::new(
-                    SlurmKernelBackend::new(
-                        &repo,
-                        &workdir,
-                        k.clone(),
-                        slurm.clone(),
-                        spec.search.vms,
-                        cancel.clone(),
-                        &mut progress,
-                    )
-                    .context("preparing the kernel backend on Slurm")?,
-                )),
-                Executor::Local => {
-                    let (settings, pool) = kernel_pool(spec, k)?;
-                    let b = spec.search.builders;
-                    if spec.search.concurrent() {
-                        Exec::Many(Box::new(
-                            KernelBuilders::new(
-                                &repo,
-                                &s.bad,
-                                &workdir,
-                                settings,
-                                pool,
-                                b,
-                                cancel.clone(),
-                                &mut progress,
-                            )
-                            .context("preparing the kernel builders")?,
-                        ))
-                    } else {
-                        Exec::One(Box::new(
-                            KernelBackend::new(
-                                &repo,
-                                &s.bad,
-                                &workdir,
-                                settings,
-                                pool,
-                                cancel.clone(),
-                                &mut progress,
-                            )
-                            .context("preparing the kernel backend")?,
-                        ))
-                    }
+            Mode::Generic(g) => Exec::One(Box::new(CommandBackend::new(
+                &repo,
+                &s.bad,
+                &workdir,
+                exec::command_settings(spec, g)?,
+                cancel.clone(),
+                &mut progress,
+            )?)),
+            Mode::Kernel(k) => {
+                let (settings, pool) = kernel_pool(spec, k)?;
+                let b = spec.search.builders;
+                if spec.search.concurrent() {
+                    Exec::Many(Box::new(
+                        KernelBuilders::new(
+                            &repo,
+                            &s.bad,
+                            &workdir,
+                            settings,
+                            pool,
+                            b,
+                            cancel.clone(),
+                            &mut progress,
+                        )
+                        .context("preparing the kernel builders")?,
+                    ))
+                } else {
+                    Exec::One(Box::new(
+                        KernelBackend::new(
+                            &repo,
+                            &s.bad,
+                            &workdir,
+                            settings,
+                            pool,
+                            cancel.clone(),
+                            &mut progress,
+                        )
+                        .context("preparing the kernel backend")?,
+                    ))
                 }
-            },
+            }
         };
         let product = match spec.mode {
             Mode::Generic(_) => "build",
