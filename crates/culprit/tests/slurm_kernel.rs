@@ -43,14 +43,25 @@ fn cancel_a_running_run_job(shared: PathBuf, done: Arc<AtomicBool>) -> Option<u6
     while !done.load(Ordering::SeqCst) {
         let jobs = campaign_share(&shared).map_or_else(Vec::new, |s| jobs_so_far(&s));
         for (id, stem) in jobs {
-            if !stem.starts_with("run-") || !tried.insert(id) {
+            if !stem.starts_with("run-") || tried.contains(&id) {
                 continue;
             }
-            if state(id).as_deref() == Some("RUNNING")
-                && Command::new("scancel")
-                    .arg(id.to_string())
-                    .status()
-                    .is_ok_and(|s| s.success())
+            // A job still waiting for its node is looked at again (on a
+            // loaded machine a run job may first be seen pending); one
+            // that ran or ended is not.
+            match state(id).as_deref() {
+                Some("PENDING" | "CONFIGURING") => continue,
+                Some("RUNNING") => {}
+                _ => {
+                    tried.insert(id);
+                    continue;
+                }
+            }
+            tried.insert(id);
+            if Command::new("scancel")
+                .arg(id.to_string())
+                .status()
+                .is_ok_and(|s| s.success())
             {
                 return Some(id);
             }
