@@ -12,7 +12,7 @@
 mod common;
 
 use common::slurm::{campaign_share, cluster, completed_under_one_name, jobs_of, sacct_wait};
-use common::{culprit, git, json, linear, stderr, BUILD, TEST_ALWAYS};
+use common::{culprit, fix_patch, json, linear, stderr, test_always_args, BUILD, TEST_ALWAYS};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -239,32 +239,15 @@ fn culprit_test_builds_and_runs_a_patched_commit_as_slurm_jobs() {
     let (repo, _, _, last) = linear(t.path(), 5, 3);
     // The fix, as a diff from git: the test applies it in the object
     // database and builds the result on the node.
-    git(&repo, &["checkout", "-q", "-b", "fix"]);
-    std::fs::write(repo.join("state.txt"), "BUG=0\n").unwrap();
-    git(&repo, &["commit", "-q", "-a", "-m", "state: fix the bug"]);
-    let patch = t.path().join("fix.diff");
-    std::fs::write(
-        &patch,
-        git(&repo, &["format-patch", "-1", "--stdout"]) + "\n",
-    )
-    .unwrap();
-    git(&repo, &["checkout", "-q", "main"]);
+    let patch = fix_patch(t.path(), &repo);
     let node = t.path().join("node").to_string_lossy().into_owned();
     let test = |name: &str, extra: &[&str]| {
         let work = t.path().join(name);
         let out = t.path().join(format!("{name}.json"));
         let o = culprit()
-            .args(["test", "--repo"])
+            .args(test_always_args(&last, &["--runs", "3", "--vms", "2"]))
+            .arg("--repo")
             .arg(&repo)
-            .args(["--commit", &last, "--runs", "3", "--vms", "2"])
-            .args([
-                "--build",
-                BUILD,
-                "--test",
-                TEST_ALWAYS,
-                "--artifact",
-                "out/state",
-            ])
             .args([
                 "--executor",
                 "slurm",

@@ -4,35 +4,6 @@
 mod common;
 
 use common::*;
-use std::path::Path;
-
-/// A fix for the linear history's bug, as `git format-patch` writes it.
-fn fix_patch(t: &Path, repo: &Path) -> std::path::PathBuf {
-    git(repo, &["checkout", "-q", "-b", "fix"]);
-    std::fs::write(repo.join("state.txt"), "BUG=0\n").unwrap();
-    git(repo, &["commit", "-q", "-a", "-m", "state: fix the bug"]);
-    let text = git(repo, &["format-patch", "-1", "--stdout"]);
-    git(repo, &["checkout", "-q", "main"]);
-    let p = t.join("0001-fix.patch");
-    std::fs::write(&p, text + "\n").unwrap();
-    p
-}
-
-fn test_args<'a>(bad: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut v = vec![
-        "test",
-        "--commit",
-        bad,
-        "--build",
-        BUILD,
-        "--test",
-        TEST_ALWAYS,
-        "--artifact",
-        "out/state",
-    ];
-    v.extend_from_slice(extra);
-    v
-}
 
 #[test]
 fn a_patch_that_fixes_the_bug_makes_every_run_clean() {
@@ -46,7 +17,7 @@ fn a_patch_that_fixes_the_bug_makes_every_run_clean() {
 
     // Unpatched: every run crashes, exit status 6.
     let o = culprit()
-        .args(test_args(&bad, &["--runs", "3", "--vms", "2"]))
+        .args(test_always_args(&bad, &["--runs", "3", "--vms", "2"]))
         .arg("--repo")
         .arg(&repo)
         .arg("--workdir")
@@ -74,7 +45,7 @@ fn a_patch_that_fixes_the_bug_makes_every_run_clean() {
 
     // Patched: a new commit on bad, every run clean, exit status 0.
     let o = culprit()
-        .args(test_args(&bad, &["--runs", "3", "--patch"]))
+        .args(test_always_args(&bad, &["--runs", "3", "--patch"]))
         .arg(&patch)
         .arg("--repo")
         .arg(&repo)
@@ -112,7 +83,7 @@ fn a_patch_that_does_not_apply_is_an_error_naming_it() {
     let patch = fix_patch(t.path(), &repo);
     // On the first commit state.txt reads BUG=0: the fix has nothing to fix.
     let o = culprit()
-        .args(test_args(&first, &["--patch"]))
+        .args(test_always_args(&first, &["--patch"]))
         .arg(&patch)
         .arg("--repo")
         .arg(&repo)
@@ -159,7 +130,7 @@ fn options_of_the_other_mode_are_refused() {
     let t = tempfile::tempdir().unwrap();
     let (repo, _first, _culprit, bad) = linear(t.path(), 2, 1);
     let o = culprit()
-        .args(test_args(&bad, &["--memory", "256"]))
+        .args(test_always_args(&bad, &["--memory", "256"]))
         .arg("--repo")
         .arg(&repo)
         .output()
@@ -171,7 +142,7 @@ fn options_of_the_other_mode_are_refused() {
         stderr(&o)
     );
     let o = culprit()
-        .args(test_args(&bad, &["--runs", "0"]))
+        .args(test_always_args(&bad, &["--runs", "0"]))
         .arg("--repo")
         .arg(&repo)
         .output()

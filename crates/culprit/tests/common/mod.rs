@@ -162,3 +162,34 @@ pub fn c_history(dir: &Path) -> (PathBuf, String, String, String) {
     let last = git(&repo, &["rev-parse", "HEAD"]);
     (repo, first, culprit, last)
 }
+
+/// A fix for the linear history's bug, as `git format-patch` writes it
+/// (in `dir`; the repository is left on main).
+pub fn fix_patch(dir: &Path, repo: &Path) -> PathBuf {
+    git(repo, &["checkout", "-q", "-b", "fix"]);
+    std::fs::write(repo.join("state.txt"), "BUG=0\n").unwrap();
+    git(repo, &["commit", "-q", "-a", "-m", "state: fix the bug"]);
+    let text = git(repo, &["format-patch", "-1", "--stdout"]);
+    git(repo, &["checkout", "-q", "main"]);
+    let p = dir.join("0001-fix.patch");
+    std::fs::write(&p, text + "\n").unwrap();
+    p
+}
+
+/// `culprit test` options for commit `rev` with the shell build and the
+/// always-crashing test, then `extra`.
+pub fn test_always_args<'a>(rev: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![
+        "test",
+        "--commit",
+        rev,
+        "--build",
+        BUILD,
+        "--test",
+        TEST_ALWAYS,
+        "--artifact",
+        "out/state",
+    ];
+    v.extend_from_slice(extra);
+    v
+}
