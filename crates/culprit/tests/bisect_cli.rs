@@ -162,14 +162,7 @@ fn expect_error(args: &[&str], repo: &Path, needle: &str) {
 fn bad_input_gets_clear_errors() {
     let t = tempfile::tempdir().unwrap();
     let (repo, good, _, bad) = linear(t.path(), 5, 3);
-    let b = [
-        "--build",
-        BUILD,
-        "--test",
-        TEST_ALWAYS,
-        "--artifact",
-        "out/state",
-    ];
+    let b = ALWAYS;
     let with = |extra: &[&str]| -> Vec<String> {
         extra
             .iter()

@@ -96,20 +96,22 @@ pub const MAINTAINERS: &str = "DEMO STATE\nM:\tDana Maintainer <dana@example.org
 pub const BUILD: &str = "mkdir -p out && cp state.txt out/state";
 pub const TEST_ALWAYS: &str = "grep -q BUG=1 \"$CULPRIT_ARTIFACT\" && { echo 'BUG: unable to handle page fault for address: 0000000000000008'; echo 'RIP: 0010:demo_crash+0x5/0x10'; exit 1; }; exit 0";
 
+/// The shell build and the always-crashing test, with their artifact.
+pub const ALWAYS: [&str; 6] = [
+    "--build",
+    BUILD,
+    "--test",
+    TEST_ALWAYS,
+    "--artifact",
+    "out/state",
+];
+
 /// `culprit bisect` options for the shell build and the always-crashing
 /// test from `bad` with no good end (the campaign walks back to find one),
 /// then `extra`.
 pub fn walk_always_args<'a>(bad: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut v = vec![
-        "--bad",
-        bad,
-        "--build",
-        BUILD,
-        "--test",
-        TEST_ALWAYS,
-        "--artifact",
-        "out/state",
-    ];
+    let mut v = vec!["--bad", bad];
+    v.extend_from_slice(&ALWAYS);
     v.extend_from_slice(extra);
     v
 }
@@ -179,17 +181,8 @@ pub fn fix_patch(dir: &Path, repo: &Path) -> PathBuf {
 /// `culprit test` options for commit `rev` with the shell build and the
 /// always-crashing test, then `extra`.
 pub fn test_always_args<'a>(rev: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut v = vec![
-        "test",
-        "--commit",
-        rev,
-        "--build",
-        BUILD,
-        "--test",
-        TEST_ALWAYS,
-        "--artifact",
-        "out/state",
-    ];
+    let mut v = vec!["test", "--commit", rev];
+    v.extend_from_slice(&ALWAYS);
     v.extend_from_slice(extra);
     v
 }
