@@ -52,11 +52,6 @@ pub(super) fn command_settings(spec: &CampaignSpec, g: &Generic) -> Result<Comma
     })
 }
 
-/// Options of the local kernel backend that Slurm has no use for.
-pub(super) fn check_executor(spec: &CampaignSpec) -> Result<()> {
-    crate::cli::test_backend::check_executor(&spec.mode, &spec.executor)
-}
-
 /// `--builders`: in range, and only where several builders exist.
 pub(super) fn check_builders(spec: &CampaignSpec) -> Result<()> {
     let b = spec.search.builders;

@@ -18,7 +18,7 @@ use crate::backend::kernel::{
 use crate::backend::slurm::Executor;
 use crate::campaign::{Event, Machine, Plan, Record, Sink, WalkEnd};
 use crate::cli::paths::{default_build_tree, default_workdir};
-use crate::cli::test_backend::{backend_for, Place};
+use crate::cli::test_backend::{backend_for, check_executor, Place};
 use crate::hint::{Hinter, NoHints, StackHinter};
 use crate::journal::Journal;
 use crate::print::jsonl::JsonLines;
@@ -115,7 +115,7 @@ fn settings_identity(mode: &Mode) -> Result<(&'static str, serde_json::Value)> {
 pub fn run(spec: &CampaignSpec) -> Result<i32> {
     let config = engine_config(spec)?;
     exec::check_builders(spec)?;
-    exec::check_executor(spec)?;
+    check_executor(&spec.mode, &spec.executor)?;
     if let Mode::Generic(g) = &spec.mode {
         timeout("--run-timeout", g.run_timeout)?;
         timeout("--build-timeout", g.build_timeout)?;
