@@ -6,6 +6,7 @@ use crate::dag::{Dag, NodeId};
 use crate::plan::{best_build, best_round, Costs};
 use crate::posterior::{Model, Posterior, TestedUnit};
 use crate::rates::{Age, RateModel, AXES};
+use crate::regions::RegionModel;
 use crate::types::{
     BuildOutcome, Config, Evidence, Hypothesis, Outcome, RunOutcome, Signature, Status, Step,
     StopReason, Verdict,
@@ -342,6 +343,11 @@ impl Engine {
                 lo: self.config.q_old_prior,
                 span: self.span,
             },
+            regions: RegionModel {
+                prior: self.config.region_prior,
+                length: self.config.region_length,
+                rate: self.config.region_rate,
+            },
             f: self.config.false_target_rate,
             older_prior: self.config.older_prior,
             ln_penalty: PENALTY.ln(),
@@ -544,9 +550,10 @@ impl Engine {
     /// answers right at the stated rate; when the rate seems to change
     /// along history the two-rate model is a simplification of a rate that
     /// may fall gradually or at several points, and the margin grows with
-    /// the belief in the change.
+    /// the belief in the change, or in a false-target region (the other
+    /// reading of the same counts, see `regions`).
     pub(crate) fn stop_at(&self, post: &Posterior) -> f64 {
-        let drift = post.drift.clamp(0.0, 1.0);
+        let drift = post.drift.max(post.region).clamp(0.0, 1.0);
         let margin = STOP_MARGIN * (1.0 - DRIFT_MARGIN * drift);
         1.0 - (1.0 - self.config.confidence) * margin
     }

@@ -40,6 +40,14 @@
 //! clean runs below the answer keep most of their weight (measured: mean
 //! runs +0 to +20% on the stationary bench scenarios).
 //!
+//! A false-target region (`regions`) is the other reading of the same
+//! counts: target crashes just below the culprit from an older bug with the
+//! same title. With prior `Config::region_prior` the absent commits below
+//! the culprit, down to a boundary about `Config::region_length` commits
+//! away, fire at a rate up to `Config::region_rate`; a few crashes there
+//! then no longer drag the answer down to them. The stop rule asks for more
+//! when either reading is believed.
+//!
 //! The next step maximises the expected information about the culprit per
 //! unit of cost, over a round of runs on built commits or a new build; each
 //! class of hypotheses predicts a commit's crashes from its own rates, its
@@ -80,6 +88,7 @@ mod plan;
 mod posterior;
 mod probe;
 mod rates;
+mod regions;
 mod select;
 mod types;
 mod verify;

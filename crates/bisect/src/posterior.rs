@@ -19,6 +19,7 @@
 
 use crate::bits::Bits;
 use crate::rates::{Age, Class, Present, RateModel};
+use crate::regions::{region_ll, RegionModel};
 use std::collections::BTreeMap;
 
 /// A test unit with evidence: commits with one binary (same signature).
@@ -37,6 +38,9 @@ pub struct TestedUnit<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct Model {
     pub rates: RateModel,
+    /// False-target regions on the absent side (not used by a fix
+    /// bisection).
+    pub regions: RegionModel,
     /// Target rate on commits without the bug.
     pub f: f64,
     pub older_prior: f64,
@@ -73,6 +77,9 @@ pub struct Posterior {
     pub q_old: f64,
     /// Posterior probability of a change of rate among the tested units.
     pub drift: f64,
+    /// Posterior probability that target crashes below the culprit come
+    /// from a false-target region.
+    pub region: f64,
 }
 
 /// A well-spread 64-bit key per unit (splitmix64 finaliser).
@@ -139,31 +146,45 @@ impl Posterior {
                 .total_cmp(&units[y].ages.0[0])
                 .then(x.cmp(&y))
         });
-        // Present units with runs under "culprit is h" (None: older, all).
-        // A fix bisection has the bug where h is not an ancestor.
-        let present_of = |h: Option<usize>| -> Vec<Present> {
-            order
-                .iter()
-                .filter(|&&i| {
-                    h.is_none_or(|h| (present_bits[i][h / 64] >> (h % 64) & 1 == 1) != model.fix)
-                })
-                .map(|&i| Present {
+        // Units with runs where the bug is present, and absent, under
+        // "culprit is h" (None: older, all present). A fix bisection has
+        // the bug where h is not an ancestor.
+        let sides_of = |h: Option<usize>| -> (Vec<Present>, Vec<Present>) {
+            let (mut present, mut absent) = (Vec::new(), Vec::new());
+            for &i in &order {
+                let p = Present {
                     oldest: units[i].ages.0,
                     newest: units[i].ages.1,
                     k: units[i].k,
                     m: units[i].m,
-                })
-                .collect()
+                };
+                if h.is_none_or(|h| (present_bits[i][h / 64] >> (h % 64) & 1 == 1) != model.fix) {
+                    present.push(p);
+                } else {
+                    absent.push(p);
+                }
+            }
+            (present, absent)
         };
 
         let mut ids: BTreeMap<u64, u32> = BTreeMap::new();
         let mut classes: Vec<Class> = Vec::new();
-        let mut class_id = |key: u64, h: Option<usize>, classes: &mut Vec<Class>| -> u32 {
-            *ids.entry(key).or_insert_with(|| {
-                classes.push(Class::new(&present_of(h), &model.rates));
-                classes.len() as u32 - 1
-            })
-        };
+        // The region term of each class, beside it.
+        let mut region: Vec<f64> = Vec::new();
+        let mut class_id =
+            |key: u64, h: Option<usize>, classes: &mut Vec<Class>, region: &mut Vec<f64>| -> u32 {
+                *ids.entry(key).or_insert_with(|| {
+                    let (present, absent) = sides_of(h);
+                    let class = Class::new(&present, &model.rates);
+                    region.push(if model.fix {
+                        0.0
+                    } else {
+                        region_ll(&absent, class.oldest, model.f, &model.regions)
+                    });
+                    classes.push(class);
+                    classes.len() as u32 - 1
+                })
+            };
 
         let candidates = good.iter().filter(|g| !**g).count();
         let older_prior = if candidates == 0 {
@@ -195,7 +216,7 @@ impl Posterior {
             let id = match last {
                 Some((k, id)) if k == key => id,
                 _ => {
-                    let id = class_id(key, Some(h), &mut classes);
+                    let id = class_id(key, Some(h), &mut classes, &mut region);
                     last = Some((key, id));
                     id
                 }
@@ -207,15 +228,18 @@ impl Posterior {
             } else {
                 total_absent - absent_ll[h]
             };
-            let v =
-                ln_prior(h) + classes[id as usize].ll + f_side + mixed[h] as f64 * model.ln_penalty;
+            let v = ln_prior(h)
+                + classes[id as usize].ll
+                + f_side
+                + region[id as usize]
+                + mixed[h] as f64 * model.ln_penalty;
             ll[h] = v;
             max = max.max(v);
         }
         // "Older": every unit with runs is present; units of good nodes are
         // present only here, so its key is kept apart from the commits'.
         let older_key = order.iter().fold(0u64, |k, &i| k ^ unit_key(i)) ^ 0x5a5a_5a5a_5a5a_5a5a;
-        let older_class = class_id(older_key, None, &mut classes);
+        let older_class = class_id(older_key, None, &mut classes, &mut region);
         let older_ll = if older_prior > 0.0 {
             older_prior.ln() + classes[older_class as usize].ll
         } else {
@@ -244,6 +268,17 @@ impl Posterior {
             old_sum += p * c.changed * c.q_lo_changed;
             drift += p * c.changed;
         }
+        let prior = model.regions.prior.clamp(0.0, 1.0);
+        let region_p: f64 = region
+            .iter()
+            .zip(&class_mass)
+            .map(|(&r, &p)| {
+                // Belief in a region beyond the prior's: 0 when the absent
+                // side says nothing for or against one.
+                let post = 1.0 - (1.0 - prior) * (-r).exp();
+                p * ((post - prior) / (1.0 - prior).max(1e-12)).max(0.0)
+            })
+            .sum();
         let q_old = if drift > 1e-12 {
             old_sum / drift
         } else {
@@ -259,6 +294,7 @@ impl Posterior {
             q_mean,
             q_old,
             drift,
+            region: region_p,
         }
     }
 }
@@ -305,6 +341,11 @@ mod tests {
                 drift: 0.0,
                 lo: (1.0, 2.0),
                 span: [10.0; crate::rates::AXES],
+            },
+            regions: RegionModel {
+                prior: 0.0,
+                length: 30.0,
+                rate: 0.03,
             },
             f: 0.005,
             older_prior: 0.01,

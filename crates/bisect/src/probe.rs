@@ -292,12 +292,18 @@ mod tests {
             q_mean: 0.5,
             q_old: 0.3,
             drift: 0.0,
+            region: 0.0,
         }
     }
 
     fn model() -> Model {
         Model {
             rates: rates(),
+            regions: crate::regions::RegionModel {
+                prior: 0.0,
+                length: 30.0,
+                rate: 0.03,
+            },
             f: 0.0,
             older_prior: 0.0,
             ln_penalty: -10.0,

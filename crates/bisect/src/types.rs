@@ -26,6 +26,13 @@ pub struct Config {
     pub drift_prior: f64,
     /// Beta prior (alpha, beta) of the rate on the far side of a change.
     pub q_old_prior: (f64, f64),
+    /// Prior probability that commits just below the culprit show the
+    /// target from an older bug with the same title (see `regions`).
+    pub region_prior: f64,
+    /// Mean extent of such a region, in commits.
+    pub region_length: f64,
+    /// The highest rate at which such a region shows the target.
+    pub region_rate: f64,
     /// Runs on one test unit after which it is not tested any more (a
     /// reproducer too weak there to tell its state in that many runs
     /// leaves it to the others).
@@ -57,6 +64,9 @@ impl Default for Config {
             older_prior: 0.01,
             drift_prior: 0.3,
             q_old_prior: (2.0, 3.0),
+            region_prior: 0.03,
+            region_length: 30.0,
+            region_rate: 0.03,
             max_unit_runs: 100,
             max_builds: None,
             max_runs: None,
