@@ -436,6 +436,7 @@ impl Engine {
             q_estimate: post.q_mean,
             q_old: post.q_old,
             drift: post.drift,
+            region: post.region,
             suspicious,
             weak,
             target: self.target,

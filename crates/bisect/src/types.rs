@@ -160,6 +160,10 @@ pub struct Status {
     pub q_old: f64,
     /// Posterior probability that the rate changes among the tested commits.
     pub drift: f64,
+    /// Posterior probability that target crashes below the culprit come
+    /// from a false-target region (an older bug with the same title), over
+    /// what the prior alone says.
+    pub region: f64,
     /// Tested commits (first of their test unit) that showed the target
     /// although the posterior says the bug is absent there: a coincidence
     /// or a false-target region. With the number of target crashes.

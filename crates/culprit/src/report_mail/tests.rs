@@ -61,6 +61,7 @@ fn summary(verdict: &'static str, culprit: Option<&str>, good: &str, bad: &str) 
             evidence: crate::result::EvidenceDoc {
                 drift: 0.0,
                 q_old: None,
+                region: 0.0,
                 suspicious: Vec::new(),
                 weak: Vec::new(),
             },

@@ -11,6 +11,9 @@ use culprit_bisect::Status;
 
 /// Below this posterior probability a change of rate is not reported.
 const DRIFT_SHOWN: f64 = 0.5;
+/// From this posterior probability on, suspicious crashes are called a
+/// false-target region.
+const REGION_SHOWN: f64 = 0.5;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct EvidenceDoc {
@@ -19,6 +22,9 @@ pub struct EvidenceDoc {
     pub drift: f64,
     /// The rate on the older side of that change, when it is likely.
     pub q_old: Option<f64>,
+    /// Posterior probability that the target crashes just below the answer
+    /// come from an older bug with the same title (a false-target region).
+    pub region: f64,
     /// Commits that showed the target although the answer says the bug is
     /// not there: a coincidence or an older bug with the same title.
     pub suspicious: Vec<Suspicious>,
@@ -45,6 +51,7 @@ impl EvidenceDoc {
         EvidenceDoc {
             drift: st.drift,
             q_old: (st.drift >= DRIFT_SHOWN).then_some(st.q_old),
+            region: st.region,
             suspicious: st
                 .suspicious
                 .iter()
@@ -80,8 +87,16 @@ impl EvidenceDoc {
                 .iter()
                 .map(|s| format!("{} ({}x)", short(&s.commit), s.crashes))
                 .collect();
+            let why = if self.region >= REGION_SHOWN {
+                format!(
+                    "read as an older bug with the same title just below the answer, {:.0}% probable",
+                    self.region * 100.0
+                )
+            } else {
+                "a coincidence, or an older bug with the same title".to_string()
+            };
             out.push(format!(
-                "suspicious: the target crashed on commits the answer calls clean (a coincidence, or an older bug with the same title): {}",
+                "suspicious: the target crashed on commits the answer calls clean ({why}): {}",
                 list.join(", ")
             ));
         }
@@ -95,5 +110,41 @@ impl EvidenceDoc {
             out.push(format!("weak evidence on: {}", list.join(", ")));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(region: f64) -> EvidenceDoc {
+        EvidenceDoc {
+            drift: 0.0,
+            q_old: None,
+            region,
+            suspicious: vec![Suspicious {
+                commit: "0123456789abcdef0123456789abcdef01234567".to_string(),
+                crashes: 3,
+            }],
+            weak: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn suspicious_crashes_say_whether_they_read_as_an_older_bug() {
+        let likely = doc(0.83).lines(0.9);
+        assert_eq!(likely.len(), 1);
+        assert!(
+            likely[0].contains("older bug with the same title just below the answer, 83% probable"),
+            "{likely:?}"
+        );
+        assert!(likely[0].contains("(3x)"), "{likely:?}");
+        let unlikely = doc(0.2).lines(0.9);
+        assert!(unlikely[0].contains("a coincidence, or"), "{unlikely:?}");
+        assert!(!unlikely[0].contains("probable"), "{unlikely:?}");
+        // Nothing suspicious, nothing to say, whatever the belief.
+        let mut none = doc(0.9);
+        none.suspicious.clear();
+        assert!(none.lines(0.9).is_empty());
     }
 }
