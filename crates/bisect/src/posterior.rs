@@ -5,13 +5,14 @@
 //! Under a hypothesis h the bug is present at the test units in a set S_h.
 //! Present units: the rate model of `rates` (one shared rate, or a change of
 //! rate along history). Absent units: a target crash is a coincidence at the
-//! small rate f. A few target crashes just below the culprit (an older bug
-//! with the same title) do not drag the answer there: where the rate was
-//! learned high, crashes at a low rate fit f better than presence, and
-//! explaining them as presence on the far side of a change of rate needs
-//! the change in the narrow gap right at the culprit, which its prior
-//! (proportional to the gap's width) makes unlikely. The engine names them
-//! as suspicious (`Status::suspicious`).
+//! small rate f, or, just below the oldest present unit, the work of an
+//! older bug with the same title (`regions`, a factor per class). A few
+//! such crashes do not drag the answer there: explaining them as presence
+//! on the far side of a change of rate needs the change in the narrow gap
+//! right at the culprit, which its prior (proportional to the gap's width)
+//! makes unlikely, and the region reading explains them without moving the
+//! culprit. The engine names them as suspicious (`Status::suspicious`) and
+//! reports its belief in a region (`Status::region`).
 //!
 //! Hypotheses with the same set of present units form a class: they share
 //! the present side's likelihood and the rates' posterior, which probe
