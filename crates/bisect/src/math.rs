@@ -1,5 +1,5 @@
-//! Small numeric helpers: log-gamma, log-beta, entropies of count
-//! distributions. Written here so the engine needs no math crate.
+//! Small numeric helpers: log-gamma, log-beta, log-sum-exp, entropies of
+//! count distributions. Written here so the engine needs no math crate.
 
 /// Lanczos coefficients for g = 7, n = 9 (about 15 significant digits).
 const LANCZOS: [f64; 9] = [
@@ -71,6 +71,26 @@ pub fn entropy(pmf: &[f64]) -> f64 {
         .filter(|&&p| p > 0.0)
         .map(|&p| -p * p.log2())
         .sum()
+}
+
+/// ln(1 - e^x) for x <= 0.
+pub fn ln_1m_exp(x: f64) -> f64 {
+    if x >= 0.0 {
+        f64::NEG_INFINITY
+    } else if x > -std::f64::consts::LN_2 {
+        (-x.exp_m1()).ln()
+    } else {
+        (-x.exp()).ln_1p()
+    }
+}
+
+/// ln of the sum of e^x over `xs`, without overflow (-inf when empty).
+pub fn log_sum_exp(xs: &[f64]) -> f64 {
+    let max = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if max == f64::NEG_INFINITY {
+        return max;
+    }
+    max + xs.iter().map(|x| (x - max).exp()).sum::<f64>().ln()
 }
 
 #[cfg(test)]

@@ -36,6 +36,7 @@
 //!
 //! Must never depend on anything but the counts and ages given (no state).
 
+use crate::math::{ln_1m_exp, log_sum_exp};
 use crate::rates::{Age, Present, AXES};
 
 /// Parameters of the region model.
@@ -107,25 +108,6 @@ pub fn region_ll(absent: &[Present], top: Option<Age>, f: f64, model: &RegionMod
     }
     let region = log_sum_exp(&per_axis);
     log_sum_exp(&[(1.0 - prior).ln(), prior.ln() + region])
-}
-
-/// ln(1 - e^x) for x <= 0.
-fn ln_1m_exp(x: f64) -> f64 {
-    if x >= 0.0 {
-        f64::NEG_INFINITY
-    } else if x > -std::f64::consts::LN_2 {
-        (-x.exp_m1()).ln()
-    } else {
-        (-x.exp()).ln_1p()
-    }
-}
-
-fn log_sum_exp(xs: &[f64]) -> f64 {
-    let max = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if max == f64::NEG_INFINITY {
-        return max;
-    }
-    max + xs.iter().map(|x| (x - max).exp()).sum::<f64>().ln()
 }
 
 #[cfg(test)]

@@ -22,8 +22,9 @@ pub struct EvidenceDoc {
     pub drift: f64,
     /// The rate on the older side of that change, when it is likely.
     pub q_old: Option<f64>,
-    /// Posterior probability that the target crashes just below the answer
-    /// come from an older bug with the same title (a false-target region).
+    /// Posterior probability, beyond the prior's, that the target crashes
+    /// just below the answer come from an older bug with the same title (a
+    /// false-target region).
     pub region: f64,
     /// Commits that showed the target although the answer says the bug is
     /// not there: a coincidence or an older bug with the same title.
