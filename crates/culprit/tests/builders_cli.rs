@@ -46,7 +46,8 @@ fn marking_build_of(marks: &Path, then: &str) -> String {
 }
 
 /// A test command that leaves `MARKS/run.PID` with its checkout, start
-/// and end, around the demo's test.
+/// and end, around the demo's test. The first lines appear at once (as
+/// for builds), so a run stopped as it starts leaves a whole mark or none.
 fn marking_test(marks: &Path) -> String {
     marking_test_after(marks, "")
 }
@@ -55,7 +56,8 @@ fn marking_test(marks: &Path) -> String {
 fn marking_test_after(marks: &Path, first: &str) -> String {
     let m = marks.display();
     format!(
-        "f={m}/run.$$; echo \"start $(date +%s%N)\" > $f; echo \"dir $(pwd)\" >> $f; \
+        "f={m}/run.$$; echo \"start $(date +%s%N)\" > $f.tmp; echo \"dir $(pwd)\" >> $f.tmp; \
+         mv $f.tmp $f; \
          {first}sh \"$CULPRIT_ARTIFACT\"; s=$?; echo \"end $(date +%s%N)\" >> $f; exit $s"
     )
 }
