@@ -3,6 +3,7 @@
 
 use crate::bits::{ancestors, Bits, Children};
 use crate::dag::{Dag, NodeId};
+use crate::math::moment_beta;
 use crate::plan::{best_build, best_round, Costs};
 use crate::posterior::{Model, Posterior, TestedUnit};
 use crate::rates::{Age, RateModel, AXES};
@@ -434,6 +435,7 @@ impl Engine {
         Status {
             credible,
             q_estimate: post.q_mean,
+            q_beta: moment_beta(post.q_mean, post.q_mean2),
             q_old: post.q_old,
             drift: post.drift,
             region: post.region,

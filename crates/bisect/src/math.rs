@@ -93,6 +93,27 @@ pub fn log_sum_exp(xs: &[f64]) -> f64 {
     max + xs.iter().map(|x| (x - max).exp()).sum::<f64>().ln()
 }
 
+/// Beta(a, b) with mean `m` and second moment `m2` (moment matching). A
+/// spread too small for a Beta (a point mass, rounding) gives a very
+/// narrow one at the mean.
+pub fn moment_beta(m: f64, m2: f64) -> (f64, f64) {
+    let m = m.clamp(1e-9, 1.0 - 1e-9);
+    let var = (m2 - m * m).max(0.0);
+    // a + b = m (1 - m) / var - 1; capped where the data stop mattering.
+    let n = if var > 0.0 {
+        (m * (1.0 - m) / var - 1.0).clamp(1e-3, 1e9)
+    } else {
+        1e9
+    };
+    (m * n, (1.0 - m) * n)
+}
+
+/// Probability that `n` runs all miss when the rate is ~ Beta(a, b):
+/// E[(1 - q)^n] = B(a, b + n) / B(a, b).
+pub fn beta_miss(a: f64, b: f64, n: u32) -> f64 {
+    (ln_beta(a, b + n as f64) - ln_beta(a, b)).exp()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +142,31 @@ mod tests {
         }
         assert_eq!(binomial(3, 0.0), vec![1.0, 0.0, 0.0, 0.0]);
         assert!((entropy(&[0.5, 0.5]) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn moment_beta_keeps_mean_and_variance() {
+        let (a, b) = (3.0, 5.0);
+        let m = a / (a + b);
+        let m2 = m * (a + 1.0) / (a + b + 1.0);
+        let (x, y) = moment_beta(m, m2);
+        assert!((x - a).abs() < 1e-9 && (y - b).abs() < 1e-9, "{x} {y}");
+        // No spread: a point mass in all but name.
+        let (x, y) = moment_beta(0.4, 0.16);
+        assert!((x / (x + y) - 0.4).abs() < 1e-9 && x + y > 1e8);
+    }
+
+    #[test]
+    fn a_wide_rate_misses_more_often_than_its_mean_says() {
+        // Beta(3, 2), mean 0.6: E[(1 - q)^n] = prod_{i<n} (2 + i) / (5 + i).
+        for n in 0..8u32 {
+            let want: f64 = (0..n).map(|i| (2.0 + i as f64) / (5.0 + i as f64)).product();
+            assert!((beta_miss(3.0, 2.0, n) - want).abs() < 1e-12, "{n}");
+            // Jensen: (1 - q)^n is convex, so never less than at the mean.
+            assert!(beta_miss(3.0, 2.0, n) >= 0.4f64.powi(n as i32) * (1.0 - 1e-12));
+        }
+        // A sharp belief behaves like the point estimate.
+        let (a, b) = (0.6 * 1e6, 0.4 * 1e6);
+        assert!((beta_miss(a, b, 5) / 0.4f64.powi(5) - 1.0).abs() < 1e-4);
     }
 }

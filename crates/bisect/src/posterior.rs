@@ -74,6 +74,8 @@ pub struct Posterior {
     pub class_mass: Vec<f64>,
     /// Posterior mean of the (recent) reproduction rate.
     pub q_mean: f64,
+    /// Posterior mean of its square.
+    pub q_mean2: f64,
     /// Posterior mean of the rate on the old side of a change.
     pub q_old: f64,
     /// Posterior probability of a change of rate among the tested units.
@@ -263,9 +265,10 @@ impl Posterior {
         class_mass[older_class as usize] += older;
         // The far side's rate is reported given a change (without one it
         // is the prior's and says nothing).
-        let (mut q_mean, mut old_sum, mut drift) = (0.0, 0.0, 0.0);
+        let (mut q_mean, mut q_mean2, mut old_sum, mut drift) = (0.0, 0.0, 0.0, 0.0);
         for (c, &p) in classes.iter().zip(&class_mass) {
             q_mean += p * c.q_hi;
+            q_mean2 += p * c.q_hi2;
             old_sum += p * c.changed * c.q_lo_changed;
             drift += p * c.changed;
         }
@@ -293,6 +296,7 @@ impl Posterior {
             classes,
             class_mass,
             q_mean,
+            q_mean2,
             q_old,
             drift,
             region: region_p,

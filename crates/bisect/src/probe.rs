@@ -290,6 +290,7 @@ mod tests {
             )],
             class_mass: vec![1.0],
             q_mean: 0.5,
+            q_mean2: 0.3,
             q_old: 0.3,
             drift: 0.0,
             region: 0.0,

@@ -115,6 +115,9 @@ pub struct Class {
     span: Age,
     /// Posterior mean of the recent rate.
     pub q_hi: f64,
+    /// Posterior mean of its square (with `q_hi`, the spread of what the
+    /// runs say about the rate).
+    pub q_hi2: f64,
     /// Posterior probability of a change among the tested units.
     pub changed: f64,
     /// Posterior mean of the far side's rate given such a change.
@@ -201,13 +204,14 @@ impl Class {
         let total: f64 = comps.iter().map(|c| (c.0 - max).exp()).sum();
         let ll = max + total.ln();
         let mean = |x: f64, y: f64| x / (x + y);
-        let (mut q_hi, mut changed, mut lo_changed) = (0.0, 0.0, 0.0);
+        let (mut q_hi, mut q_hi2, mut changed, mut lo_changed) = (0.0, 0.0, 0.0, 0.0);
         let mut splits = Vec::new();
         for (i, c) in comps.iter().enumerate() {
             let w = (c.0 - max).exp() / total;
             let hi = (a + (k_all - c.4) as f64, b + (m_all - c.5) as f64);
             let lo = (la + c.4 as f64, lb + c.5 as f64);
             q_hi += w * mean(hi.0, hi.1);
+            q_hi2 += w * mean(hi.0, hi.1) * mean(hi.0 + 1.0, hi.1);
             if i > 0 {
                 changed += w;
                 lo_changed += w * mean(lo.0, lo.1);
@@ -231,6 +235,7 @@ impl Class {
             drift: per_axis,
             span,
             q_hi,
+            q_hi2,
             changed,
             // Without a change the far side has only its prior.
             q_lo_changed: if changed > 0.0 {

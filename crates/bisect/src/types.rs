@@ -156,6 +156,11 @@ pub struct Status {
     /// Posterior mean of the reproduction rate (where it was learned, when
     /// it changes along history).
     pub q_estimate: f64,
+    /// Beta(a, b) with the mean and variance of that rate's posterior: how
+    /// sure the runs make it. A few runs leave it wide, and a rule sized by
+    /// the mean alone (clean runs until a present bug would have shown)
+    /// trusts a lucky start; see [`Status::miss`].
+    pub q_beta: (f64, f64),
     /// Posterior mean of the rate on the far side of a change of rate.
     pub q_old: f64,
     /// Posterior probability that the rate changes among the tested commits.
@@ -176,6 +181,41 @@ pub struct Status {
     pub target: Option<Identity>,
     pub builds: u32,
     pub runs: u32,
+}
+
+impl Status {
+    /// Probability that `n` runs on a commit with the bug all come out
+    /// clean, over what the runs so far say about the rate (not at its
+    /// mean: a rate learnt from five runs may be much lower).
+    pub fn miss(&self, n: u32) -> f64 {
+        crate::math::beta_miss(self.q_beta.0, self.q_beta.1, n)
+    }
+
+    /// Clean runs after which a bug present on a commit would have shown
+    /// with probability `confidence`; `u32::MAX` when no number would do
+    /// (a rate believed to be zero).
+    pub fn clean_runs_needed(&self, confidence: f64) -> u32 {
+        let allowed = (1.0 - confidence).clamp(f64::MIN_POSITIVE, 1.0);
+        // The miss probability falls monotonically in n; search by doubling,
+        // then bisect.
+        let (mut lo, mut hi) = (0u32, 1u32);
+        while self.miss(hi) > allowed {
+            if hi >= 1 << 20 {
+                return u32::MAX;
+            }
+            lo = hi;
+            hi *= 2;
+        }
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if self.miss(mid) > allowed {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        hi
+    }
 }
 
 /// Everything observed on one commit.

@@ -286,3 +286,37 @@ fn verification_waits_for_a_clear_target() {
         s => panic!("{s:?}"),
     }
 }
+
+#[test]
+fn clean_runs_needed_grow_when_the_rate_rests_on_few_runs() {
+    let h = History::linear(100);
+    let ok = BuildOutcome::Ok { signature: None };
+    // The same observed rate, 3 in 5 and 300 in 500 runs on the bad commit.
+    let learnt = |crashes: u32, runs: u32| {
+        let mut e = Engine::new(h.dag(), h.bad, config(4));
+        e.record_build(h.bad, ok.clone(), 10.0);
+        for i in 0..runs {
+            let r = if i < crashes {
+                RunOutcome::Failure(TARGET)
+            } else {
+                RunOutcome::Clean
+            };
+            e.record_run(h.bad, r, 1.0);
+        }
+        e.status()
+    };
+    let few = learnt(3, 5);
+    let many = learnt(300, 500);
+    // Many runs: the rule at the point estimate, (1 - q)^n <= 0.01.
+    let q = many.q_estimate;
+    let point = (0.01f64.ln() / (1.0 - q).ln()).ceil() as u32;
+    let n = many.clean_runs_needed(0.99);
+    assert!(n == point || n == point + 1, "q {q}: {n} vs {point}");
+    // Few runs: the rate may well be lower than 0.6, so more clean runs.
+    let q = few.q_estimate;
+    let point = (0.01f64.ln() / (1.0 - q).ln()).ceil() as u32;
+    let n = few.clean_runs_needed(0.99);
+    assert!(n > point, "q {q}: {n} vs {point}");
+    // The least such number.
+    assert!(few.miss(n) <= 0.01 && few.miss(n - 1) > 0.01);
+}

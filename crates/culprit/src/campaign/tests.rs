@@ -419,11 +419,12 @@ fn a_named_culprit_is_verified_by_its_revert_and_a_resumed_campaign_finishes_it(
     let v = f.verification.clone().expect("a culprit is verified");
     assert_eq!(v.outcome, VerifyOutcome::Fixed, "{v:?}");
     // As many clean runs as the evidence rule asks at the learnt rate.
-    let q = f.outcome.status.q_estimate;
-    let want = super::verify::clean_runs_needed(q, plan.config.confidence).min(8);
+    let st = &f.outcome.status;
+    let want = st.clean_runs_needed(plan.config.confidence).min(8);
     assert!(
         (2..8).contains(&want),
-        "q = {q}: the rule stops before the cap"
+        "rate ~ Beta{:?}: the rule stops before the cap",
+        st.q_beta
     );
     assert_eq!(v.counts.clean, want);
     assert_eq!(v.commit.as_deref(), Some(REVERT));

@@ -12,7 +12,7 @@ use crate::print::short;
 use serde::Serialize;
 use std::collections::BTreeSet;
 
-use culprit_bisect::Outcome;
+use culprit_bisect::{Outcome, Status};
 
 use super::event::{Counts, Event, RoundJob, RunLine};
 use super::plan::{Action, RunJob};
@@ -145,8 +145,9 @@ impl Verify {
     }
 
     /// The next step. `available`: whether the revert's build product is
-    /// still there; `q`: the estimated reproduction rate, for the reason.
-    pub fn need(&self, available: bool, q: f64, confidence: f64) -> Need {
+    /// still there; `status`: what the search learnt of the reproduction
+    /// rate, which sizes the runs and states the reason.
+    pub fn need(&self, available: bool, status: &Status, confidence: f64) -> Need {
         let made = match &self.made {
             None => return Need::Revert,
             Some(m) => m,
@@ -193,8 +194,9 @@ impl Verify {
         let c = self.counts;
         // The same evidence rule as the search: enough clean runs that a
         // bug still present would have shown at the asked confidence, at
-        // most `wanted` runs in all.
-        let needed = clean_runs_needed(q, confidence);
+        // most `wanted` runs in all. Over the rate's posterior, not at its
+        // mean: a bug seen in 3 of 5 runs may fire far less often than 0.6.
+        let needed = status.clean_runs_needed(confidence);
         let more = needed
             .saturating_sub(c.clean)
             .min(self.wanted.saturating_sub(self.runs.len() as u32));
@@ -219,7 +221,8 @@ impl Verify {
             );
         }
         // How likely all these clean runs were if the bug were still there.
-        let miss = (1.0 - q).clamp(0.0, 1.0).powi(c.clean as i32);
+        let miss = status.miss(c.clean);
+        let q = status.q_estimate;
         let mut reason = format!(
             "no target crash in {} runs ({} clean",
             self.runs.len(),
@@ -232,7 +235,7 @@ impl Verify {
             reason.push_str(&format!(", {} untestable", c.untestable));
         }
         reason.push_str(&format!(
-            "); at the estimated reproduction rate {q:.2} a present bug would go unseen with probability {miss:.1e}"
+            "); with the reproduction rate the search learnt (about {q:.2}) a present bug would go unseen with probability {miss:.1e}"
         ));
         self.done(VerifyOutcome::Fixed, reason)
     }
@@ -254,23 +257,6 @@ impl Verify {
             confirms: outcome.confirms(self.fix),
         })
     }
-}
-
-/// Clean runs after which a bug reproducing with probability `q` would
-/// have shown with probability `confidence`: (1 - q)^n <= 1 - confidence.
-pub(super) fn clean_runs_needed(q: f64, confidence: f64) -> u32 {
-    let miss = (1.0 - q).clamp(0.0, 1.0);
-    let allowed = (1.0 - confidence).clamp(f64::MIN_POSITIVE, 1.0);
-    if miss <= 0.0 {
-        return 1;
-    }
-    if miss >= 1.0 {
-        return u32::MAX;
-    }
-    (allowed.ln() / miss.ln())
-        .ceil()
-        .max(1.0)
-        .min(f64::from(u32::MAX)) as u32
 }
 
 impl super::Machine {
@@ -383,7 +369,6 @@ impl super::Machine {
         outcome: Outcome,
         available: &dyn Fn(&str) -> bool,
     ) -> Action {
-        let q = outcome.status.q_estimate;
         let Some(v) = self.verify.as_mut() else {
             return self.finished(outcome);
         };
@@ -395,7 +380,7 @@ impl super::Machine {
             });
         }
         let avail = v.commit().is_some_and(available);
-        match v.need(avail, q, self.plan.config.confidence) {
+        match v.need(avail, &outcome.status, self.plan.config.confidence) {
             Need::Revert => Action::Revert {
                 culprit: v.culprit.clone(),
                 onto: v.onto.clone(),
@@ -451,20 +436,5 @@ impl super::Machine {
                 self.finished(outcome)
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod rule_tests {
-    use super::clean_runs_needed;
-
-    #[test]
-    fn clean_runs_follow_the_reproduction_rate() {
-        // (1 - q)^n <= 0.01
-        assert_eq!(clean_runs_needed(0.5, 0.99), 7);
-        assert_eq!(clean_runs_needed(0.9, 0.99), 2);
-        assert_eq!(clean_runs_needed(1.0, 0.99), 1);
-        assert_eq!(clean_runs_needed(0.1, 0.99), 44);
-        assert_eq!(clean_runs_needed(0.0, 0.99), u32::MAX);
     }
 }
