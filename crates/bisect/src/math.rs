@@ -160,7 +160,9 @@ mod tests {
     fn a_wide_rate_misses_more_often_than_its_mean_says() {
         // Beta(3, 2), mean 0.6: E[(1 - q)^n] = prod_{i<n} (2 + i) / (5 + i).
         for n in 0..8u32 {
-            let want: f64 = (0..n).map(|i| (2.0 + i as f64) / (5.0 + i as f64)).product();
+            let want: f64 = (0..n)
+                .map(|i| (2.0 + i as f64) / (5.0 + i as f64))
+                .product();
             assert!((beta_miss(3.0, 2.0, n) - want).abs() < 1e-12, "{n}");
             // Jensen: (1 - q)^n is convex, so never less than at the mean.
             assert!(beta_miss(3.0, 2.0, n) >= 0.4f64.powi(n as i32) * (1.0 - 1e-12));
