@@ -68,7 +68,9 @@ pub struct Engine {
     pub(crate) runs: u32,
     pub(crate) build_secs: (f64, u32),
     pub(crate) run_secs: (f64, u32),
-    /// Relative prior weight of each commit being the culprit; None: uniform.
+    /// Relative prior weight of each commit being the culprit (the
+    /// caller's weights times `Config::merge_prior` on merges); None:
+    /// uniform.
     prior: Option<Vec<f64>>,
     /// Generation number of every node (longest path from a root): depth,
     /// one of the two axes of age a change of reproduction rate is placed
@@ -101,6 +103,7 @@ impl Engine {
             generation.iter().copied().max().unwrap_or(0) as f64 + 1.0,
             n as f64,
         ];
+        let prior = weighted(&dag, None, config.merge_prior);
         Engine {
             shows,
             generation,
@@ -122,7 +125,7 @@ impl Engine {
             runs: 0,
             build_secs: (0.0, 0),
             run_secs: (0.0, 0),
-            prior: None,
+            prior,
         }
     }
 
@@ -130,8 +133,9 @@ impl Engine {
     /// weight per DAG node (weights of good nodes are ignored; negative or
     /// non-finite ones count as 0). The commits share `1 - older_prior` in
     /// proportion to their weights; a weight of 0 rules a commit out. All
-    /// weights 0 means uniform, as without a call. Applies to every later
-    /// decision and status.
+    /// weights 0 means uniform, as without a call. Merges keep their factor
+    /// `Config::merge_prior` on top. Applies to every later decision and
+    /// status.
     ///
     /// Panics if `weights.len()` is not the number of DAG nodes.
     pub fn set_prior(&mut self, weights: &[f64]) {
@@ -140,11 +144,7 @@ impl Engine {
             self.dag.len(),
             "set_prior needs one weight per DAG node"
         );
-        let w = weights
-            .iter()
-            .map(|&x| if x.is_finite() && x > 0.0 { x } else { 0.0 })
-            .collect();
-        self.prior = Some(w);
+        self.prior = weighted(&self.dag, Some(weights), self.config.merge_prior);
     }
 
     pub fn dag(&self) -> &Dag {
@@ -567,4 +567,30 @@ fn bump(list: &mut Vec<(Identity, u32)>, id: Identity) {
         Some((_, c)) => *c += 1,
         None => list.push((id, 1)),
     }
+}
+
+/// The prior weights the posterior uses: the caller's (`None`: all 1) with
+/// merges' multiplied by `merge_prior`. `None` when that is uniform.
+fn weighted(dag: &Dag, weights: Option<&[f64]>, merge_prior: f64) -> Option<Vec<f64>> {
+    let merge = if merge_prior.is_finite() && merge_prior > 0.0 {
+        merge_prior
+    } else {
+        0.0
+    };
+    let has_merges = (0..dag.len() as NodeId).any(|x| dag.parents(x).len() > 1);
+    if weights.is_none() && (merge == 1.0 || !has_merges) {
+        return None;
+    }
+    let w = (0..dag.len())
+        .map(|i| {
+            let x = weights.map_or(1.0, |w| w[i]);
+            let x = if x.is_finite() && x > 0.0 { x } else { 0.0 };
+            if dag.parents(i as NodeId).len() > 1 {
+                x * merge
+            } else {
+                x
+            }
+        })
+        .collect();
+    Some(w)
 }

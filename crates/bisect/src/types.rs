@@ -26,6 +26,12 @@ pub struct Config {
     pub drift_prior: f64,
     /// Beta prior (alpha, beta) of the rate on the far side of a change.
     pub q_old_prior: (f64, f64),
+    /// Relative prior weight of a merge commit as the culprit (other
+    /// commits weigh 1). A merge rarely brings a bug of its own: the bug
+    /// came with one of its parents' lines, and where a search reaches a
+    /// merge whose tested parents were clean by luck (a reproducer firing
+    /// less on older code), an equal prior lets it be named confidently.
+    pub merge_prior: f64,
     /// Prior probability that commits just below the culprit show the
     /// target from an older bug with the same title (see `regions`).
     pub region_prior: f64,
@@ -64,6 +70,7 @@ impl Default for Config {
             older_prior: 0.01,
             drift_prior: 0.3,
             q_old_prior: (2.0, 3.0),
+            merge_prior: 0.2,
             region_prior: 0.03,
             region_length: 30.0,
             region_rate: 0.03,

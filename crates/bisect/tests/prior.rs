@@ -130,7 +130,7 @@ fn a_right_hint_saves_builds_and_a_wrong_one_still_finds_the_culprit() {
     for seed in 0..6u64 {
         let mut rng = ChaCha8Rng::seed_from_u64(100 + seed);
         let h = History::merge_heavy(600, &mut rng);
-        let c = pick_culprit(&h, &mut rng);
+        let c = pick_change(&h, &mut rng);
         let decoy = pick_culprit(&h, &mut rng);
         let w = World::clean(c, 0.8);
         let truth = Truth::new(&h, &w, &mut rng);
