@@ -572,20 +572,16 @@ fn bump(list: &mut Vec<(Identity, u32)>, id: Identity) {
 /// The prior weights the posterior uses: the caller's (`None`: all 1) with
 /// merges' multiplied by `merge_prior`. `None` when that is uniform.
 fn weighted(dag: &Dag, weights: Option<&[f64]>, merge_prior: f64) -> Option<Vec<f64>> {
-    let merge = if merge_prior.is_finite() && merge_prior > 0.0 {
-        merge_prior
-    } else {
-        0.0
-    };
-    let has_merges = (0..dag.len() as NodeId).any(|x| dag.parents(x).len() > 1);
-    if weights.is_none() && (merge == 1.0 || !has_merges) {
+    let positive = |x: f64| if x.is_finite() && x > 0.0 { x } else { 0.0 };
+    let is_merge = |x: usize| dag.parents(x as NodeId).len() > 1;
+    let merge = positive(merge_prior);
+    if weights.is_none() && (merge == 1.0 || !(0..dag.len()).any(is_merge)) {
         return None;
     }
     let w = (0..dag.len())
         .map(|i| {
-            let x = weights.map_or(1.0, |w| w[i]);
-            let x = if x.is_finite() && x > 0.0 { x } else { 0.0 };
-            if dag.parents(i as NodeId).len() > 1 {
+            let x = positive(weights.map_or(1.0, |w| w[i]));
+            if is_merge(i) {
                 x * merge
             } else {
                 x

@@ -16,9 +16,9 @@
 //! every good commit" (present everywhere), with a prior that is uniform over
 //! the commits unless the caller weights them (`Engine::set_prior`, e.g. from
 //! the files a crash stack names), and merges weigh `Config::merge_prior`
-//! (0.2: a merge rarely brings a bug of its own). A run on a commit where the bug is
-//! present shows the target with a rate learned from the data; where it is
-//! absent, with a small rate f. Other crashes and untestable runs are no
+//! (0.2: a merge rarely brings a bug of its own). A run on a commit where
+//! the bug is present shows the target with a rate learned from the data;
+//! where it is absent, with a small rate f. Other crashes and untestable runs are no
 //! evidence. Commits with one build signature are one test unit.
 //!
 //! The rate may change along history (`rates`): real reproducers often fire

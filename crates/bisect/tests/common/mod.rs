@@ -383,19 +383,18 @@ pub fn pick_culprit(h: &History, rng: &mut ChaCha8Rng) -> NodeId {
 /// A culprit that is not a merge, as the bench draws them: a bug comes with
 /// a change, and the engine's prior says so (`Config::merge_prior`).
 pub fn pick_change(h: &History, rng: &mut ChaCha8Rng) -> NodeId {
-    loop {
-        let c = pick_culprit(h, rng);
-        if h.parents[c as usize].len() < 2 {
-            return c;
-        }
-    }
+    pick_culprit_where(h, rng, |parents| parents < 2)
 }
 
 /// A merge culprit (a semantic conflict of its two lines).
 pub fn pick_merge(h: &History, rng: &mut ChaCha8Rng) -> NodeId {
+    pick_culprit_where(h, rng, |parents| parents > 1)
+}
+
+fn pick_culprit_where(h: &History, rng: &mut ChaCha8Rng, keep: impl Fn(usize) -> bool) -> NodeId {
     loop {
         let c = pick_culprit(h, rng);
-        if h.parents[c as usize].len() > 1 {
+        if keep(h.parents[c as usize].len()) {
             return c;
         }
     }
