@@ -14,7 +14,9 @@
 //! with the bug that lie older than a drift point reproduce at `q_old`
 //! instead of `q`. The point sits a fraction `drift_at` of the way from the
 //! culprit to the bad commit in topological order, so every seed exercises
-//! the drift (the culprit itself is always on the old side). Kinds:
+//! the drift (the culprit itself is always on the old side). A rate belongs
+//! to a binary: commits that share a build product (docs or tests changed)
+//! take the rate of the oldest of them, the one that built it. Kinds:
 //! - `step`: commits with the bug below the point run at `q_old`, the rest at `q`;
 //! - `gradual`: the rate falls linearly with the topological index from `q`
 //!   at the bad commit to `q_old` at the culprit (`drift_at` is unused);
@@ -249,8 +251,22 @@ impl<'h> World<'h> {
 }
 
 /// The target's rate on every commit: `q` (drifting) where the bug is,
-/// `false_target` where it is not (in its region, if it has one).
+/// `false_target` where it is not (in its region, if it has one). The rate
+/// belongs to the binary: a commit that shares its build product with an
+/// older one (only docs or tests changed) fires as that one does, wherever
+/// the drift point or the region's edge falls between them. Two commits
+/// with one binary that fire at different rates cannot exist, and an
+/// engine that pools their runs (as culprit's does) must not be tested on
+/// them.
 fn rates(hist: &History, culprit: u32, noise: &Noise) -> Vec<f64> {
+    let own = own_rates(hist, culprit, noise);
+    (0..hist.len())
+        .map(|x| own[hist.sig_owner[x] as usize])
+        .collect()
+}
+
+/// The rate of every commit from its own place in history alone.
+fn own_rates(hist: &History, culprit: u32, noise: &Noise) -> Vec<f64> {
     let n = hist.len();
     let has_bug = |x: u32| hist.anc.reaches(x, culprit);
     let bad = hist.bad as f64;
@@ -460,8 +476,38 @@ mod tests {
         let w = World::new(&h, 7, noise, Costs::default(), false);
         let c = w.culprit as usize;
         let region: Vec<usize> = (0..h.len()).filter(|&x| w.rate[x] == 0.05).collect();
-        let want: Vec<usize> = (c.saturating_sub(20).max(1)..c).collect();
+        // The 20 commits below the culprit, but for a doc-only commit at
+        // the region's lower edge, whose binary is older.
+        let lo = c.saturating_sub(20).max(1);
+        let want: Vec<usize> = (lo..c).filter(|&x| h.sig_owner[x] as usize >= lo).collect();
+        assert!(want.len() >= 19, "{want:?}");
         assert_eq!(region, want);
         assert!(w.rate[c..].iter().all(|&r| r == 0.9));
+    }
+
+    #[test]
+    fn commits_sharing_a_binary_fire_at_one_rate() {
+        let h = synth::kernel(1500, 5).unwrap();
+        let shared = (0..h.len())
+            .filter(|&x| h.sig_owner[x] as usize != x)
+            .count();
+        assert!(shared > 100, "{shared} doc-only commits");
+        for drift in [Drift::Step, Drift::Gradual, Drift::Merge] {
+            let noise = Noise {
+                q: 0.9,
+                q_old: Some(0.1),
+                drift,
+                false_target: 0.05,
+                false_region: 20,
+                ..Noise::default()
+            };
+            for seed in 0..5 {
+                let w = World::new(&h, seed, noise, Costs::default(), false);
+                for x in 0..h.len() {
+                    let owner = h.sig_owner[x] as usize;
+                    assert_eq!(w.rate[x], w.rate[owner], "{drift:?} seed {seed} commit {x}");
+                }
+            }
+        }
     }
 }
