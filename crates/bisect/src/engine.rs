@@ -72,6 +72,15 @@ pub struct Engine {
     /// caller's weights times `Config::merge_prior` on merges); None:
     /// uniform.
     prior: Option<Vec<f64>>,
+    /// The caller's weights (`set_prior`), kept to recompute `prior`.
+    weights: Option<Vec<f64>>,
+    /// Commits declared to leave the binary as their first parent's
+    /// (`set_docs_only`); empty: none.
+    docs_only: Vec<bool>,
+    /// The commit whose age each node takes: itself, or for a docs-only
+    /// commit the nearest first-parent ancestor that changes the binary
+    /// (it runs that commit's binary, old or new as that one is).
+    aged_as: Vec<NodeId>,
     /// Generation number of every node (longest path from a root): depth,
     /// one of the two axes of age a change of reproduction rate is placed
     /// on (the other is the node's position in the topological order).
@@ -103,7 +112,7 @@ impl Engine {
             generation.iter().copied().max().unwrap_or(0) as f64 + 1.0,
             n as f64,
         ];
-        let prior = weighted(&dag, None, config.merge_prior);
+        let prior = weighted(&dag, None, config.merge_prior, &[], 1.0);
         Engine {
             shows,
             generation,
@@ -126,6 +135,9 @@ impl Engine {
             build_secs: (0.0, 0),
             run_secs: (0.0, 0),
             prior,
+            weights: None,
+            docs_only: Vec::new(),
+            aged_as: (0..n as NodeId).collect(),
         }
     }
 
@@ -144,7 +156,49 @@ impl Engine {
             self.dag.len(),
             "set_prior needs one weight per DAG node"
         );
-        self.prior = weighted(&self.dag, Some(weights), self.config.merge_prior);
+        self.weights = Some(weights.to_vec());
+        self.reweigh();
+    }
+
+    /// Declares the commits whose change cannot reach the binary under test
+    /// (documentation only, by their paths): one flag per DAG node. Such a
+    /// commit is a culprit `Config::docs_prior` times as likely as others
+    /// (not 0: the caller's rule may be wrong for this bug), and its age
+    /// along history is that of the nearest first-parent ancestor that
+    /// changes the binary, whose binary it runs: a docs-only commit on a
+    /// branch forked long ago runs old code however late it landed, and
+    /// fires as old code does. Merges are never docs-only. Applies to every
+    /// later decision and status.
+    ///
+    /// Panics if `docs_only.len()` is not the number of DAG nodes.
+    pub fn set_docs_only(&mut self, docs_only: &[bool]) {
+        let n = self.dag.len();
+        assert_eq!(
+            docs_only.len(),
+            n,
+            "set_docs_only needs one flag per DAG node"
+        );
+        self.docs_only = (0..n)
+            .map(|x| docs_only[x] && self.dag.parents(x as NodeId).len() == 1)
+            .collect();
+        for x in 0..n {
+            // Parents come first in topological order.
+            self.aged_as[x] = match self.dag.parents(x as NodeId) {
+                [p] if self.docs_only[x] => self.aged_as[*p as usize],
+                _ => x as NodeId,
+            };
+        }
+        self.reweigh();
+    }
+
+    fn reweigh(&mut self) {
+        self.prior = weighted(
+            &self.dag,
+            self.weights.as_deref(),
+            self.config.merge_prior,
+            &self.docs_only,
+            self.config.docs_prior,
+        );
     }
 
     pub fn dag(&self) -> &Dag {
@@ -362,6 +416,7 @@ impl Engine {
     /// bisection), so that "the far side of a change" is always away from
     /// where q was measured.
     pub(crate) fn age(&self, x: NodeId) -> Age {
+        let x = self.aged_as[x as usize];
         let at = [self.generation[x as usize] as f64, x as f64];
         if self.config.fix {
             [self.span[0] - at[0], self.span[1] - at[1]]
@@ -570,23 +625,41 @@ fn bump(list: &mut Vec<(Identity, u32)>, id: Identity) {
 }
 
 /// The prior weights the posterior uses: the caller's (`None`: all 1) with
-/// merges' multiplied by `merge_prior`. `None` when that is uniform.
-fn weighted(dag: &Dag, weights: Option<&[f64]>, merge_prior: f64) -> Option<Vec<f64>> {
+/// merges' multiplied by `merge_prior` and docs-only commits' by
+/// `docs_prior`. `None` when that is uniform.
+fn weighted(
+    dag: &Dag,
+    weights: Option<&[f64]>,
+    merge_prior: f64,
+    docs_only: &[bool],
+    docs_prior: f64,
+) -> Option<Vec<f64>> {
     let positive = |x: f64| if x.is_finite() && x > 0.0 { x } else { 0.0 };
     let is_merge = |x: usize| dag.parents(x as NodeId).len() > 1;
+    let is_docs = |x: usize| docs_only.get(x).copied().unwrap_or(false);
     let merge = positive(merge_prior);
-    if weights.is_none() && (merge == 1.0 || !(0..dag.len()).any(is_merge)) {
+    let docs = positive(docs_prior);
+    let n = dag.len();
+    if weights.is_none()
+        && (merge == 1.0 || !(0..n).any(is_merge))
+        && (docs == 1.0 || !(0..n).any(is_docs))
+    {
         return None;
     }
-    let w = (0..dag.len())
+    let w = (0..n)
         .map(|i| {
-            let x = positive(weights.map_or(1.0, |w| w[i]));
+            let mut x = positive(weights.map_or(1.0, |w| w[i]));
             if is_merge(i) {
-                x * merge
-            } else {
-                x
+                x *= merge;
             }
+            if is_docs(i) {
+                x *= docs;
+            }
+            x
         })
         .collect();
     Some(w)
 }
+
+#[cfg(test)]
+mod tests;

@@ -32,6 +32,11 @@ pub struct Config {
     /// merge whose tested parents were clean by luck (a reproducer firing
     /// less on older code), an equal prior lets it be named confidently.
     pub merge_prior: f64,
+    /// Relative prior weight, as the culprit, of a commit the caller
+    /// declared docs-only (`Engine::set_docs_only`): its change cannot
+    /// reach the binary, so it cannot bring a crash unless the caller's
+    /// rule is wrong for this bug.
+    pub docs_prior: f64,
     /// Prior probability that commits just below the culprit show the
     /// target from an older bug with the same title (see `regions`).
     pub region_prior: f64,
@@ -71,6 +76,7 @@ impl Default for Config {
             drift_prior: 0.3,
             q_old_prior: (2.0, 3.0),
             merge_prior: 0.2,
+            docs_prior: 0.01,
             region_prior: 0.03,
             region_length: 30.0,
             region_rate: 0.03,
