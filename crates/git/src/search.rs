@@ -96,16 +96,41 @@ impl Repo {
         shas: &[String],
         files: &[String],
     ) -> Result<Vec<u32>, GitError> {
-        if shas.is_empty() || files.is_empty() {
+        if files.is_empty() {
+            return Ok(Vec::new());
+        }
+        let specs: Vec<String> = files.iter().map(|f| format!(":(top,literal){f}")).collect();
+        self.diff_tree_hits(shas, &specs)
+    }
+
+    /// Indices into `shas` of the commits whose own change against their
+    /// first parent touches some path outside `within` (files, or
+    /// directories with everything below them, from the top of the tree).
+    /// A commit missing from the answer changed nothing outside them: for
+    /// `within` = the documentation, a docs-only commit. Merges count as
+    /// touching nothing, as in [`Repo::commits_touching`].
+    pub fn commits_touching_beyond(
+        &self,
+        shas: &[String],
+        within: &[String],
+    ) -> Result<Vec<u32>, GitError> {
+        let mut specs = vec![":(top)".to_string()];
+        specs.extend(within.iter().map(|f| format!(":(top,literal,exclude){f}")));
+        self.diff_tree_hits(shas, &specs)
+    }
+
+    /// Indices of the commits of `shas` for which `git diff-tree -r` against
+    /// the first parent lists a path under `pathspecs`.
+    fn diff_tree_hits(&self, shas: &[String], pathspecs: &[String]) -> Result<Vec<u32>, GitError> {
+        if shas.is_empty() {
             return Ok(Vec::new());
         }
         let mut index: HashMap<&str, Vec<u32>> = HashMap::new();
         for (i, s) in shas.iter().enumerate() {
             index.entry(s.as_str()).or_default().push(i as u32);
         }
-        let specs: Vec<String> = files.iter().map(|f| format!(":(top,literal){f}")).collect();
         let mut args = vec!["diff-tree", "--stdin", "-r", "--root", "--name-only", "--"];
-        args.extend(specs.iter().map(String::as_str));
+        args.extend(pathspecs.iter().map(String::as_str));
         // The commits go in through a file: jobs never hold a pipe on their
         // standard input, and 100,000 hashes do not fit on a command line.
         static SEQ: AtomicU64 = AtomicU64::new(0);

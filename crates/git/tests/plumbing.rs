@@ -53,6 +53,46 @@ fn commits_touching_in_a_real_history() {
 }
 
 #[test]
+fn commits_touching_beyond_the_docs_leave_out_docs_only_commits() {
+    let s = Scratch::new();
+    let c0 = s.commit("root", &[("a.c", "a0\n"), ("Documentation/x.rst", "x\n")]);
+    let c1 = s.commit(
+        "docs",
+        &[
+            ("Documentation/x.rst", "x1\n"),
+            ("Documentation/sub/y.rst", "y\n"),
+        ],
+    );
+    let c2 = s.commit("maintainers", &[("MAINTAINERS", "m\n")]);
+    let c3 = s.commit(
+        "docs and code",
+        &[("Documentation/x.rst", "x2\n"), ("a.c", "a1\n")],
+    );
+    // A file whose name starts like a docs directory is not in it.
+    let c4 = s.commit("lookalike", &[("Documentation.c", "d\n")]);
+    s.git(&["commit", "-q", "--allow-empty", "-m", "empty"]);
+    let c5 = s.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let repo = Repo::open(s.path()).unwrap();
+    let shas = vec![c5, c4, c3, c2, c1, c0];
+    let docs = ["Documentation".to_string(), "MAINTAINERS".to_string()];
+    assert_eq!(
+        repo.commits_touching_beyond(&shas, &docs).unwrap(),
+        vec![1, 2, 5]
+    );
+    // Nothing excluded: every commit that changes something.
+    assert_eq!(
+        repo.commits_touching_beyond(&shas, &[]).unwrap(),
+        vec![1, 2, 3, 4, 5]
+    );
+    // From a subdirectory the paths are still from the top.
+    let sub = Repo::open(s.path().join("Documentation")).unwrap();
+    assert_eq!(
+        sub.commits_touching_beyond(&shas, &docs).unwrap(),
+        vec![1, 2, 5]
+    );
+}
+
+#[test]
 fn head_diff_and_grep_never_touch_the_checkout() {
     let s = Scratch::new();
     let c0 = s.commit("root", &[("a.c", "int alpha(void)\n"), ("K", "k0\n")]);

@@ -13,6 +13,7 @@
 //!   else TCG) with the serial console captured to a file.
 //! - [`classify`]: console text to a run outcome (crash, OK, boot failure...).
 //! - [`symbols`]: which source files define a function of a crash stack.
+//! - [`tree`]: which paths of a kernel tree never reach the built kernel.
 //! - [`demo`]: a synthetic kernel history with an injected flaky bug, used by
 //!   the end-to-end test and the README demo.
 //!
@@ -34,6 +35,7 @@ pub mod qemu;
 pub mod signature;
 pub mod symbols;
 pub mod toolchain;
+pub mod tree;
 
 use std::path::Path;
 

@@ -94,6 +94,11 @@ pub fn plan(world: &World) -> Plan {
         notes: Vec::new(),
         walk: None,
         after_walk: false,
+        // What a campaign reads from each commit's paths (the history's
+        // rule for "changes the binary").
+        docs_only: (0..h.len())
+            .map(|i| !h.is_good(i as u32) && !h.binary[i])
+            .collect(),
     }
 }
 

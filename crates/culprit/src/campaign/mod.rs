@@ -105,6 +105,15 @@ impl Machine {
         if let Some(w) = &plan.walk {
             engine.set_prior(&w.prior);
         }
+        if !plan.docs_only.is_empty() {
+            if plan.docs_only.len() != plan.commits.len() {
+                return Err(Error::DocsOnly {
+                    flags: plan.docs_only.len(),
+                    commits: plan.commits.len(),
+                });
+            }
+            engine.set_docs_only(&plan.docs_only);
+        }
         Ok(Machine {
             index: plan
                 .commits

@@ -55,6 +55,10 @@ pub struct Plan {
     /// This bisection continues a walk that found its good end: the log
     /// does not announce the campaign again.
     pub after_walk: bool,
+    /// Per commit: its change cannot reach the binary under test (only
+    /// documentation, by its paths; see `Engine::set_docs_only`). Empty when
+    /// unknown.
+    pub docs_only: Vec<bool>,
 }
 
 /// A walk back over releases, as a campaign of its own: the commits are a
@@ -136,6 +140,8 @@ pub enum Error {
     TwoStarts,
     #[error("the journal names commit {0}, which is not in this range")]
     UnknownCommit(String),
+    #[error("the plan has {flags} docs-only flags for {commits} commits (a bug in culprit: please report it)")]
+    DocsOnly { flags: usize, commits: usize },
     #[error("the commit graph is not in topological order")]
     Dag(#[from] culprit_bisect::DagError),
     #[error("the bad commit {commit} does not build: {error}{log}; fix the build command or pick a bad commit that builds")]

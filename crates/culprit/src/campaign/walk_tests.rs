@@ -49,6 +49,7 @@ fn walk_plan(releases: usize, q_label: &str) -> Plan {
             releases: true,
         }),
         after_walk: false,
+        docs_only: Vec::new(),
     }
 }
 

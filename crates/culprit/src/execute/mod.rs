@@ -289,12 +289,16 @@ pub fn run(spec: &CampaignSpec) -> Result<i32> {
             notes: s.notes.clone(),
             walk: None,
             after_walk: false,
+            docs_only: Vec::new(),
         };
         match &chain {
             None => {
+                let (docs_only, notes) = docs_only(spec, &s)?;
                 let plan = Plan {
                     bad: s.commits.len() as u32 - 1,
                     commits: s.commits.clone(),
+                    docs_only,
+                    notes,
                     ..base
                 };
                 let c = Campaign {
@@ -408,6 +412,22 @@ struct Campaign<'a> {
     workdir: &'a Path,
 }
 
+/// What the engine is told of commits that cannot change the binary, and
+/// the range's notes with a line about them: for a kernel, the commits that
+/// touch only paths no build reads ([`culprit_kernel::tree`]); for a
+/// generic project nothing (its tests may live anywhere).
+fn docs_only(spec: &CampaignSpec, s: &Setup) -> Result<(Vec<bool>, Vec<String>)> {
+    let mut notes = s.notes.clone();
+    match spec.mode {
+        Mode::Kernel(_) => {
+            let (flags, note) = s.docs_only(culprit_kernel::tree::DOCS_ONLY_PATHS)?;
+            notes.extend(note);
+            Ok((flags, notes))
+        }
+        Mode::Generic(_) => Ok((Vec::new(), notes)),
+    }
+}
+
 impl Campaign<'_> {
     /// Walks back to a good end, then bisects from it; or reports what the
     /// walk found when it found no good end.
@@ -438,10 +458,12 @@ impl Campaign<'_> {
                 let range = s.with_good(&commit)?;
                 let (_, records) = Journal::open(&path)?;
                 let seed = walk::carried(&records, &range.commits);
+                let (docs_only, notes) = docs_only(self.spec, &range)?;
                 let plan = Plan {
                     bad: range.commits.len() as u32 - 1,
                     commits: range.commits.clone(),
-                    notes: range.notes.clone(),
+                    notes,
+                    docs_only,
                     after_walk: true,
                     ..base
                 };

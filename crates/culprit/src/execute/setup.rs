@@ -37,6 +37,35 @@ pub fn setup(repo_path: &Path, bad: &str, goods: &[String]) -> Result<Setup> {
 }
 
 impl Setup {
+    /// Per commit of the range: its change touches nothing outside `within`
+    /// (paths from the top of the tree that never reach the binary), with a
+    /// note for the log when some do. Good ends and merges never count.
+    pub fn docs_only(&self, within: &[&str]) -> Result<(Vec<bool>, Option<String>)> {
+        let shas: Vec<String> = self.commits.iter().map(|c| c.sha.clone()).collect();
+        let within: Vec<String> = within.iter().map(|p| p.to_string()).collect();
+        let beyond = self
+            .repo
+            .commits_touching_beyond(&shas, &within)
+            .context("listing the commits that change only documentation")?;
+        let mut flags: Vec<bool> = self
+            .commits
+            .iter()
+            .map(|c| !c.good && c.parents.len() == 1)
+            .collect();
+        for i in beyond {
+            flags[i as usize] = false;
+        }
+        let n = flags.iter().filter(|&&f| f).count();
+        let candidates = self.commits.iter().filter(|c| !c.good).count();
+        let note = (n > 0).then(|| {
+            format!(
+                "{n} of {candidates} candidate commits change only {}: they build the kernel of their parent and are unlikely culprits",
+                within.join(", ")
+            )
+        });
+        Ok((flags, note))
+    }
+
     /// The range from the good end a walk found.
     pub fn with_good(&self, good: &str) -> Result<Setup> {
         range(
@@ -119,4 +148,63 @@ fn range(repo: Repo, bad: &str, bad_sha: String, goods: &[String]) -> Result<Set
         commits,
         notes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .args(["-c", "user.name=T", "-c", "user.email=t@example.org"])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    fn commit(dir: &Path, msg: &str, files: &[(&str, &str)]) {
+        for (path, text) in files {
+            let p = dir.join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+            git(dir, &["add", path]);
+        }
+        git(dir, &["commit", "-q", "--allow-empty", "-m", msg]);
+    }
+
+    #[test]
+    fn commits_that_change_only_kernel_docs_are_flagged() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        git(r, &["init", "-q", "-b", "main"]);
+        commit(r, "base", &[("kernel/sys.c", "0\n"), ("Documentation/a.rst", "0\n")]);
+        git(r, &["tag", "good"]);
+        commit(r, "docs", &[("Documentation/a.rst", "1\n")]);
+        commit(r, "code", &[("kernel/sys.c", "1\n")]);
+        git(r, &["checkout", "-q", "-b", "side", "good"]);
+        commit(r, "maintainers", &[("MAINTAINERS", "1\n")]);
+        git(r, &["checkout", "-q", "main"]);
+        git(r, &["merge", "-q", "--no-ff", "-m", "merge side", "side"]);
+        commit(r, "docs and code", &[("Documentation/a.rst", "2\n"), ("kernel/sys.c", "2\n")]);
+        let s = setup(r, "HEAD", &["good".to_string()]).unwrap();
+        let (flags, note) = s
+            .docs_only(culprit_kernel::tree::DOCS_ONLY_PATHS)
+            .unwrap();
+        let by_subject = |subject: &str| {
+            let i = s.commits.iter().position(|c| c.subject == subject).unwrap();
+            flags[i]
+        };
+        assert!(by_subject("docs"));
+        assert!(by_subject("maintainers"));
+        assert!(!by_subject("code"));
+        assert!(!by_subject("merge side"));
+        assert!(!by_subject("docs and code"));
+        assert!(!by_subject("base"), "the good end is not a candidate");
+        let note = note.unwrap();
+        assert!(note.starts_with("2 of 5 candidate commits change only Documentation"), "{note}");
+    }
 }
