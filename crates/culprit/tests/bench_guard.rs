@@ -52,7 +52,7 @@ const SEEDS: u32 = 5;
 fn culprit_is_at_least_as_accurate_as_syzbot_and_results_reproduce() {
     let all = [Strategy::Culprit, Strategy::Syzbot, Strategy::Git];
     let sc = scenarios();
-    let a = evaluate(&sc, SEEDS, &all, 2).unwrap();
+    let a = evaluate(&sc, SEEDS, &all, 2, None).unwrap();
     print!(
         "{}",
         culprit::bench::report::table(&a.scenarios, &a.trials, &a.rows)
@@ -95,7 +95,7 @@ fn culprit_is_at_least_as_accurate_as_syzbot_and_results_reproduce() {
         );
     }
     // Same seeds, one thread: identical trials, rows and checks.
-    let b = evaluate(&sc, SEEDS, &all, 1).unwrap();
+    let b = evaluate(&sc, SEEDS, &all, 1, None).unwrap();
     assert_eq!(a, b);
 }
 
@@ -124,7 +124,7 @@ fn a_rate_that_falls_by_position_is_not_read_as_a_culprit_at_the_change() {
         .unwrap();
     let mut wrong = Vec::new();
     for seed in [21u64, 32, 43, 53] {
-        let t = culprit::bench::trial(&sc, &hist, seed, &[Strategy::Culprit]).unwrap();
+        let t = culprit::bench::trial(&sc, &hist, seed, &[Strategy::Culprit], None).unwrap();
         if confidently_wrong(&t) {
             let r = &t.results[0].1;
             wrong.push(format!(

@@ -63,13 +63,15 @@ pub mod syzbot;
 pub mod timeline;
 pub mod world;
 
+use crate::campaign::{event::Discard, Sink};
+use crate::print::text::TextLog;
 use anyhow::Context;
 use report::Trial;
 use scenario::{HistorySpec, Scenario};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use world::World;
@@ -109,6 +111,11 @@ pub struct BenchArgs {
     /// Write a reliability diagram and the runs-vs-q chart (SVG) here.
     #[arg(long, value_name = "DIR")]
     pub plot: Option<PathBuf>,
+    /// Write the log of culprit's campaign in every trial here, one file
+    /// per scenario and seed (`<scenario>-seed<N>.log`, in the format of a
+    /// real campaign's log): to read why a seed went wrong.
+    #[arg(long, value_name = "DIR")]
+    pub logs: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
@@ -203,12 +210,14 @@ pub struct Report {
     pub trials: Vec<Trial>,
 }
 
-/// Run one trial: every strategy on one seed of one history.
+/// Run one trial: every strategy on one seed of one history; with `logs`,
+/// culprit's campaign log goes to a file there (see [`log_path`]).
 pub fn trial(
     sc: &Scenario,
     hist: &history::History,
     seed: u64,
     strategies: &[Strategy],
+    logs: Option<&Path>,
 ) -> anyhow::Result<Trial> {
     if world::culprit_pool(hist, sc.merge_culprits).is_empty() {
         anyhow::bail!(
@@ -226,11 +235,33 @@ pub fn trial(
     for &st in strategies {
         let known = st == Strategy::TrueQ;
         let t = match st {
-            Strategy::Culprit | Strategy::TrueQ => match sc.builders {
-                Some(b) => timeline::culprit(&w, b, known),
-                None => sim::culprit(&w, known),
+            Strategy::Culprit | Strategy::TrueQ => {
+                let mut log = match logs.filter(|_| st == Strategy::Culprit) {
+                    Some(dir) => {
+                        let p = log_path(dir, &sc.name, seed);
+                        let l = TextLog::file_only(&p)
+                            .with_context(|| format!("creating {}", p.display()))?;
+                        Some(l)
+                    }
+                    None => None,
+                };
+                let mut discard = Discard;
+                let sink: &mut dyn Sink = match log.as_mut() {
+                    Some(l) => l,
+                    None => &mut discard,
+                };
+                let t = match sc.builders {
+                    Some(b) => timeline::culprit(&w, b, known, sink),
+                    None => sim::culprit(&w, known, sink),
+                }
+                .with_context(|| {
+                    format!("scenario {} seed {seed}: {} campaign", sc.name, st.name())
+                })?;
+                if let Some(l) = log.as_mut() {
+                    l.note(&verdict_line(&t, hist, w.culprit));
+                }
+                t
             }
-            .with_context(|| format!("scenario {} seed {seed}: {} campaign", sc.name, st.name()))?,
             Strategy::Syzbot => syzbot::syzbot(&w),
             Strategy::Git => gitbisect::plain(&w),
         };
@@ -247,12 +278,52 @@ pub fn trial(
     })
 }
 
-/// Run every scenario for seeds 0..seeds on `threads` workers.
+/// The last line of a trial's log: what the campaign answered, against the
+/// injected culprit.
+fn verdict_line(t: &Tally, hist: &history::History, truth: u32) -> String {
+    let answer = match t.answer {
+        Some(a) => format!("{} ({})", hist.shas[a as usize], hist.subjects[a as usize]),
+        None => "no commit".to_string(),
+    };
+    let verdict = match t.answer {
+        Some(a) if a == truth => "right",
+        Some(_) => "WRONG",
+        None => "no answer",
+    };
+    format!(
+        "bench: {verdict}: {} named {answer} with confidence {:.4} after {} runs; the culprit is {} ({})",
+        t.outcome,
+        t.confidence.unwrap_or(0.0),
+        t.runs,
+        hist.shas[truth as usize],
+        hist.subjects[truth as usize]
+    )
+}
+
+/// The file of culprit's campaign log for one trial in `dir`: the
+/// scenario's name with every run of characters other than letters and
+/// digits made one `-`, then the seed.
+pub fn log_path(dir: &Path, scenario: &str, seed: u64) -> PathBuf {
+    let mut name = String::new();
+    for c in scenario.chars() {
+        if c.is_ascii_alphanumeric() {
+            name.push(c);
+        } else if !name.is_empty() && !name.ends_with('-') {
+            name.push('-');
+        }
+    }
+    let name = name.trim_end_matches('-');
+    dir.join(format!("{name}-seed{seed}.log"))
+}
+
+/// Run every scenario for seeds 0..seeds on `threads` workers; with `logs`,
+/// culprit's campaign logs go there.
 pub fn evaluate(
     scenarios: &[Scenario],
     seeds: u32,
     strategies: &[Strategy],
     threads: usize,
+    logs: Option<&Path>,
 ) -> anyhow::Result<Report> {
     // Fixed histories are loaded once and shared by all their seeds.
     let mut fixed: BTreeMap<String, Arc<history::History>> = BTreeMap::new();
@@ -283,10 +354,10 @@ pub fn evaluate(
                 let Some(&(i, seed)) = jobs.get(k) else { break };
                 let sc = &scenarios[i];
                 let r = match fixed.get(&sc.history) {
-                    Some(h) => trial(sc, h, seed, strategies),
+                    Some(h) => trial(sc, h, seed, strategies, logs),
                     None => specs[i]
                         .load(seed)
-                        .and_then(|h| trial(sc, &h, seed, strategies)),
+                        .and_then(|h| trial(sc, &h, seed, strategies, logs)),
                 };
                 slots.lock().unwrap()[k] = Some(r);
                 let d = done.fetch_add(1, Ordering::Relaxed) + 1;
@@ -344,7 +415,17 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let rep = evaluate(&scenarios, args.seeds, &strategies, threads)?;
+    if let Some(dir) = &args.logs {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the log directory {}", dir.display()))?;
+    }
+    let rep = evaluate(
+        &scenarios,
+        args.seeds,
+        &strategies,
+        threads,
+        args.logs.as_deref(),
+    )?;
     print!("{}", report::table(&scenarios, &rep.trials, &rep.rows));
     print!("{}", mix::table(&scenarios, &rep.trials, &strategies));
     print!("{}", report::checks_text(&rep.checks));
@@ -362,4 +443,59 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_files_are_named_after_the_scenario_and_seed() {
+        let d = Path::new("/x");
+        assert_eq!(
+            log_path(d, "drift 0.9->0.1", 4),
+            Path::new("/x/drift-0-9-0-1-seed4.log")
+        );
+        assert_eq!(log_path(d, "(q=1)", 0), Path::new("/x/q-1-seed0.log"));
+    }
+
+    #[test]
+    fn a_trial_with_logs_writes_culprits_campaign_and_its_verdict() {
+        let dir = tempfile::tempdir().unwrap();
+        let sc = Scenario {
+            q: 0.5,
+            untestable: 0.05,
+            ..Scenario::new("line q=0.5", "linear:80")
+        };
+        let h = HistorySpec::parse(&sc.history).unwrap().load(0).unwrap();
+        let strategies = [Strategy::Culprit, Strategy::TrueQ];
+        for seed in 0..2 {
+            let t = trial(&sc, &h, seed, &strategies, Some(dir.path())).unwrap();
+            let text = std::fs::read_to_string(log_path(dir.path(), &sc.name, seed)).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            let bad = &h.shas[h.bad as usize];
+            assert_eq!(
+                lines[0],
+                format!("bisecting cause commit starting from {bad}")
+            );
+            let tested = lines
+                .iter()
+                .filter(|l| l.starts_with("testing commit"))
+                .count();
+            assert!(tested >= 2, "{text}");
+            let last = lines.last().unwrap();
+            let culprit = &t.results[0].1;
+            let right = culprit.answer == Some(t.truth);
+            assert_eq!(last.starts_with("bench: right:"), right, "{last}");
+            assert!(
+                last.ends_with(&format!(
+                    "after {} runs; the culprit is {} ({})",
+                    culprit.runs, t.truth_sha, h.subjects[t.truth as usize]
+                )),
+                "{last}"
+            );
+        }
+        // Only culprit's own campaign is logged, not the reference told q.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
 }

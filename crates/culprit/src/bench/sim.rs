@@ -4,7 +4,7 @@
 use super::world::World;
 use super::Tally;
 use crate::backend::{Backend, BuildResult, Done, Progress, RunJob};
-use crate::campaign::{event::Discard, Commit, Machine, Plan};
+use crate::campaign::{Commit, Machine, Plan, Sink};
 use crate::hint::NoHints;
 use crate::journal::Journal;
 use anyhow::Context;
@@ -103,8 +103,9 @@ pub fn plan(world: &World) -> Plan {
 }
 
 /// Strategy 1: culprit's campaign and engine, one action at a time; with
-/// `known_q` the engine is told the world's true q.
-pub fn culprit(world: &World, known_q: bool) -> anyhow::Result<Tally> {
+/// `known_q` the engine is told the world's true q. The campaign's events go
+/// to `sink`.
+pub fn culprit(world: &World, known_q: bool, sink: &mut dyn Sink) -> anyhow::Result<Tally> {
     let mut plan = plan(world);
     if known_q {
         plan.config.q_prior = super::timeline::known_q_prior(world.noise.q);
@@ -117,7 +118,7 @@ pub fn culprit(world: &World, known_q: bool) -> anyhow::Result<Tally> {
         &[],
         &mut backend,
         &mut journal,
-        &mut Discard,
+        sink,
         &mut NoHints,
         &mut crate::drive::NoReverts,
     )?;
@@ -151,6 +152,7 @@ mod tests {
     use super::super::world::{Costs, Noise};
     use super::*;
     use crate::backend::RunStatus;
+    use crate::campaign::event::Discard;
 
     #[test]
     fn backend_serves_the_world_and_refuses_unbuilt_commits() {
@@ -180,7 +182,7 @@ mod tests {
         let h = synth::kernel(200, 3).unwrap();
         for seed in 0..4 {
             let w = World::new(&h, seed, Noise::default(), Costs::default(), false);
-            let t = culprit(&w, false).unwrap();
+            let t = culprit(&w, false, &mut Discard).unwrap();
             assert_eq!(t.answer, Some(w.culprit), "seed {seed}: {t:?}");
             assert!(t.builds >= 1 && t.runs >= t.builds && t.rounds >= 1);
             assert!(t.build_secs > 0.0 && t.test_secs > 0.0);

@@ -17,7 +17,7 @@ use super::sim::plan;
 use super::world::World;
 use super::{Tally, Timing};
 use crate::backend::{BuildResult, RunResult};
-use crate::campaign::{Action, Machine, Record, RunJob};
+use crate::campaign::{Action, Machine, Record, RunJob, Sink};
 use anyhow::{bail, Context};
 use std::collections::HashMap;
 
@@ -49,8 +49,13 @@ struct Run {
 
 /// culprit with `builders` builders; with `known_q`, the engine's prior on
 /// q is concentrated at the world's true q (the reference of what the same
-/// engine needs when told the rate).
-pub fn culprit(world: &World, builders: u32, known_q: bool) -> anyhow::Result<Tally> {
+/// engine needs when told the rate). The campaign's events go to `sink`.
+pub fn culprit(
+    world: &World,
+    builders: u32,
+    known_q: bool,
+    sink: &mut dyn Sink,
+) -> anyhow::Result<Tally> {
     let mut p = plan(world);
     if known_q {
         p.config.q_prior = known_q_prior(world.noise.q);
@@ -84,7 +89,9 @@ pub fn culprit(world: &World, builders: u32, known_q: bool) -> anyhow::Result<Ta
         let actions = m.poll_batch(free, free_vms, &|c| {
             index.get(c).is_some_and(|&x| built[x as usize])
         });
-        m.take_events();
+        for e in m.take_events() {
+            sink.event(&e);
+        }
         if actions.contains(&Action::Done) {
             break;
         }
@@ -186,6 +193,9 @@ pub fn culprit(world: &World, builders: u32, known_q: bool) -> anyhow::Result<Ta
         .map(|b| b.1)
         .sum::<f64>()
         + building.iter().map(|b| now - b.start).sum::<f64>();
+    for e in m.take_events() {
+        sink.event(&e);
+    }
     let f = m.finish();
     Ok(Tally {
         time: Some(Timing {
@@ -205,6 +215,7 @@ mod tests {
     use super::super::synth;
     use super::super::world::{Costs, Noise};
     use super::*;
+    use crate::campaign::event::Discard;
 
     #[test]
     fn builders_find_the_culprit_sooner_than_one_builder() {
@@ -212,8 +223,8 @@ mod tests {
         let (mut one, mut four) = (0.0, 0.0);
         for seed in 0..4 {
             let w = World::new(&h, seed, Noise::default(), Costs::default(), false);
-            let a = culprit(&w, 1, false).unwrap();
-            let b = culprit(&w, 4, false).unwrap();
+            let a = culprit(&w, 1, false, &mut Discard).unwrap();
+            let b = culprit(&w, 4, false, &mut Discard).unwrap();
             assert_eq!(a.answer, Some(w.culprit), "seed {seed}: {a:?}");
             assert_eq!(b.answer, Some(w.culprit), "seed {seed}: {b:?}");
             let (ta, tb) = (a.time.clone().unwrap(), b.time.clone().unwrap());
@@ -224,7 +235,7 @@ mod tests {
             one += ta.wall_secs;
             four += tb.wall_secs;
             // Deterministic.
-            assert_eq!(culprit(&w, 4, false).unwrap(), b);
+            assert_eq!(culprit(&w, 4, false, &mut Discard).unwrap(), b);
         }
         assert!(four < one, "4 builders {four} s, 1 builder {one} s");
     }
@@ -237,7 +248,7 @@ mod tests {
             ..Noise::default()
         };
         let w = World::new(&h, 2, noise, Costs::default(), false);
-        let t = culprit(&w, 2, true).unwrap();
+        let t = culprit(&w, 2, true, &mut Discard).unwrap();
         assert_eq!(t.answer, Some(w.culprit), "{t:?}");
     }
 }

@@ -37,6 +37,17 @@ impl Spinner {
     }
 
     /// Runs `f` with the spinner hidden, so printed lines do not mix with it.
+    /// No spinner, whatever standard error is (a log written to a file
+    /// while something else owns the terminal).
+    pub fn hidden() -> Spinner {
+        Spinner {
+            bar: None,
+            standing: String::new(),
+            step: String::new(),
+            round: (0, 0),
+        }
+    }
+
     pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
         match &self.bar {
             Some(b) => b.suspend(f),

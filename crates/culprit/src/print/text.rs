@@ -56,6 +56,26 @@ impl TextLog {
         })
     }
 
+    /// A log written only to `path` (created or truncated), never to the
+    /// terminal: for logs of many campaigns at once.
+    pub fn file_only(path: &Path) -> std::io::Result<TextLog> {
+        Ok(TextLog {
+            file: Some(File::create(path)?),
+            stdout: false,
+            spinner: Spinner::hidden(),
+            last_shown: None,
+            continued: false,
+            fix: false,
+            last_line: Instant::now(),
+        })
+    }
+
+    /// A line of the caller's own (the bench's verdict on a simulated
+    /// campaign).
+    pub fn note(&mut self, text: &str) {
+        self.line(text);
+    }
+
     /// Ends the spinner (before the result block).
     pub fn finish(&mut self) {
         self.spinner.finish();
