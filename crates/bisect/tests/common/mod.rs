@@ -278,6 +278,25 @@ pub fn drive_with_prior(
     if let Some(p) = prior {
         e.set_prior(p);
     }
+    run_engine(e, h, w, truth, rng)
+}
+
+/// `drive_truth` with `docs_only` declared to the engine first.
+pub fn drive_declared(
+    h: &History,
+    w: &World,
+    truth: &Truth,
+    config: Config,
+    docs_only: &[bool],
+    rng: &mut ChaCha8Rng,
+) -> Drive {
+    let mut e = Engine::new(h.dag(), h.bad, config);
+    e.set_docs_only(docs_only);
+    run_engine(e, h, w, truth, rng)
+}
+
+/// Answers the engine's steps from the oracle until it is done.
+fn run_engine(mut e: Engine, h: &History, w: &World, truth: &Truth, rng: &mut ChaCha8Rng) -> Drive {
     let mut steps = Vec::new();
     let mut rounds = 0;
     for _ in 0..10_000 {

@@ -181,7 +181,11 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let r = d.path();
         git(r, &["init", "-q", "-b", "main"]);
-        commit(r, "base", &[("kernel/sys.c", "0\n"), ("Documentation/a.rst", "0\n")]);
+        commit(
+            r,
+            "base",
+            &[("kernel/sys.c", "0\n"), ("Documentation/a.rst", "0\n")],
+        );
         git(r, &["tag", "good"]);
         commit(r, "docs", &[("Documentation/a.rst", "1\n")]);
         commit(r, "code", &[("kernel/sys.c", "1\n")]);
@@ -189,11 +193,13 @@ mod tests {
         commit(r, "maintainers", &[("MAINTAINERS", "1\n")]);
         git(r, &["checkout", "-q", "main"]);
         git(r, &["merge", "-q", "--no-ff", "-m", "merge side", "side"]);
-        commit(r, "docs and code", &[("Documentation/a.rst", "2\n"), ("kernel/sys.c", "2\n")]);
+        commit(
+            r,
+            "docs and code",
+            &[("Documentation/a.rst", "2\n"), ("kernel/sys.c", "2\n")],
+        );
         let s = setup(r, "HEAD", &["good".to_string()]).unwrap();
-        let (flags, note) = s
-            .docs_only(culprit_kernel::tree::DOCS_ONLY_PATHS)
-            .unwrap();
+        let (flags, note) = s.docs_only(culprit_kernel::tree::DOCS_ONLY_PATHS).unwrap();
         let by_subject = |subject: &str| {
             let i = s.commits.iter().position(|c| c.subject == subject).unwrap();
             flags[i]
@@ -205,6 +211,9 @@ mod tests {
         assert!(!by_subject("docs and code"));
         assert!(!by_subject("base"), "the good end is not a candidate");
         let note = note.unwrap();
-        assert!(note.starts_with("2 of 5 candidate commits change only Documentation"), "{note}");
+        assert!(
+            note.starts_with("2 of 5 candidate commits change only Documentation"),
+            "{note}"
+        );
     }
 }
