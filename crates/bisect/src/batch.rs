@@ -28,7 +28,7 @@ use crate::engine::{Engine, MIN_VALUE};
 use crate::plan::{best_round, Choice};
 use crate::posterior::Posterior;
 use crate::probe::{lower_bound, Tables};
-use crate::types::{Outcome, Step, StopReason, Verdict};
+use crate::types::{Outcome, Step, StopReason};
 
 /// A pick must promise at least this many bits (after its build risk).
 const MIN_PICK: f64 = 0.02;
@@ -123,7 +123,7 @@ impl Engine {
         let per_build = (vms / planned.max(1)).clamp(1, vms).min(sure);
         if !verifying && stuck {
             if idle {
-                out.done = Some(self.give_up(&post, StopReason::Exhausted));
+                out.done = Some(self.give_up(&post, top, StopReason::Exhausted));
             }
             return out;
         }
@@ -213,7 +213,7 @@ impl Engine {
             } else {
                 StopReason::MaxBuilds
             };
-            out.done = Some(self.give_up(&post, reason));
+            out.done = Some(self.give_up(&post, top, reason));
         }
         out
     }
@@ -257,9 +257,12 @@ impl Engine {
         }
     }
 
-    fn give_up(&self, post: &Posterior, reason: StopReason) -> Outcome {
+    /// The end when nothing is worth starting: the leader `top` when it
+    /// holds the asked confidence (below the stopping line, which keeps a
+    /// margin), else inconclusive; as [`Engine::next`] ends.
+    fn give_up(&self, post: &Posterior, top: usize, reason: StopReason) -> Outcome {
         Outcome {
-            verdict: Verdict::Inconclusive,
+            verdict: self.leader(post, top),
             reason,
             status: self.status_of(post),
         }

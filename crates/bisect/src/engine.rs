@@ -565,7 +565,7 @@ impl Engine {
             (Some(r), Some(b)) if can_build && b.rate > r.rate => Step::Build(b.node),
             (Some(r), _) => Step::Run(r.alloc),
             (None, Some(b)) if can_build => Step::Build(b.node),
-            (None, Some(_)) => done(Verdict::Inconclusive, StopReason::MaxBuilds),
+            (None, Some(_)) => done(leader, StopReason::MaxBuilds),
             (None, None) => done(leader, StopReason::Exhausted),
         }
     }

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::dag::Dag;
-use crate::types::{BuildOutcome, Config, RunOutcome};
+use crate::types::{BuildOutcome, Config, RunOutcome, Verdict};
 
 fn line(n: usize) -> Dag {
     let parents = (0..n)
@@ -160,4 +160,51 @@ fn batch_picks_are_deterministic() {
     let a = e.next_batch(4, 10, InFlight::default());
     let b = e.next_batch(4, 10, InFlight::default());
     assert_eq!(a, b);
+}
+
+#[test]
+fn when_nothing_is_worth_starting_both_loops_end_alike() {
+    // 1 clean, 2 and bad crash, k runs each; no more runs on a commit and
+    // no more builds allowed. The leader (2) gains mass with k and passes
+    // the asked confidence (not the stopping line) at k = 7.
+    let mut named = 0;
+    for k in 1..10u32 {
+        let config = Config {
+            vms: 10,
+            target: Some(1),
+            max_unit_runs: k,
+            max_builds: Some(3),
+            ..Config::default()
+        };
+        let mut e = Engine::new(line(4), 3, config);
+        for n in [3u32, 2, 1] {
+            e.record_build(n, BuildOutcome::Ok { signature: None }, 390.0);
+        }
+        for _ in 0..k {
+            e.record_run(3, RunOutcome::Failure(1), 520.0);
+            e.record_run(2, RunOutcome::Failure(1), 520.0);
+            e.record_run(1, RunOutcome::Clean, 520.0);
+        }
+        let Step::Done(one) = e.next() else {
+            panic!("k {k}: the search should be over")
+        };
+        let batch = e.next_batch(1, 10, InFlight::default());
+        let many = batch.done.expect("the batch search should be over too");
+        assert_eq!(
+            (&one.verdict, &one.reason),
+            (&many.verdict, &many.reason),
+            "k {k}"
+        );
+        let top = one.status.credible[0];
+        if top.1 >= 0.99 {
+            assert_eq!(one.verdict, Verdict::Culprit(2), "k {k}: {top:?}");
+            named += 1;
+        } else {
+            assert_eq!(one.verdict, Verdict::Inconclusive, "k {k}: {top:?}");
+        }
+    }
+    assert!(
+        named >= 2,
+        "the leader passed the asked confidence in {named} cases"
+    );
 }
