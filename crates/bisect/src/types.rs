@@ -197,6 +197,15 @@ pub struct Status {
 }
 
 impl Status {
+    /// The posterior mass of `h`: its share in the credible set, 0 outside
+    /// it (the set holds the asked confidence; what is outside is below).
+    pub fn mass(&self, h: Hypothesis) -> f64 {
+        self.credible
+            .iter()
+            .find(|(x, _)| *x == h)
+            .map_or(0.0, |m| m.1)
+    }
+
     /// Probability that `n` runs on a commit with the bug all come out
     /// clean, over what the runs so far say about the rate (not at its
     /// mean: a rate learnt from five runs may be much lower).

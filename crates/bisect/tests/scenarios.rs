@@ -218,12 +218,7 @@ fn same_signature_makes_one_unit() {
     assert_eq!(e.evidence(21).clean, 1);
     // 21 changes nothing in the binary, so it cannot have introduced the bug.
     let st = e.status();
-    let mass = |x| {
-        st.credible
-            .iter()
-            .find(|(h, _)| *h == Hypothesis::Commit(x))
-            .map_or(0.0, |m| m.1)
-    };
+    let mass = |x| st.mass(Hypothesis::Commit(x));
     assert!(mass(21) < mass(22) * 1e-3, "{} vs {}", mass(21), mass(22));
     // Runs for the unit go to a built member; never two members at once.
     if let Step::Run(alloc) = e.next() {

@@ -57,12 +57,7 @@ fn a_docs_only_commit_is_an_unlikely_culprit() {
             e.record_run(10, RunOutcome::Failure(0), 1.0);
         }
         let st = e.status();
-        let mass = |x| {
-            st.credible
-                .iter()
-                .find(|(h, _)| *h == Hypothesis::Commit(x))
-                .map_or(0.0, |m| m.1)
-        };
+        let mass = |x| st.mass(Hypothesis::Commit(x));
         (mass(3), mass(4))
     };
     let (m3, m4) = mass_of(None);
