@@ -16,7 +16,10 @@
 //! every good commit" (present everywhere), with a prior that is uniform over
 //! the commits unless the caller weights them (`Engine::set_prior`, e.g. from
 //! the files a crash stack names), and merges weigh `Config::merge_prior`
-//! (0.2: a merge rarely brings a bug of its own). A run on a commit where
+//! (0.2: a merge rarely brings a bug of its own), commits the caller
+//! declares docs-only (`Engine::set_docs_only`) `Config::docs_prior` (0.01:
+//! they build their parent's binary; not 0, the caller's path rule may be
+//! wrong), and such a commit is as old as the binary it runs. A run on a commit where
 //! the bug is present shows the target with a rate learned from the data;
 //! where it is absent, with a small rate f. Other crashes and untestable runs are no
 //! evidence. Commits with one build signature are one test unit.
