@@ -146,24 +146,19 @@ impl Machine {
         self.done.is_some() || self.verifying.is_some()
     }
 
-    /// One round of runs on built commits, numbered after every round
-    /// handed out so far.
+    /// One round of runs on built commits, numbered after every run handed
+    /// out or journaled on each commit.
     pub(super) fn round_action(&mut self, alloc: &[(u32, u32)]) -> Action {
         let round = self.rounds().max(self.flight.next_round);
         self.flight.next_round = round + 1;
         let mut jobs = Vec::new();
         for &(n, k) in alloc {
-            // Runs already handed out on n are numbered before these.
-            let handed = self
-                .flight
-                .testing
-                .iter()
-                .find(|t| t.0 == n)
-                .map_or(0, |t| t.1);
+            let first = self.next_run[n as usize];
+            self.next_run[n as usize] = first + k;
             for i in 0..k {
                 jobs.push(RunJob {
                     commit: self.plan.commits[n as usize].sha.clone(),
-                    run: self.runs_on[n as usize] + handed + i,
+                    run: first + i,
                 });
             }
         }

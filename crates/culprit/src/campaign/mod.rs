@@ -60,6 +60,11 @@ pub struct Machine {
     targets: Vec<culprit_report::Target>,
     identity_of: BTreeMap<String, u32>,
     runs_on: Vec<u32>,
+    /// Per commit: one past the highest run number handed out or
+    /// journaled. Not `runs_on`: runs of a round end in any order, and a
+    /// kill can cut one whose later sibling was journaled (runs 6 and 8
+    /// journaled, 7 not), so a count would hand out 8 again on resume.
+    next_run: Vec<u32>,
     /// Longest run of each round, by round number.
     round_secs: BTreeMap<u32, f64>,
     build_secs: f64,
@@ -132,6 +137,7 @@ impl Machine {
                 .collect(),
             identities,
             runs_on: vec![0; plan.commits.len()],
+            next_run: vec![0; plan.commits.len()],
             round_secs: BTreeMap::new(),
             build_secs: 0.0,
             signatures: BTreeMap::new(),
@@ -318,6 +324,8 @@ impl Machine {
             } => {
                 let n = self.node(commit)?;
                 self.flight.ran(n);
+                let next = &mut self.next_run[n as usize];
+                *next = (*next).max(run.saturating_add(1));
                 let earlier = self.runs_on[n as usize];
                 self.apply_run(n, status, *secs, output.as_ref());
                 let m = self.round_secs.entry(*round).or_insert(0.0);

@@ -5,6 +5,7 @@ use super::*;
 use crate::bench::sim;
 use crate::bench::synth;
 use crate::bench::world::{Costs, Noise, World};
+use std::collections::BTreeSet;
 
 /// Drives `m` against `w` with the driver's protocol; stops after `limit`
 /// records (None: to the end). Returns every record produced, the start
@@ -529,4 +530,56 @@ fn poll_batch_stops_on_broken_machines_like_poll() {
     assert_eq!(f.outcome.reason, culprit_bisect::StopReason::Untestable);
     assert!(f.runs >= INFRA_MIN_RUNS, "{} runs", f.runs);
     assert!(f.untestable.is_some());
+}
+
+#[test]
+fn a_run_cut_by_a_kill_leaves_its_number_unused_and_none_is_handed_out_twice() {
+    let h = synth::linear(60, 4).unwrap();
+    let w = world(&h, 2);
+    let mut m = Machine::new(sim::plan(&w)).unwrap();
+    let full = run(&mut m, &w, &[], None);
+    let key = |r: &Record| match r {
+        Record::Run { commit, run, .. } => Some((commit.clone(), *run)),
+        _ => None,
+    };
+    // Every place where a kill could have cut run k-1 of a commit after
+    // run k was journaled (runs of a round end in any order): resume from
+    // that journal and finish.
+    let mut cuts = 0;
+    let mut rerun = 0;
+    for (i, r) in full.iter().enumerate() {
+        let Some((commit, k)) = key(r) else { continue };
+        let Some(lost) = (k > 0)
+            .then(|| {
+                full[..i]
+                    .iter()
+                    .position(|p| key(p) == Some((commit.clone(), k - 1)))
+            })
+            .flatten()
+        else {
+            continue;
+        };
+        cuts += 1;
+        let mut past: Vec<Record> = full[..=i].to_vec();
+        past.remove(lost);
+        let mut m = Machine::new(sim::plan(&w)).unwrap();
+        let resumed = run(&mut m, &w, &past, None);
+        let mut seen = BTreeSet::new();
+        for (c, q) in resumed.iter().filter_map(key) {
+            assert!(
+                seen.insert((c.clone(), q)),
+                "cut {i}: run {q} of {c} journaled twice"
+            );
+        }
+        rerun += resumed[past.len()..]
+            .iter()
+            .filter(|r| key(r).is_some_and(|(c, _)| c == commit))
+            .count();
+        assert_eq!(m.finish().culprit, Some(w.culprit), "cut {i}");
+    }
+    // The check can fail: commits with a cut run were run again.
+    assert!(
+        cuts >= 3 && rerun >= 1,
+        "{cuts} cuts, {rerun} runs after them"
+    );
 }
