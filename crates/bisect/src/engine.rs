@@ -69,17 +69,16 @@ pub struct Engine {
     pub(crate) build_secs: (f64, u32),
     pub(crate) run_secs: (f64, u32),
     /// Relative prior weight of each commit being the culprit (the
-    /// caller's weights times `Config::merge_prior` on merges); None:
+    /// caller's weights times `Config::merge_prior` on merges and
+    /// `Config::docs_prior` on docs-only commits; see `prior`); None:
     /// uniform.
     prior: Option<Vec<f64>>,
     /// The caller's weights (`set_prior`), kept to recompute `prior`.
     weights: Option<Vec<f64>>,
-    /// Commits declared to leave the binary as their first parent's
-    /// (`set_docs_only`); empty: none.
-    docs_only: Vec<bool>,
     /// The commit whose age each node takes: itself, or for a docs-only
     /// commit the nearest first-parent ancestor that changes the binary
-    /// (it runs that commit's binary, old or new as that one is).
+    /// (it runs that commit's binary, old or new as that one is). A node
+    /// is docs-only exactly when this is not itself.
     aged_as: Vec<NodeId>,
     /// Generation number of every node (longest path from a root): depth,
     /// one of the two axes of age a change of reproduction rate is placed
@@ -112,8 +111,7 @@ impl Engine {
             generation.iter().copied().max().unwrap_or(0) as f64 + 1.0,
             n as f64,
         ];
-        let prior = weighted(&dag, None, config.merge_prior, &[], 1.0);
-        Engine {
+        let mut e = Engine {
             shows,
             generation,
             span,
@@ -134,71 +132,12 @@ impl Engine {
             runs: 0,
             build_secs: (0.0, 0),
             run_secs: (0.0, 0),
-            prior,
+            prior: None,
             weights: None,
-            docs_only: Vec::new(),
             aged_as: (0..n as NodeId).collect(),
-        }
-    }
-
-    /// Sets the prior over "commit i introduced the bug": one relative
-    /// weight per DAG node (weights of good nodes are ignored; negative or
-    /// non-finite ones count as 0). The commits share `1 - older_prior` in
-    /// proportion to their weights; a weight of 0 rules a commit out. All
-    /// weights 0 means uniform, as without a call. Merges keep their factor
-    /// `Config::merge_prior` on top. Applies to every later decision and
-    /// status.
-    ///
-    /// Panics if `weights.len()` is not the number of DAG nodes.
-    pub fn set_prior(&mut self, weights: &[f64]) {
-        assert_eq!(
-            weights.len(),
-            self.dag.len(),
-            "set_prior needs one weight per DAG node"
-        );
-        self.weights = Some(weights.to_vec());
-        self.reweigh();
-    }
-
-    /// Declares the commits whose change cannot reach the binary under test
-    /// (documentation only, by their paths): one flag per DAG node. Such a
-    /// commit is a culprit `Config::docs_prior` times as likely as others
-    /// (not 0: the caller's rule may be wrong for this bug), and its age
-    /// along history is that of the nearest first-parent ancestor that
-    /// changes the binary, whose binary it runs: a docs-only commit on a
-    /// branch forked long ago runs old code however late it landed, and
-    /// fires as old code does. Merges are never docs-only. Applies to every
-    /// later decision and status.
-    ///
-    /// Panics if `docs_only.len()` is not the number of DAG nodes.
-    pub fn set_docs_only(&mut self, docs_only: &[bool]) {
-        let n = self.dag.len();
-        assert_eq!(
-            docs_only.len(),
-            n,
-            "set_docs_only needs one flag per DAG node"
-        );
-        self.docs_only = (0..n)
-            .map(|x| docs_only[x] && self.dag.parents(x as NodeId).len() == 1)
-            .collect();
-        for x in 0..n {
-            // Parents come first in topological order.
-            self.aged_as[x] = match self.dag.parents(x as NodeId) {
-                [p] if self.docs_only[x] => self.aged_as[*p as usize],
-                _ => x as NodeId,
-            };
-        }
-        self.reweigh();
-    }
-
-    fn reweigh(&mut self) {
-        self.prior = weighted(
-            &self.dag,
-            self.weights.as_deref(),
-            self.config.merge_prior,
-            &self.docs_only,
-            self.config.docs_prior,
-        );
+        };
+        e.reweigh();
+        e
     }
 
     pub fn dag(&self) -> &Dag {
@@ -624,42 +563,6 @@ fn bump(list: &mut Vec<(Identity, u32)>, id: Identity) {
     }
 }
 
-/// The prior weights the posterior uses: the caller's (`None`: all 1) with
-/// merges' multiplied by `merge_prior` and docs-only commits' by
-/// `docs_prior`. `None` when that is uniform.
-fn weighted(
-    dag: &Dag,
-    weights: Option<&[f64]>,
-    merge_prior: f64,
-    docs_only: &[bool],
-    docs_prior: f64,
-) -> Option<Vec<f64>> {
-    let positive = |x: f64| if x.is_finite() && x > 0.0 { x } else { 0.0 };
-    let is_merge = |x: usize| dag.parents(x as NodeId).len() > 1;
-    let is_docs = |x: usize| docs_only.get(x).copied().unwrap_or(false);
-    let merge = positive(merge_prior);
-    let docs = positive(docs_prior);
-    let n = dag.len();
-    if weights.is_none()
-        && (merge == 1.0 || !(0..n).any(is_merge))
-        && (docs == 1.0 || !(0..n).any(is_docs))
-    {
-        return None;
-    }
-    let w = (0..n)
-        .map(|i| {
-            let mut x = positive(weights.map_or(1.0, |w| w[i]));
-            if is_merge(i) {
-                x *= merge;
-            }
-            if is_docs(i) {
-                x *= docs;
-            }
-            x
-        })
-        .collect();
-    Some(w)
-}
-
+mod prior;
 #[cfg(test)]
 mod tests;

@@ -31,4 +31,6 @@ pub mod report_mail;
 pub mod result;
 pub mod signature;
 pub mod spec;
+#[cfg(test)]
+mod test_git;
 pub mod trial;

@@ -233,35 +233,12 @@ pub fn trial(
     let w = World::new(hist, seed, noise, sc.costs(), sc.merge_culprits);
     let mut results = Vec::new();
     for &st in strategies {
-        let known = st == Strategy::TrueQ;
         let t = match st {
-            Strategy::Culprit | Strategy::TrueQ => {
-                let mut log = match logs.filter(|_| st == Strategy::Culprit) {
-                    Some(dir) => {
-                        let p = log_path(dir, &sc.name, seed);
-                        let l = TextLog::file_only(&p)
-                            .with_context(|| format!("creating {}", p.display()))?;
-                        Some(l)
-                    }
-                    None => None,
-                };
-                let mut discard = Discard;
-                let sink: &mut dyn Sink = match log.as_mut() {
-                    Some(l) => l,
-                    None => &mut discard,
-                };
-                let t = match sc.builders {
-                    Some(b) => timeline::culprit(&w, b, known, sink),
-                    None => sim::culprit(&w, known, sink),
-                }
-                .with_context(|| {
-                    format!("scenario {} seed {seed}: {} campaign", sc.name, st.name())
-                })?;
-                if let Some(l) = log.as_mut() {
-                    l.note(&verdict_line(&t, hist, w.culprit));
-                }
-                t
+            Strategy::Culprit => {
+                let log = logs.map(|dir| log_path(dir, &sc.name, seed));
+                campaign(sc, &w, false, log.as_deref())?
             }
+            Strategy::TrueQ => campaign(sc, &w, true, None)?,
             Strategy::Syzbot => syzbot::syzbot(&w),
             Strategy::Git => gitbisect::plain(&w),
         };
@@ -276,6 +253,42 @@ pub fn trial(
         candidates: hist.candidates(),
         results,
     })
+}
+
+/// culprit's campaign on world `w` (told the true q with `known_q`), its
+/// log written to `log` when given, ending with [`verdict_line`].
+fn campaign(sc: &Scenario, w: &World, known_q: bool, log: Option<&Path>) -> anyhow::Result<Tally> {
+    let mut text = match log {
+        Some(p) => {
+            Some(TextLog::file_only(p).with_context(|| format!("creating {}", p.display()))?)
+        }
+        None => None,
+    };
+    let sink: &mut dyn Sink = match text.as_mut() {
+        Some(l) => l,
+        None => &mut Discard,
+    };
+    let t = match sc.builders {
+        Some(b) => timeline::culprit(w, b, known_q, sink),
+        None => sim::culprit(w, known_q, sink),
+    };
+    let st = if known_q {
+        Strategy::TrueQ
+    } else {
+        Strategy::Culprit
+    };
+    let t = t.with_context(|| {
+        format!(
+            "scenario {} seed {}: {} campaign",
+            sc.name,
+            w.seed,
+            st.name()
+        )
+    })?;
+    if let Some(l) = text.as_mut() {
+        l.note(&verdict_line(&t, w.hist, w.culprit));
+    }
+    Ok(t)
 }
 
 /// The last line of a trial's log: what the campaign answered, against the

@@ -96,9 +96,7 @@ pub fn plan(world: &World) -> Plan {
         after_walk: false,
         // What a campaign reads from each commit's paths (the history's
         // rule for "changes the binary").
-        docs_only: (0..h.len())
-            .map(|i| !h.is_good(i as u32) && !h.binary[i])
-            .collect(),
+        docs_only: h.binary.iter().map(|&b| !b).collect(),
     }
 }
 

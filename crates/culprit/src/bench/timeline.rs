@@ -193,9 +193,6 @@ pub fn culprit(
         .map(|b| b.1)
         .sum::<f64>()
         + building.iter().map(|b| now - b.start).sum::<f64>();
-    for e in m.take_events() {
-        sink.event(&e);
-    }
     let f = m.finish();
     Ok(Tally {
         time: Some(Timing {

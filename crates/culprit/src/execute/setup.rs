@@ -153,18 +153,7 @@ fn range(repo: Repo, bad: &str, bad_sha: String, goods: &[String]) -> Result<Set
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::process::Command;
-
-    fn git(dir: &Path, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .args(["-c", "user.name=T", "-c", "user.email=t@example.org"])
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    }
+    use crate::test_git::git;
 
     fn commit(dir: &Path, msg: &str, files: &[(&str, &str)]) {
         for (path, text) in files {

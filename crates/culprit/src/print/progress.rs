@@ -28,15 +28,11 @@ impl Spinner {
             b.enable_steady_tick(std::time::Duration::from_millis(200));
             b
         });
-        Spinner {
-            bar,
-            standing: String::new(),
-            step: String::new(),
-            round: (0, 0),
-        }
+        let mut s = Spinner::hidden();
+        s.bar = bar;
+        s
     }
 
-    /// Runs `f` with the spinner hidden, so printed lines do not mix with it.
     /// No spinner, whatever standard error is (a log written to a file
     /// while something else owns the terminal).
     pub fn hidden() -> Spinner {
@@ -48,6 +44,7 @@ impl Spinner {
         }
     }
 
+    /// Runs `f` with the spinner hidden, so printed lines do not mix with it.
     pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
         match &self.bar {
             Some(b) => b.suspend(f),

@@ -45,29 +45,29 @@ impl TextLog {
             ),
             None => None,
         };
-        Ok(TextLog {
-            file,
-            stdout: !quiet,
-            spinner: Spinner::new(),
-            last_shown: None,
-            continued: false,
-            fix: false,
-            last_line: Instant::now(),
-        })
+        Ok(TextLog::with(file, !quiet, Spinner::new()))
     }
 
     /// A log written only to `path` (created or truncated), never to the
     /// terminal: for logs of many campaigns at once.
     pub fn file_only(path: &Path) -> std::io::Result<TextLog> {
-        Ok(TextLog {
-            file: Some(File::create(path)?),
-            stdout: false,
-            spinner: Spinner::hidden(),
+        Ok(TextLog::with(
+            Some(File::create(path)?),
+            false,
+            Spinner::hidden(),
+        ))
+    }
+
+    fn with(file: Option<File>, stdout: bool, spinner: Spinner) -> TextLog {
+        TextLog {
+            file,
+            stdout,
+            spinner,
             last_shown: None,
             continued: false,
             fix: false,
             last_line: Instant::now(),
-        })
+        }
     }
 
     /// A line of the caller's own (the bench's verdict on a simulated

@@ -4,26 +4,9 @@ use super::*;
 use crate::campaign::Counts;
 use crate::print::mail::{body, render, subject};
 use crate::result::{BisectResult, CommitDoc, Files as ResultFiles, Timings, Totals};
+use crate::test_git::git;
 use culprit_git::trailers::Recipients;
 use std::path::Path;
-use std::process::Command;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args([
-            "-c",
-            "user.name=Ann Author",
-            "-c",
-            "user.email=ann@example.org",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
 
 /// good (tagged v1.0) -> culprit -> bad.
 fn repo(dir: &Path) -> (Repo, String, String, String) {
