@@ -236,9 +236,9 @@ pub fn trial(
         let t = match st {
             Strategy::Culprit => {
                 let log = logs.map(|dir| log_path(dir, &sc.name, seed));
-                campaign(sc, &w, false, log.as_deref())?
+                campaign(sc, &w, st, log.as_deref())?
             }
-            Strategy::TrueQ => campaign(sc, &w, true, None)?,
+            Strategy::TrueQ => campaign(sc, &w, st, None)?,
             Strategy::Syzbot => syzbot::syzbot(&w),
             Strategy::Git => gitbisect::plain(&w),
         };
@@ -255,9 +255,11 @@ pub fn trial(
     })
 }
 
-/// culprit's campaign on world `w` (told the true q with `known_q`), its
-/// log written to `log` when given, ending with [`verdict_line`].
-fn campaign(sc: &Scenario, w: &World, known_q: bool, log: Option<&Path>) -> anyhow::Result<Tally> {
+/// culprit's campaign on world `w` as strategy `st` (`TrueQ`: told the
+/// true q), its log written to `log` when given, ending with
+/// [`verdict_line`].
+fn campaign(sc: &Scenario, w: &World, st: Strategy, log: Option<&Path>) -> anyhow::Result<Tally> {
+    let known_q = st == Strategy::TrueQ;
     let mut text = match log {
         Some(p) => {
             Some(TextLog::file_only(p).with_context(|| format!("creating {}", p.display()))?)
@@ -271,13 +273,8 @@ fn campaign(sc: &Scenario, w: &World, known_q: bool, log: Option<&Path>) -> anyh
     let t = match sc.builders {
         Some(b) => timeline::culprit(w, b, known_q, sink),
         None => sim::culprit(w, known_q, sink),
-    };
-    let st = if known_q {
-        Strategy::TrueQ
-    } else {
-        Strategy::Culprit
-    };
-    let t = t.with_context(|| {
+    }
+    .with_context(|| {
         format!(
             "scenario {} seed {}: {} campaign",
             sc.name,

@@ -549,14 +549,8 @@ fn a_run_cut_by_a_kill_leaves_its_number_unused_and_none_is_handed_out_twice() {
     let mut rerun = 0;
     for (i, r) in full.iter().enumerate() {
         let Some((commit, k)) = key(r) else { continue };
-        let Some(lost) = (k > 0)
-            .then(|| {
-                full[..i]
-                    .iter()
-                    .position(|p| key(p) == Some((commit.clone(), k - 1)))
-            })
-            .flatten()
-        else {
+        let earlier = Some((commit.clone(), k.wrapping_sub(1)));
+        let Some(lost) = full[..i].iter().position(|p| k > 0 && key(p) == earlier) else {
             continue;
         };
         cuts += 1;
