@@ -169,6 +169,89 @@ impl History {
 /// parents (space-separated; outside the range = good side), author time,
 /// changed paths, top-level entries touched (space-separated), subject.
 pub fn load_tsv(path: &Path) -> anyhow::Result<History> {
+    let (name, rows, bad_end, good_end) = read_tsv(path)?;
+    from_rows(name, rows, bad_end, good_end)
+}
+
+/// Load the part of a DAG file that `git rev-list BAD --not GOOD...` would
+/// list: another, smaller range of the same history, to measure the engine
+/// on graphs it was not tuned on. Revisions are commit ids or unique
+/// prefixes of them; a good one may be the file's own good end.
+pub fn load_tsv_cut(path: &Path, bad: &str, goods: &[String]) -> anyhow::Result<History> {
+    let (name, rows, _, file_good) = read_tsv(path)?;
+    let index: HashMap<&str, usize> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.sha.as_str(), i))
+        .collect();
+    let find = |rev: &str| -> anyhow::Result<Option<usize>> {
+        if file_good.as_deref().is_some_and(|g| g.starts_with(rev)) && rev.len() >= 4 {
+            return Ok(None);
+        }
+        let hits: Vec<usize> = if rev.len() >= 4 {
+            (0..rows.len())
+                .filter(|&i| rows[i].sha.starts_with(rev))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        match hits[..] {
+            [i] => Ok(Some(i)),
+            [] => bail!(
+                "{}: no commit {rev} in this DAG file (give a commit id or a unique prefix of at least 4 characters)",
+                path.display()
+            ),
+            _ => bail!("{}: {rev} names {} commits; give more of the id", path.display(), hits.len()),
+        }
+    };
+    let reach = |from: usize| -> Vec<bool> {
+        let mut seen = vec![false; rows.len()];
+        let mut stack = vec![from];
+        while let Some(i) = stack.pop() {
+            if std::mem::replace(&mut seen[i], true) {
+                continue;
+            }
+            stack.extend(rows[i].parents.iter().filter_map(|p| index.get(p.as_str())));
+        }
+        seen
+    };
+    let Some(b) = find(bad)? else {
+        bail!(
+            "{}: the bad end {bad} is the file's good end",
+            path.display()
+        );
+    };
+    let mut keep = reach(b);
+    for g in goods {
+        if let Some(g) = find(g)? {
+            for (k, r) in keep.iter_mut().zip(reach(g)) {
+                *k &= !r;
+            }
+        }
+    }
+    if !keep.iter().any(|&k| k) {
+        bail!(
+            "{}: the range {bad} --not {} is empty",
+            path.display(),
+            goods.join(" ")
+        );
+    }
+    let bad_end = Some(rows[b].sha.clone());
+    let good_end = Some(goods.join(","));
+    let rows: Vec<Row> = rows
+        .into_iter()
+        .zip(keep)
+        .filter(|r| r.1)
+        .map(|r| r.0)
+        .collect();
+    from_rows(format!("{name}:{bad}"), rows, bad_end, good_end)
+}
+
+/// The rows of a DAG file, oldest first, with its name and the ends its
+/// header names.
+type TsvParts = (String, Vec<Row>, Option<String>, Option<String>);
+
+fn read_tsv(path: &Path) -> anyhow::Result<TsvParts> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut bad_end = None;
@@ -212,7 +295,7 @@ pub fn load_tsv(path: &Path) -> anyhow::Result<History> {
         .unwrap_or_default();
     // The file is newest first; visiting oldest first keeps the order stable.
     rows.reverse();
-    from_rows(name, rows, bad_end, good_end)
+    Ok((name, rows, bad_end, good_end))
 }
 
 struct Row {
@@ -431,5 +514,73 @@ mod tests {
         assert!(!h.binary[docs]);
         assert!(h.binary[h.bad as usize]);
         assert!(load_repo(dir.path(), "main", &["main".to_string()]).is_err());
+    }
+
+    #[test]
+    fn a_cut_of_a_dag_file_is_what_rev_list_would_list() {
+        // main: c1 - c2 - c3 - m1 (merge of topic: t1 - t2, forked at c1).
+        let id = |n: u32| format!("abcd{n:04x}{}", "ab".repeat(16));
+        let (c1, c2, c3, t1, t2, m1) = (id(1), id(2), id(3), id(4), id(5), id(6));
+        let good = "f".repeat(40);
+        let row = |sha: &str, parents: &str, subject: &str| {
+            format!("{sha}\t{parents}\t0\t1\tsrc/\t{subject}\n")
+        };
+        let text = [
+            format!("# bad end: {m1}; good end: {good}\n"),
+            row(&m1, &format!("{c3} {t2}"), "Merge topic"),
+            row(&t2, &t1, "t2"),
+            row(&c3, &c2, "c3"),
+            row(&t1, &c1, "t1"),
+            row(&c2, &c1, "c2"),
+            row(&c1, &good, "c1"),
+        ]
+        .concat();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dag.tsv");
+        std::fs::write(&path, text).unwrap();
+        let subjects = |h: &History| {
+            let mut v: Vec<String> = h.subjects[1..].to_vec();
+            v.sort();
+            v
+        };
+        // m1 --not c2: the topic (forked below c2) stays, c1 and c2 go.
+        let h = load_tsv_cut(&path, &m1[..8], std::slice::from_ref(&c2)).unwrap();
+        assert_eq!(subjects(&h), ["Merge topic", "c3", "t1", "t2"]);
+        assert_eq!(h.shas[h.bad as usize], m1);
+        assert_eq!(h.merges(), 1);
+        // t1's parent c1 is outside the cut: the good side.
+        let t1_node = h.subjects.iter().position(|s| s == "t1").unwrap();
+        assert_eq!(h.parents[t1_node], [0]);
+        // The file's own good end as the good end: everything below c3.
+        let h = load_tsv_cut(&path, &c3, &[good[..6].to_string()]).unwrap();
+        assert_eq!(subjects(&h), ["c1", "c2", "c3"]);
+        // Several good ends.
+        let h = load_tsv_cut(&path, &m1, &[c3.clone(), t1.clone()]).unwrap();
+        assert_eq!(subjects(&h), ["Merge topic", "t2"]);
+        // Bad revisions say what was wrong.
+        let err = |bad: &str, good: &str| {
+            load_tsv_cut(&path, bad, &[good.to_string()])
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err("abcd", &c1).contains("names 6 commits"));
+        assert!(err("ab", &c1).contains("at least 4"));
+        assert!(err(&c1, "1234567").contains("no commit 1234567"));
+        assert!(err(&c2, &c3).contains("is empty"));
+    }
+
+    #[test]
+    fn a_cut_to_the_files_own_ends_is_the_whole_file() {
+        let path = super::super::scenario::git_dag();
+        let whole = load_tsv(&path).unwrap();
+        let cut = load_tsv_cut(
+            &path,
+            &whole.shas[whole.bad as usize],
+            &[whole.shas[0].clone()],
+        )
+        .unwrap();
+        assert_eq!(cut.shas, whole.shas);
+        assert_eq!(cut.parents, whole.parents);
+        assert_eq!(cut.binary, whole.binary);
     }
 }

@@ -24,7 +24,7 @@
 //! ```toml
 //! [[scenario]]
 //! name = "git q=0.2"        # label in the tables
-//! history = "git"           # git | tsv:PATH | repo:PATH:BAD:GOOD[,GOOD] | linear:N | kernel:N
+//! history = "git"           # git | tsv:PATH | cut:PATH:BAD:GOOD[,GOOD] | repo:PATH:BAD:GOOD[,GOOD] | linear:N | kernel:N
 //! q = 0.2                   # reproduction rate on commits with the bug (default 1)
 //! unrelated = 0.02          # per run: a crash that is not the bug (default 0)
 //! untestable = 0.05         # per run: boot failure (default 0)
@@ -65,7 +65,7 @@ pub mod world;
 
 use crate::campaign::{event::Discard, Sink};
 use crate::print::text::TextLog;
-use anyhow::Context;
+use anyhow::{bail, Context};
 use report::Trial;
 use scenario::{HistorySpec, Scenario};
 use serde::Serialize;
@@ -95,14 +95,17 @@ pub struct BenchArgs {
         default_value = "culprit,syzbot,git,true-q"
     )]
     pub strategies: Vec<Strategy>,
-    /// Use this DAG file as every scenario's history.
+    /// Use this DAG file as every scenario's history; with --bad and
+    /// --good, only its range BAD --not GOOD... (another, smaller graph).
     #[arg(long, value_name = "FILE", conflicts_with = "repo")]
     pub dag: Option<PathBuf>,
     /// Use this repository's range BAD --not GOOD... as every scenario's history.
     #[arg(long, value_name = "PATH", requires_all = ["bad", "good"])]
     pub repo: Option<PathBuf>,
+    /// The bad end of the range, with --repo or --dag.
     #[arg(long, value_name = "REV")]
     pub bad: Option<String>,
+    /// A good end of the range (repeat for several), with --repo or --dag.
     #[arg(long, value_name = "REV")]
     pub good: Vec<String>,
     /// Worker threads (default: available cores). Does not change results.
@@ -403,7 +406,14 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         None => scenario::builtin(),
     };
     let history = if let Some(d) = &args.dag {
-        Some(format!("tsv:{}", d.display()))
+        Some(match &args.bad {
+            None if args.good.is_empty() => format!("tsv:{}", d.display()),
+            None => bail!("--good with --dag needs --bad: the range is BAD --not GOOD..."),
+            Some(_) if args.good.is_empty() => {
+                bail!("--bad with --dag needs --good: the range is BAD --not GOOD...")
+            }
+            Some(bad) => format!("cut:{}:{bad}:{}", d.display(), args.good.join(",")),
+        })
     } else if let Some(r) = &args.repo {
         let bad = args.bad.as_deref().context("--repo needs --bad")?;
         Some(format!(

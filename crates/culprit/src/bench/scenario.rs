@@ -17,7 +17,8 @@ pub const GIT_DAG: &str = "../shared/testdata/dags/git-v2.40.0..v2.45.0.tsv";
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     pub name: String,
-    /// "git" (the real git DAG), "tsv:PATH", "repo:PATH:BAD:GOOD[,GOOD...]",
+    /// "git" (the real git DAG), "tsv:PATH", "cut:PATH:BAD:GOOD[,GOOD...]"
+    /// (a smaller range of a DAG file), "repo:PATH:BAD:GOOD[,GOOD...]",
     /// "linear:N" or "kernel:N" (synthetic, a new one per seed).
     pub history: String,
     #[serde(default = "one")]
@@ -206,6 +207,12 @@ pub fn builtin() -> Vec<Scenario> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum HistorySpec {
     Tsv(PathBuf),
+    /// The range `BAD --not GOOD...` within a DAG file.
+    Cut {
+        path: PathBuf,
+        bad: String,
+        goods: Vec<String>,
+    },
     Repo {
         path: PathBuf,
         bad: String,
@@ -230,21 +237,23 @@ impl HistorySpec {
         Ok(match kind {
             "git" if rest.is_empty() => HistorySpec::Tsv(git_dag()),
             "tsv" => HistorySpec::Tsv(PathBuf::from(rest)),
-            "repo" => {
+            "repo" | "cut" => {
                 let mut p = rest.rsplitn(3, ':');
                 let (Some(goods), Some(bad), Some(path)) = (p.next(), p.next(), p.next()) else {
-                    bail!("history {s}: expected repo:PATH:BAD:GOOD[,GOOD...]");
+                    bail!("history {s}: expected {kind}:PATH:BAD:GOOD[,GOOD...]");
                 };
-                HistorySpec::Repo {
-                    path: PathBuf::from(path),
-                    bad: bad.to_string(),
-                    goods: goods.split(',').map(str::to_string).collect(),
+                let (path, bad) = (PathBuf::from(path), bad.to_string());
+                let goods = goods.split(',').map(str::to_string).collect();
+                if kind == "repo" {
+                    HistorySpec::Repo { path, bad, goods }
+                } else {
+                    HistorySpec::Cut { path, bad, goods }
                 }
             }
             "linear" => HistorySpec::Linear(size()?),
             "kernel" => HistorySpec::Kernel(size()?),
             _ => bail!(
-                "history {s}: expected git, tsv:PATH, repo:PATH:BAD:GOOD, linear:N or kernel:N"
+                "history {s}: expected git, tsv:PATH, cut:PATH:BAD:GOOD, repo:PATH:BAD:GOOD, linear:N or kernel:N"
             ),
         })
     }
@@ -258,6 +267,7 @@ impl HistorySpec {
         Ok(Arc::new(match self {
             HistorySpec::Tsv(p) => history::load_tsv(p)?,
             HistorySpec::Repo { path, bad, goods } => history::load_repo(path, bad, goods)?,
+            HistorySpec::Cut { path, bad, goods } => history::load_tsv_cut(path, bad, goods)?,
             HistorySpec::Linear(n) => synth::linear(*n, seed)?,
             HistorySpec::Kernel(n) => synth::kernel(*n, seed)?,
         }))
@@ -309,6 +319,18 @@ mod tests {
                 goods: vec!["v1".into(), "v2".into()]
             }
         );
+        assert_eq!(
+            HistorySpec::parse("cut:d.tsv:786a3e4b:2d019f46").unwrap(),
+            HistorySpec::Cut {
+                path: "d.tsv".into(),
+                bad: "786a3e4b".into(),
+                goods: vec!["2d019f46".into()]
+            }
+        );
+        assert!(HistorySpec::parse("cut:d.tsv:786a3e4b")
+            .unwrap_err()
+            .to_string()
+            .contains("expected cut:PATH:BAD:GOOD"));
         std::fs::write(
             &p,
             "[[scenario]]\nname = \"a\"\nhistory = \"linear:100\"\nq = 2\n",
