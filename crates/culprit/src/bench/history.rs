@@ -16,7 +16,7 @@
 
 use super::graph::{Ancestry, MAX_NODES};
 use anyhow::{bail, Context};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 /// Top-level directories whose changes never reach the binary under test.
@@ -178,73 +178,57 @@ pub fn load_tsv(path: &Path) -> anyhow::Result<History> {
 /// on graphs it was not tuned on. Revisions are commit ids or unique
 /// prefixes of them; a good one may be the file's own good end.
 pub fn load_tsv_cut(path: &Path, bad: &str, goods: &[String]) -> anyhow::Result<History> {
-    let (name, rows, _, file_good) = read_tsv(path)?;
-    let index: HashMap<&str, usize> = rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.sha.as_str(), i))
-        .collect();
-    let find = |rev: &str| -> anyhow::Result<Option<usize>> {
-        if file_good.as_deref().is_some_and(|g| g.starts_with(rev)) && rev.len() >= 4 {
-            return Ok(None);
-        }
-        let hits: Vec<usize> = if rev.len() >= 4 {
-            (0..rows.len())
-                .filter(|&i| rows[i].sha.starts_with(rev))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        match hits[..] {
-            [i] => Ok(Some(i)),
-            [] => bail!(
-                "{}: no commit {rev} in this DAG file (give a commit id or a unique prefix of at least 4 characters)",
+    let (name, rows, bad_end, good_end) = read_tsv(path)?;
+    let whole = from_rows(name.clone(), rows.clone(), bad_end, good_end)?;
+    // Node 0 carries the file's good end, so it can be named like any other.
+    let find = |rev: &str| -> anyhow::Result<u32> {
+        if rev.len() < 4 {
+            bail!(
+                "{}: {rev} is too short: give a commit id or a unique prefix of at least 4 characters",
                 path.display()
+            );
+        }
+        let hits: Vec<u32> = (0..whole.len() as u32)
+            .filter(|&i| whole.shas[i as usize].starts_with(rev))
+            .collect();
+        match hits[..] {
+            [i] => Ok(i),
+            [] => bail!("{}: no commit {rev} in this DAG file", path.display()),
+            _ => bail!(
+                "{}: {rev} names {} commits; give more of the id",
+                path.display(),
+                hits.len()
             ),
-            _ => bail!("{}: {rev} names {} commits; give more of the id", path.display(), hits.len()),
         }
     };
-    let reach = |from: usize| -> Vec<bool> {
-        let mut seen = vec![false; rows.len()];
-        let mut stack = vec![from];
-        while let Some(i) = stack.pop() {
-            if std::mem::replace(&mut seen[i], true) {
-                continue;
-            }
-            stack.extend(rows[i].parents.iter().filter_map(|p| index.get(p.as_str())));
-        }
-        seen
-    };
-    let Some(b) = find(bad)? else {
-        bail!(
-            "{}: the bad end {bad} is the file's good end",
-            path.display()
-        );
-    };
-    let mut keep = reach(b);
+    let b = find(bad)?;
+    let mut keep = whole.anc.of(b).clone();
     for g in goods {
-        if let Some(g) = find(g)? {
-            for (k, r) in keep.iter_mut().zip(reach(g)) {
-                *k &= !r;
-            }
-        }
+        keep.subtract(whole.anc.of(find(g)?));
     }
-    if !keep.iter().any(|&k| k) {
+    keep.clear(0);
+    let kept: HashSet<&str> = keep
+        .iter()
+        .map(|x| whole.shas[x as usize].as_str())
+        .collect();
+    if kept.is_empty() {
         bail!(
             "{}: the range {bad} --not {} is empty",
             path.display(),
             goods.join(" ")
         );
     }
-    let bad_end = Some(rows[b].sha.clone());
-    let good_end = Some(goods.join(","));
     let rows: Vec<Row> = rows
         .into_iter()
-        .zip(keep)
-        .filter(|r| r.1)
-        .map(|r| r.0)
+        .filter(|r| kept.contains(r.sha.as_str()))
         .collect();
-    from_rows(format!("{name}:{bad}"), rows, bad_end, good_end)
+    let bad_end = Some(whole.shas[b as usize].clone());
+    from_rows(
+        format!("{name}:{bad}"),
+        rows,
+        bad_end,
+        Some(goods.join(",")),
+    )
 }
 
 /// The rows of a DAG file, oldest first, with its name and the ends its
@@ -298,6 +282,7 @@ fn read_tsv(path: &Path) -> anyhow::Result<TsvParts> {
     Ok((name, rows, bad_end, good_end))
 }
 
+#[derive(Clone)]
 struct Row {
     sha: String,
     parents: Vec<String>,
