@@ -106,9 +106,7 @@ pub fn table(scenarios: &[Scenario], trials: &[Trial], strategies: &[Strategy]) 
                 let ok = rs.iter().filter(|(t, r)| is_correct(t, r)).count() as f64;
                 let conf: Vec<_> = rs
                     .iter()
-                    .filter(|(_, r)| {
-                        r.answer.is_some() && r.confidence.is_some_and(|c| c >= CONFIDENT)
-                    })
+                    .filter(|(_, r)| r.answered() && r.confidence.is_some_and(|c| c >= CONFIDENT))
                     .collect();
                 let conf_ok = conf.iter().filter(|(t, r)| is_correct(t, r)).count();
                 let calib = if conf.is_empty() {

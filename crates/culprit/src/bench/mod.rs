@@ -164,6 +164,16 @@ pub struct Tally {
     pub time: Option<Timing>,
 }
 
+impl Tally {
+    /// Whether the campaign answered where the bug came from: a commit, or
+    /// "older than every good commit". The bench's worlds always put the
+    /// bug inside the range, so "older" is a wrong answer, and a confident
+    /// one must count against calibration like a wrong commit.
+    pub fn answered(&self) -> bool {
+        self.answer.is_some() || self.outcome == "older"
+    }
+}
+
 /// Modelled use of the resources of one campaign with builders.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Timing {

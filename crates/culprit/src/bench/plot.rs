@@ -24,7 +24,8 @@ pub struct Bin {
     pub strategy: Strategy,
     pub from: f64,
     pub to: f64,
-    /// Answers (a named culprit) whose stated confidence falls in the bin.
+    /// Answers (a named culprit, or "older") whose stated confidence falls
+    /// in the bin.
     pub answers: usize,
     pub correct: usize,
     pub mean_confidence: f64,
@@ -39,7 +40,7 @@ pub fn reliability(trials: &[Trial], strategies: &[Strategy]) -> Vec<Bin> {
             let Some((_, tally)) = t.results.iter().find(|r| r.0 == st) else {
                 continue;
             };
-            let (Some(_), Some(c)) = (tally.answer, tally.confidence) else {
+            let (true, Some(c)) = (tally.answered(), tally.confidence) else {
                 continue;
             };
             let i = BINS.iter().position(|&e| c < e).unwrap_or(BINS.len() - 1);
@@ -66,7 +67,9 @@ pub fn reliability(trials: &[Trial], strategies: &[Strategy]) -> Vec<Bin> {
 
 /// The reliability bins as a text table.
 pub fn reliability_text(bins: &[Bin]) -> String {
-    let mut s = String::from("\nreliability (answers naming a culprit, by stated confidence):\n");
+    let mut s = String::from(
+        "\nreliability (answers naming a culprit or \"older\", by stated confidence):\n",
+    );
     let _ = writeln!(
         s,
         "  {:<8} {:>11} {:>8} {:>8} {:>9} {:>9}",
@@ -301,6 +304,25 @@ mod tests {
         assert_eq!(bins.iter().map(|b| b.answers).sum::<usize>(), 3);
         let text = reliability_text(&bins);
         assert!(text.contains("0.99-1.00"), "{text}");
+    }
+
+    #[test]
+    fn a_confident_older_answer_is_a_confident_wrong_answer() {
+        // The bench's bug is always inside the range, so "older than every
+        // good commit" said at 0.999 is as wrong as a wrong commit.
+        let mut older = trial(1, None, 0.999);
+        older.results[0].1.outcome = "older";
+        let mut inconclusive = trial(1, None, 0.999);
+        inconclusive.results[0].1.outcome = "inconclusive";
+        let trials = vec![trial(1, Some(1), 0.995), older, inconclusive];
+        let bins = reliability(&trials, &[Strategy::Culprit]);
+        let top = bins.last().unwrap();
+        assert_eq!((top.answers, top.correct), (2, 1));
+        let sc = vec![Scenario::new("s", "linear:10")];
+        let rows = super::super::report::rows(&sc, &trials, &[Strategy::Culprit]);
+        assert_eq!(rows[0].confident, 2);
+        assert_eq!(rows[0].calibration, Some(0.5));
+        assert!((rows[0].accuracy - 1.0 / 3.0).abs() < 1e-12);
     }
 
     #[test]

@@ -53,7 +53,8 @@ pub struct Row {
     pub strategy: Strategy,
     pub seeds: usize,
     pub accuracy: f64,
-    /// Answers reported with confidence >= 0.99, and the fraction correct.
+    /// Answers (a commit or "older") reported with confidence >= 0.99, and
+    /// the fraction correct.
     pub confident: usize,
     pub calibration: Option<f64>,
     pub builds: Stat,
@@ -122,7 +123,7 @@ pub fn rows(scenarios: &[Scenario], trials: &[Trial], strategies: &[Strategy]) -
             let correct = ts.iter().filter(|(tr, t)| is_correct(tr, t)).count();
             let conf: Vec<_> = ts
                 .iter()
-                .filter(|(_, t)| t.answer.is_some() && t.confidence.is_some_and(|c| c >= CONFIDENT))
+                .filter(|(_, t)| t.answered() && t.confidence.is_some_and(|c| c >= CONFIDENT))
                 .collect();
             let conf_ok = conf.iter().filter(|(tr, t)| is_correct(tr, t)).count();
             let mut outcomes = BTreeMap::new();
