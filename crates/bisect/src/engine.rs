@@ -341,6 +341,7 @@ impl Engine {
                 prior: self.config.region_prior,
                 length: self.config.region_length,
                 rate: self.config.region_rate,
+                background: self.config.background_prior,
             },
             f: self.config.false_target_rate,
             older_prior: self.config.older_prior,
@@ -433,6 +434,7 @@ impl Engine {
             q_old: post.q_old,
             drift: post.drift,
             region: post.region,
+            background: post.background,
             suspicious,
             weak,
             target: self.target,
@@ -547,10 +549,14 @@ impl Engine {
     /// answers right at the stated rate; when the rate seems to change
     /// along history the two-rate model is a simplification of a rate that
     /// may fall gradually or at several points, and the margin grows with
-    /// the belief in the change, or in a false-target region (the other
-    /// reading of the same counts, see `regions`).
+    /// the belief in the change, or in a false-target region or a
+    /// background (other readings of the same counts, see `regions`).
     pub(crate) fn stop_at(&self, post: &Posterior) -> f64 {
-        let drift = post.drift.max(post.region).clamp(0.0, 1.0);
+        let drift = post
+            .drift
+            .max(post.region)
+            .max(post.background)
+            .clamp(0.0, 1.0);
         let margin = STOP_MARGIN * (1.0 - DRIFT_MARGIN * drift);
         1.0 - (1.0 - self.config.confidence) * margin
     }

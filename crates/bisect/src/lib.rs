@@ -49,8 +49,10 @@
 //! same title. With prior `Config::region_prior` the absent commits below
 //! the culprit, down to a boundary about `Config::region_length` commits
 //! away, fire at a rate up to `Config::region_rate`; a few crashes there
-//! then no longer drag the answer down to them. The stop rule asks for more
-//! when either reading is believed.
+//! then no longer drag the answer down to them. A background is the same
+//! without a place (prior `Config::background_prior`): every absent commit
+//! fires at such a rate, as a generic title does. The stop rule asks for
+//! more when any of these readings is believed.
 //!
 //! The next step maximises the expected information about the culprit per
 //! unit of cost, over a round of runs on built commits or a new build; each

@@ -20,7 +20,7 @@
 
 use crate::bits::Bits;
 use crate::rates::{Age, Class, Present, RateModel};
-use crate::regions::{region_ll, RegionModel};
+use crate::regions::{region_ll, AbsentTerms, RegionModel};
 use std::collections::BTreeMap;
 
 /// A test unit with evidence: commits with one binary (same signature).
@@ -83,6 +83,9 @@ pub struct Posterior {
     /// Posterior probability that target crashes below the culprit come
     /// from a false-target region.
     pub region: f64,
+    /// The same for a background: target crashes on commits without the
+    /// bug anywhere in the range.
+    pub background: f64,
 }
 
 /// A well-spread 64-bit key per unit (splitmix64 finaliser).
@@ -173,21 +176,28 @@ impl Posterior {
         let mut ids: BTreeMap<u64, u32> = BTreeMap::new();
         let mut classes: Vec<Class> = Vec::new();
         // The region term of each class, beside it.
-        let mut region: Vec<f64> = Vec::new();
-        let mut class_id =
-            |key: u64, h: Option<usize>, classes: &mut Vec<Class>, region: &mut Vec<f64>| -> u32 {
-                *ids.entry(key).or_insert_with(|| {
-                    let (present, absent) = sides_of(h);
-                    let class = Class::new(&present, &model.rates);
-                    region.push(if model.fix {
-                        0.0
-                    } else {
-                        region_ll(&absent, class.oldest, model.f, &model.regions)
-                    });
-                    classes.push(class);
-                    classes.len() as u32 - 1
-                })
-            };
+        let mut region: Vec<AbsentTerms> = Vec::new();
+        let mut class_id = |key: u64,
+                            h: Option<usize>,
+                            classes: &mut Vec<Class>,
+                            region: &mut Vec<AbsentTerms>|
+         -> u32 {
+            *ids.entry(key).or_insert_with(|| {
+                let (present, absent) = sides_of(h);
+                let class = Class::new(&present, &model.rates);
+                region.push(if model.fix {
+                    AbsentTerms {
+                        ll: 0.0,
+                        region: 0.0,
+                        background: 0.0,
+                    }
+                } else {
+                    region_ll(&absent, class.oldest, model.f, &model.regions)
+                });
+                classes.push(class);
+                classes.len() as u32 - 1
+            })
+        };
 
         let candidates = good.iter().filter(|g| !**g).count();
         let older_prior = if candidates == 0 {
@@ -234,7 +244,7 @@ impl Posterior {
             let v = ln_prior(h)
                 + classes[id as usize].ll
                 + f_side
-                + region[id as usize]
+                + region[id as usize].ll
                 + mixed[h] as f64 * model.ln_penalty;
             ll[h] = v;
             max = max.max(v);
@@ -272,17 +282,18 @@ impl Posterior {
             old_sum += p * c.changed * c.q_lo_changed;
             drift += p * c.changed;
         }
-        let prior = model.regions.prior.clamp(0.0, 1.0);
-        let region_p: f64 = region
-            .iter()
-            .zip(&class_mass)
-            .map(|(&r, &p)| {
-                // Belief in a region beyond the prior's: 0 when the absent
-                // side says nothing for or against one.
-                let post = 1.0 - (1.0 - prior) * (-r).exp();
-                p * ((post - prior) / (1.0 - prior).max(1e-12)).max(0.0)
-            })
-            .sum();
+        // Belief in a region, and in a background, beyond the prior's: 0
+        // when the absent side says nothing for or against one.
+        let beyond = |prior: f64, get: fn(&AbsentTerms) -> f64| -> f64 {
+            let prior = prior.clamp(0.0, 1.0);
+            region
+                .iter()
+                .zip(&class_mass)
+                .map(|(t, &p)| p * ((get(t) - prior) / (1.0 - prior).max(1e-12)).max(0.0))
+                .sum()
+        };
+        let region_p = beyond(model.regions.prior, |t| t.region);
+        let background_p = beyond(model.regions.background, |t| t.background);
         let q_old = if drift > 1e-12 {
             old_sum / drift
         } else {
@@ -300,6 +311,7 @@ impl Posterior {
             q_old,
             drift,
             region: region_p,
+            background: background_p,
         }
     }
 }
@@ -351,6 +363,7 @@ mod tests {
                 prior: 0.0,
                 length: 30.0,
                 rate: 0.03,
+                background: 0.0,
             },
             f: 0.005,
             older_prior: 0.01,

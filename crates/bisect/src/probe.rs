@@ -294,6 +294,7 @@ mod tests {
             q_old: 0.3,
             drift: 0.0,
             region: 0.0,
+            background: 0.0,
         }
     }
 
@@ -304,6 +305,7 @@ mod tests {
                 prior: 0.0,
                 length: 30.0,
                 rate: 0.03,
+                background: 0.0,
             },
             f: 0.0,
             older_prior: 0.0,

@@ -44,6 +44,11 @@ pub struct Config {
     pub region_length: f64,
     /// The highest rate at which such a region shows the target.
     pub region_rate: f64,
+    /// Prior probability that the target shows, at a rate up to
+    /// `region_rate`, on commits without the bug anywhere in the range: a
+    /// generic title, or a second cause not tied to one stretch of
+    /// history (see `regions`).
+    pub background_prior: f64,
     /// Runs on one test unit after which it is not tested any more (a
     /// reproducer too weak there to tell its state in that many runs
     /// leaves it to the others).
@@ -80,6 +85,7 @@ impl Default for Config {
             region_prior: 0.03,
             region_length: 30.0,
             region_rate: 0.03,
+            background_prior: 0.05,
             max_unit_runs: 100,
             max_builds: None,
             max_runs: None,
@@ -182,6 +188,10 @@ pub struct Status {
     /// from a false-target region (an older bug with the same title), over
     /// what the prior alone says.
     pub region: f64,
+    /// Posterior probability that target crashes on commits without the
+    /// bug come from a background (the title shows anywhere in the range
+    /// at a low rate: a generic title), over what the prior alone says.
+    pub background: f64,
     /// Tested commits (first of their test unit) that showed the target
     /// although the posterior says the bug is absent there: a coincidence
     /// or a false-target region. With the number of target crashes.

@@ -45,6 +45,7 @@ fn summary(verdict: &'static str, culprit: Option<&str>, good: &str, bad: &str) 
                 drift: 0.0,
                 q_old: None,
                 region: 0.0,
+                background: 0.0,
                 suspicious: Vec::new(),
                 weak: Vec::new(),
             },

@@ -26,6 +26,10 @@ pub struct EvidenceDoc {
     /// just below the answer come from an older bug with the same title (a
     /// false-target region).
     pub region: f64,
+    /// Posterior probability, beyond the prior's, that target crashes on
+    /// commits without the bug come from a background: the title showing
+    /// at a low rate anywhere in the range (a generic title).
+    pub background: f64,
     /// Commits that showed the target although the answer says the bug is
     /// not there: a coincidence or an older bug with the same title.
     pub suspicious: Vec<Suspicious>,
@@ -53,6 +57,7 @@ impl EvidenceDoc {
             drift: st.drift,
             q_old: (st.drift >= DRIFT_SHOWN).then_some(st.q_old),
             region: st.region,
+            background: st.background,
             suspicious: st
                 .suspicious
                 .iter()
@@ -93,6 +98,11 @@ impl EvidenceDoc {
                     "read as an older bug with the same title just below the answer, {:.0}% probable",
                     self.region * 100.0
                 )
+            } else if self.background >= REGION_SHOWN {
+                format!(
+                    "read as the title showing at a low rate on commits without the bug anywhere in the range, {:.0}% probable",
+                    self.background * 100.0
+                )
             } else {
                 "a coincidence, or an older bug with the same title".to_string()
             };
@@ -123,6 +133,7 @@ mod tests {
             drift: 0.0,
             q_old: None,
             region,
+            background: 0.0,
             suspicious: vec![Suspicious {
                 commit: "0123456789abcdef0123456789abcdef01234567".to_string(),
                 crashes: 3,
@@ -143,6 +154,13 @@ mod tests {
         let unlikely = doc(0.2).lines(0.9);
         assert!(unlikely[0].contains("a coincidence, or"), "{unlikely:?}");
         assert!(!unlikely[0].contains("probable"), "{unlikely:?}");
+        let mut generic = doc(0.1);
+        generic.background = 0.7;
+        let generic = generic.lines(0.9);
+        assert!(
+            generic[0].contains("without the bug anywhere in the range, 70% probable"),
+            "{generic:?}"
+        );
         // Nothing suspicious, nothing to say, whatever the belief.
         let mut none = doc(0.9);
         none.suspicious.clear();
