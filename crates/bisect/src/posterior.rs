@@ -186,11 +186,7 @@ impl Posterior {
                 let (present, absent) = sides_of(h);
                 let class = Class::new(&present, &model.rates);
                 region.push(if model.fix {
-                    AbsentTerms {
-                        ll: 0.0,
-                        region: 0.0,
-                        background: 0.0,
-                    }
+                    AbsentTerms::NONE
                 } else {
                     region_ll(&absent, class.oldest, model.f, &model.regions)
                 });

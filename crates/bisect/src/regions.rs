@@ -85,6 +85,15 @@ pub struct AbsentTerms {
     pub background: f64,
 }
 
+impl AbsentTerms {
+    /// Nothing to consider: the absent units read at f, no region.
+    pub const NONE: AbsentTerms = AbsentTerms {
+        ll: 0.0,
+        region: 0.0,
+        background: 0.0,
+    };
+}
+
 /// The region model's reading of the absent units (`absent`) under
 /// hypotheses whose oldest tested present unit is at `top`: a region below
 /// `top`, a background everywhere, or neither. A factor of 1 (ll 0) when
@@ -92,13 +101,8 @@ pub struct AbsentTerms {
 pub fn region_ll(absent: &[Present], top: Option<Age>, f: f64, model: &RegionModel) -> AbsentTerms {
     let prior = model.prior.clamp(0.0, 1.0);
     let background = model.background.clamp(0.0, 1.0 - prior);
-    let nothing = AbsentTerms {
-        ll: 0.0,
-        region: 0.0,
-        background: 0.0,
-    };
     if prior + background <= 0.0 || absent.is_empty() {
-        return nothing;
+        return AbsentTerms::NONE;
     }
     let f = f.clamp(1e-12, 0.5);
     let (ln_f, ln_1f) = (f.ln(), (1.0 - f).ln());
@@ -107,7 +111,8 @@ pub fn region_ll(absent: &[Present], top: Option<Age>, f: f64, model: &RegionMod
         .map(|r| (r * model.rate).clamp(1e-12, 0.5))
         .collect();
     // ln likelihood ratio of k crashes and m clean runs at a rate of the
-    // grid (those above `floor`, equally likely) against the rate f.
+    // grid (those above `floor`, equally likely) against the rate f; no
+    // such rate, no such reading.
     let ratio = |k: f64, m: f64, floor: f64| {
         let mut grid = [f64::NEG_INFINITY; FRACTIONS.len()];
         let mut used = 0;
@@ -116,7 +121,7 @@ pub fn region_ll(absent: &[Present], top: Option<Age>, f: f64, model: &RegionMod
             used += 1;
         }
         if used == 0 {
-            return 0.0;
+            return f64::NEG_INFINITY;
         }
         log_sum_exp(&grid) - (used as f64).ln() - (k * ln_f + m * ln_1f)
     };
