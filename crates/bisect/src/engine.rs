@@ -8,6 +8,7 @@ use crate::plan::{best_build, best_round, Costs};
 use crate::posterior::{Model, Posterior, TestedUnit};
 use crate::rates::{Age, RateModel, AXES};
 use crate::regions::RegionModel;
+use crate::reverts::RevertRuns;
 use crate::types::{
     BuildOutcome, Config, Evidence, Hypothesis, Outcome, RunOutcome, Signature, Status, Step,
     StopReason, Verdict,
@@ -87,6 +88,8 @@ pub struct Engine {
     /// Extent of the range on every axis of age: generations, and nodes
     /// (the DAG's nodes are in topological order, parents first).
     span: Age,
+    /// Runs on reverts of candidates, by candidate (see `reverts`).
+    pub(crate) reverts: BTreeMap<NodeId, RevertRuns>,
 }
 
 impl Engine {
@@ -135,6 +138,7 @@ impl Engine {
             prior: None,
             weights: None,
             aged_as: (0..n as NodeId).collect(),
+            reverts: BTreeMap::new(),
         };
         e.reweigh();
         e
@@ -394,6 +398,7 @@ impl Engine {
             &units,
             &self.model(),
             self.prior.as_deref(),
+            &self.revert_shift(),
         )
     }
 

@@ -54,6 +54,13 @@
 //! fires at such a rate, as a generic title does. The stop rule asks for
 //! more when any of these readings is believed.
 //!
+//! The readings predict the same counts on every commit of the range; what
+//! separates them is a revert (`reverts`): the bad commit with candidate c
+//! reverted fires at the bad end's rate unless c is the culprit. The
+//! caller decides when to revert (the campaign reverts its answer, or a
+//! leader it cannot settle) and records the runs
+//! (`Engine::record_revert_run`); each is one factor on c's hypothesis.
+//!
 //! The next step maximises the expected information about the culprit per
 //! unit of cost, over a round of runs on built commits or a new build; each
 //! class of hypotheses predicts a commit's crashes from its own rates, its
@@ -77,7 +84,8 @@
 //! and test units, and the decision loop), `verify` (the bad or old end
 //! shows the failure first), `posterior` (the model), `rates`
 //! (the present side: one rate or a change of rate), `doubts` (suspicious
-//! and weak evidence, when to give up), `probe`
+//! and weak evidence, when to give up), `reverts` (runs on a candidate's
+//! revert as evidence), `probe`
 //! (which commits to evaluate and what a test of one is worth), `select`
 //! (the engine's evaluation of those commits), `plan` (run
 //! round or build, by information per cost), `batch` (several builds at
@@ -95,6 +103,7 @@ mod posterior;
 mod probe;
 mod rates;
 mod regions;
+mod reverts;
 mod select;
 mod types;
 mod verify;
@@ -102,6 +111,7 @@ mod verify;
 pub use batch::{Batch, InFlight};
 pub use dag::{Dag, DagError, NodeId};
 pub use engine::Engine;
+pub use reverts::RevertRuns;
 pub use types::{
     BuildOutcome, Config, Evidence, Hypothesis, Outcome, RunOutcome, Signature, Status, Step,
     StopReason, Verdict,

@@ -21,6 +21,7 @@
 use crate::bits::Bits;
 use crate::rates::{Age, Class, Present, RateModel};
 use crate::regions::{region_ll, AbsentTerms, RegionModel};
+use crate::reverts::Shift;
 use std::collections::BTreeMap;
 
 /// A test unit with evidence: commits with one binary (same signature).
@@ -104,6 +105,7 @@ impl Posterior {
         units: &[TestedUnit],
         model: &Model,
         prior: Option<&[f64]>,
+        shift: &Shift,
     ) -> Posterior {
         let n = good.len();
         let mut key_h = vec![0u64; n];
@@ -243,6 +245,13 @@ impl Posterior {
                 + region[id as usize].ll
                 + mixed[h] as f64 * model.ln_penalty;
             ll[h] = v;
+        }
+        for &(c, d) in &shift.nodes {
+            if !good[c as usize] {
+                ll[c as usize] += d;
+            }
+        }
+        for &v in &ll {
             max = max.max(v);
         }
         // "Older": every unit with runs is present; units of good nodes are
@@ -250,7 +259,7 @@ impl Posterior {
         let older_key = order.iter().fold(0u64, |k, &i| k ^ unit_key(i)) ^ 0x5a5a_5a5a_5a5a_5a5a;
         let older_class = class_id(older_key, None, &mut classes, &mut region);
         let older_ll = if older_prior > 0.0 {
-            older_prior.ln() + classes[older_class as usize].ll
+            older_prior.ln() + classes[older_class as usize].ll + shift.older
         } else {
             f64::NEG_INFINITY
         };
@@ -399,7 +408,7 @@ mod tests {
                 ages: ([4.0; crate::rates::AXES], [4.0; crate::rates::AXES]),
             },
         ];
-        let p = Posterior::compute(&good, &units, &model(), None);
+        let p = Posterior::compute(&good, &units, &model(), None, &Shift::default());
         assert!(p.w[5] > 0.95, "{:?}", p.w);
         let total: f64 = p.w.iter().sum::<f64>() + p.older;
         assert!((total - 1.0).abs() < 1e-12);
@@ -419,7 +428,7 @@ mod tests {
                 ages: ([4.0; crate::rates::AXES], [4.0; crate::rates::AXES]),
             },
         ];
-        let p = Posterior::compute(&good, &units, &model(), None);
+        let p = Posterior::compute(&good, &units, &model(), None, &Shift::default());
         assert!(p.w[5] < 1e-5 && p.w[4] > 1e-2);
     }
 
@@ -453,7 +462,7 @@ mod tests {
             fix: true,
             ..model()
         };
-        let p = Posterior::compute(&good, &units, &fix, None);
+        let p = Posterior::compute(&good, &units, &fix, None, &Shift::default());
         assert!(p.w[5] > 0.95, "{:?}", p.w);
         assert!(p.q_mean > 0.7, "{}", p.q_mean);
         assert!(
@@ -462,11 +471,11 @@ mod tests {
             p.older
         );
         // The same evidence read as a cause bisection makes no sense of it.
-        let p = Posterior::compute(&good, &units, &model(), None);
+        let p = Posterior::compute(&good, &units, &model(), None, &Shift::default());
         assert!(p.w[5] < 0.5, "{:?}", p.w);
         // A crash on the new end: the bug is not fixed.
         let units = vec![unit(vec![&a0], 4, 0), unit(vec![&a9], 3, 0)];
-        let p = Posterior::compute(&good, &units, &fix, None);
+        let p = Posterior::compute(&good, &units, &fix, None, &Shift::default());
         assert!(p.older > 0.9, "{}", p.older);
     }
 }

@@ -49,6 +49,12 @@ pub struct Config {
     /// generic title, or a second cause not tied to one stretch of
     /// history (see `regions`).
     pub background_prior: f64,
+    /// Probability that reverting the culprit on the bad commit leaves the
+    /// crash there all the same: another commit brings it too, or a later
+    /// commit depends on the culprit's change and keeps it alive (see
+    /// `reverts`). It bounds what one crashing revert can say against its
+    /// commit.
+    pub revert_keeps: f64,
     /// Runs on one test unit after which it is not tested any more (a
     /// reproducer too weak there to tell its state in that many runs
     /// leaves it to the others).
@@ -86,6 +92,7 @@ impl Default for Config {
             region_length: 30.0,
             region_rate: 0.03,
             background_prior: 0.05,
+            revert_keeps: 0.1,
             max_unit_runs: 100,
             max_builds: None,
             max_runs: None,
