@@ -135,11 +135,15 @@ fn the_event_stream_and_the_result_follow_their_documents() {
     assert!(names.contains("builder_finished"), "{names:?}");
     seen.extend(names);
     // Every documented event shows up in these campaigns, but progress
-    // (which needs a step long enough to report on) and same_crash (which
-    // needs a bug that changes its title; the machine's tests cover it).
+    // (which needs a step long enough to report on), same_crash (which
+    // needs a bug that changes its title) and search_resumed (which needs a
+    // revert that still crashes); the machine's tests cover the last two.
     let missing: Vec<&String> = schema
         .keys()
-        .filter(|n| !seen.contains(*n) && !["progress", "same_crash"].contains(&n.as_str()))
+        .filter(|n| {
+            !seen.contains(*n)
+                && !["progress", "same_crash", "search_resumed"].contains(&n.as_str())
+        })
         .collect();
     assert!(missing.is_empty(), "never emitted: {missing:?}");
 }

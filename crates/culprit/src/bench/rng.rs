@@ -55,6 +55,7 @@ pub mod tag {
     pub const HISTORY: u64 = 5;
     pub const DOC: u64 = 6;
     pub const MIX: u64 = 7;
+    pub const REVERT: u64 = 8;
 }
 
 #[cfg(test)]

@@ -48,6 +48,9 @@ pub struct Scenario {
     pub round_min: f64,
     #[serde(default = "vms")]
     pub vms: u32,
+    /// Per candidate: its revert on the bad commit conflicts.
+    #[serde(default = "revert_conflict")]
+    pub revert_conflict: f64,
     /// Whether a merge may be the culprit.
     #[serde(default)]
     pub merge_culprits: bool,
@@ -65,6 +68,9 @@ fn one() -> f64 {
 }
 fn half() -> f64 {
     0.5
+}
+fn revert_conflict() -> f64 {
+    Noise::default().revert_conflict
 }
 fn build_min() -> f64 {
     Costs::default().build_min
@@ -91,6 +97,7 @@ impl Scenario {
             drift: Drift::Step,
             drift_at: half(),
             false_region: 0,
+            revert_conflict: revert_conflict(),
             build_min: build_min(),
             round_min: round_min(),
             vms: vms(),
@@ -111,6 +118,7 @@ impl Scenario {
             untestable: self.untestable,
             build_fail: self.build_fail,
             false_target: self.false_target,
+            revert_conflict: self.revert_conflict,
         }
     }
 
@@ -132,6 +140,7 @@ impl Scenario {
             ("false_target", n.false_target),
             ("q_old", n.q_old.unwrap_or(0.5)),
             ("drift_at", n.drift_at),
+            ("revert_conflict", n.revert_conflict),
         ] {
             if !(0.0..=1.0).contains(&p) {
                 bail!("scenario {}: {what} = {p} is not a probability", self.name);

@@ -4,7 +4,7 @@
 use super::world::World;
 use super::Tally;
 use crate::backend::{Backend, BuildResult, Done, Progress, RunJob};
-use crate::campaign::{Commit, Machine, Plan, Sink};
+use crate::campaign::{Commit, Machine, Plan, RevertMade, Sink};
 use crate::hint::NoHints;
 use crate::journal::Journal;
 use anyhow::Context;
@@ -12,11 +12,49 @@ use culprit_bisect::{Config, Verdict};
 use std::collections::HashMap;
 
 /// A [`Backend`] over a simulated world: no processes, no clock. Every build
-/// stays available (an unbounded build cache).
+/// stays available (an unbounded build cache). A revert of commit `c` on
+/// the bad commit is the commit named `REVERT_PREFIX` + c's hash.
 pub struct SimBackend<'w> {
     world: &'w World<'w>,
     index: HashMap<&'w str, u32>,
     built: Vec<bool>,
+    /// Reverts built, by reverted commit.
+    reverts: Vec<bool>,
+}
+
+/// The name of a simulated revert commit, before the reverted commit's hash.
+pub const REVERT_PREFIX: &str = "revert-of-";
+
+/// A commit of the simulated history, or the bad commit with one reverted.
+enum Sha {
+    Commit(u32),
+    Revert(u32),
+}
+
+/// Makes simulated reverts: they apply as the world says.
+pub struct SimReverter<'w> {
+    pub world: &'w World<'w>,
+}
+
+impl crate::drive::Reverter for SimReverter<'_> {
+    fn revert(&mut self, culprit: &str, _onto: &str) -> anyhow::Result<RevertMade> {
+        let c = self
+            .world
+            .hist
+            .shas
+            .iter()
+            .position(|s| s == culprit)
+            .with_context(|| format!("simulated history has no commit {culprit}"))?;
+        Ok(if self.world.revert_applies(c as u32) {
+            RevertMade::Applied {
+                commit: format!("{REVERT_PREFIX}{culprit}"),
+            }
+        } else {
+            RevertMade::Conflict {
+                files: vec!["sim/target.c".to_string()],
+            }
+        })
+    }
 }
 
 impl<'w> SimBackend<'w> {
@@ -32,6 +70,7 @@ impl<'w> SimBackend<'w> {
             world,
             index,
             built: vec![false; world.hist.len()],
+            reverts: vec![false; world.hist.len()],
         }
     }
 
@@ -41,33 +80,62 @@ impl<'w> SimBackend<'w> {
             .copied()
             .with_context(|| format!("simulated history has no commit {sha}"))
     }
+
+    fn sha(&self, sha: &str) -> anyhow::Result<Sha> {
+        match sha.strip_prefix(REVERT_PREFIX) {
+            Some(c) => Ok(Sha::Revert(self.node(c)?)),
+            None => Ok(Sha::Commit(self.node(sha)?)),
+        }
+    }
+
+    fn built(&self, sha: &Sha) -> bool {
+        match *sha {
+            Sha::Commit(x) => self.built[x as usize],
+            Sha::Revert(c) => self.reverts[c as usize],
+        }
+    }
 }
 
 impl Backend for SimBackend<'_> {
     fn build(&mut self, commit: &str, _progress: Progress) -> anyhow::Result<BuildResult> {
-        let x = self.node(commit)?;
-        let r = self.world.build(x);
-        self.built[x as usize] = r.ok;
-        Ok(r)
+        Ok(match self.sha(commit)? {
+            Sha::Commit(x) => {
+                let r = self.world.build(x);
+                self.built[x as usize] = r.ok;
+                r
+            }
+            Sha::Revert(c) => {
+                let r = self.world.revert_build(c);
+                self.reverts[c as usize] = r.ok;
+                r
+            }
+        })
     }
 
     fn run(&mut self, jobs: &[RunJob], _progress: Progress, done: Done) -> anyhow::Result<()> {
         for (i, j) in jobs.iter().enumerate() {
-            let x = self.node(&j.commit)?;
-            anyhow::ensure!(self.built[x as usize], "run on unbuilt commit {}", j.commit);
-            done(i, self.world.run(x, j.run));
+            let sha = self.sha(&j.commit)?;
+            anyhow::ensure!(self.built(&sha), "run on unbuilt commit {}", j.commit);
+            done(
+                i,
+                match sha {
+                    Sha::Commit(x) => self.world.run(x, j.run),
+                    Sha::Revert(c) => self.world.revert_run(c, j.run),
+                },
+            );
         }
         Ok(())
     }
 
     fn is_available(&self, commit: &str) -> bool {
-        self.node(commit).is_ok_and(|x| self.built[x as usize])
+        self.sha(commit).is_ok_and(|s| self.built(&s))
     }
 }
 
 /// The campaign plan a user would get for this range: target title given (as
 /// syzbot knows the crash it bisects), VMs from the scenario, engine defaults
-/// otherwise.
+/// otherwise; no revert verification (the backend must make reverts: see
+/// [`culprit`]).
 pub fn plan(world: &World) -> Plan {
     let h = world.hist;
     let commits = (0..h.len())
@@ -105,6 +173,10 @@ pub fn plan(world: &World) -> Plan {
 /// to `sink`.
 pub fn culprit(world: &World, known_q: bool, sink: &mut dyn Sink) -> anyhow::Result<Tally> {
     let mut plan = plan(world);
+    // As a user's campaign does: the answer, or a leader the search cannot
+    // settle, is reverted on the bad commit, and the revert's runs are
+    // evidence.
+    plan.verify = true;
     if known_q {
         plan.config.q_prior = super::timeline::known_q_prior(world.noise.q);
     }
@@ -118,7 +190,7 @@ pub fn culprit(world: &World, known_q: bool, sink: &mut dyn Sink) -> anyhow::Res
         &mut journal,
         sink,
         &mut NoHints,
-        &mut crate::drive::NoReverts,
+        &mut SimReverter { world },
     )?;
     Ok(tally(&f))
 }

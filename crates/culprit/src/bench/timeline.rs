@@ -11,13 +11,20 @@
 //! Work finishing at the same instant is fed builds first, each kind in the
 //! order it was started, so a trial is a pure function of the world.
 //!
+//! Verification goes as the real batch driver does it: the machine's answer
+//! (or a leader it cannot settle) is reverted on the bad commit (made at
+//! once, as `sim::SimReverter` decides), work in flight is abandoned, and
+//! each verification step ends before the next is asked for; its runs
+//! queue for the VMs.
+//!
 //! It must never use a real clock or real processes.
 
-use super::sim::plan;
+use super::sim::{plan, SimReverter, REVERT_PREFIX};
 use super::world::World;
 use super::{Tally, Timing};
 use crate::backend::{BuildResult, RunResult};
 use crate::campaign::{Action, Machine, Record, RunJob, Sink};
+use crate::drive::Reverter;
 use anyhow::{bail, Context};
 use std::collections::HashMap;
 
@@ -57,6 +64,8 @@ pub fn culprit(
     sink: &mut dyn Sink,
 ) -> anyhow::Result<Tally> {
     let mut p = plan(world);
+    // As in `sim::culprit`: answers are reverted, and the runs are evidence.
+    p.verify = true;
     if known_q {
         p.config.q_prior = known_q_prior(world.noise.q);
     }
@@ -69,14 +78,25 @@ pub fn culprit(
         .enumerate()
         .map(|(i, s)| (s.as_str(), i as u32))
         .collect();
+    // Node n + c is the bad commit with commit c reverted.
+    let n = world.hist.len() as u32;
     let node = |sha: &str| {
+        let (c, base) = match sha.strip_prefix(REVERT_PREFIX) {
+            Some(c) => (c, n),
+            None => (sha, 0),
+        };
         index
-            .get(sha)
-            .copied()
+            .get(c)
+            .map(|&x| x + base)
             .with_context(|| format!("simulated history has no commit {sha}"))
     };
-    let mut built = vec![false; world.hist.len()];
-    let mut tested = vec![false; world.hist.len()];
+    let sha_of = |x: u32| match x.checked_sub(n) {
+        Some(c) => format!("{REVERT_PREFIX}{}", world.hist.shas[c as usize]),
+        None => world.hist.shas[x as usize].clone(),
+    };
+    let mut built = vec![false; 2 * n as usize];
+    let mut tested = vec![false; 2 * n as usize];
+    let mut reverter = SimReverter { world };
     let mut m = Machine::new(p)?;
     m.resume(&[])?;
     let (mut now, mut builder_secs, mut vm_secs) = (0.0f64, 0.0f64, 0.0f64);
@@ -87,7 +107,7 @@ pub fn culprit(
         let free = builders - building.len() as u32;
         let free_vms = vms.saturating_sub(running.len() as u32);
         let actions = m.poll_batch(free, free_vms, &|c| {
-            index.get(c).is_some_and(|&x| built[x as usize])
+            node(c).is_ok_and(|x| built[x as usize])
         });
         for e in m.take_events() {
             sink.event(&e);
@@ -95,11 +115,35 @@ pub fn culprit(
         if actions.contains(&Action::Done) {
             break;
         }
+        if m.settled() {
+            // As the driver does: a verification does not need what is in
+            // flight; it was paid for up to now.
+            for b in building.drain(..) {
+                builder_secs += now - b.start;
+            }
+            for r in running.drain(..) {
+                vm_secs += (now - r.start).max(0.0);
+            }
+        }
+        // A revert is made at once: poll again before time moves.
+        let mut instant = false;
         for a in actions {
             match a {
+                Action::Revert { culprit, onto } => {
+                    let made = reverter.revert(&culprit, &onto)?;
+                    m.feed(&Record::Revert {
+                        culprit,
+                        onto,
+                        made,
+                    })?;
+                    instant = true;
+                }
                 Action::Build(c) => {
                     let x = node(&c)?;
-                    let result = world.build(x);
+                    let result = match x.checked_sub(n) {
+                        Some(c) => world.revert_build(c),
+                        None => world.build(x),
+                    };
                     building.push(Build {
                         end: now + result.secs,
                         start: now,
@@ -108,18 +152,29 @@ pub fn culprit(
                     });
                 }
                 Action::Run { round: k, jobs } => {
+                    // The search never asks for more runs than free VMs; a
+                    // verification may, and its runs queue for the VMs.
                     anyhow::ensure!(
-                        running.len() + jobs.len() <= vms as usize,
+                        m.settled() || running.len() + jobs.len() <= vms as usize,
                         "more runs than VMs"
                     );
+                    let mut ends: Vec<f64> = Vec::new();
                     for job in jobs {
                         let x = node(&job.commit)?;
                         anyhow::ensure!(built[x as usize], "run on unbuilt commit {}", job.commit);
                         tested[x as usize] = true;
-                        let result = world.run(x, job.run);
+                        let result = match x.checked_sub(n) {
+                            Some(c) => world.revert_run(c, job.run),
+                            None => world.run(x, job.run),
+                        };
+                        let start = match ends.len().checked_sub(vms as usize) {
+                            Some(i) => ends[i],
+                            None => now,
+                        };
+                        ends.push(start + result.secs);
                         running.push(Run {
-                            end: now + result.secs,
-                            start: now,
+                            end: start + result.secs,
+                            start,
                             round: k,
                             job,
                             result,
@@ -129,54 +184,63 @@ pub fn culprit(
                 other => bail!("the bench cannot perform {other:?}"),
             }
         }
-        // The next instant something finishes.
-        let next_build = building.iter().map(|b| b.end).fold(f64::INFINITY, f64::min);
-        let next_run = running.iter().map(|r| r.end).fold(f64::INFINITY, f64::min);
-        let t = next_build.min(next_run);
-        if !t.is_finite() {
-            bail!("the campaign waits with nothing in flight");
+        if instant {
+            continue;
         }
-        now = t;
-        let mut i = 0;
-        while i < building.len() {
-            if building[i].end <= now {
-                let b = building.remove(i);
-                builder_secs += b.result.secs;
-                built[b.node as usize] = b.result.ok;
-                build_log.push((b.node, b.result.secs));
-                let r = b.result;
-                let rec = Record::Build {
-                    commit: world.hist.shas[b.node as usize].clone(),
-                    ok: r.ok,
-                    signature: r.signature.map(hex::encode),
-                    secs: r.secs,
-                    first_error: r.first_error,
-                    info: r.info,
-                    log: r.log,
-                    config: r.config,
-                    symbols: r.symbols,
-                };
-                m.feed(&rec)?;
-            } else {
-                i += 1;
+        // A verification step ends before the next one is asked for.
+        loop {
+            // The next instant something finishes.
+            let next_build = building.iter().map(|b| b.end).fold(f64::INFINITY, f64::min);
+            let next_run = running.iter().map(|r| r.end).fold(f64::INFINITY, f64::min);
+            let t = next_build.min(next_run);
+            if !t.is_finite() {
+                bail!("the campaign waits with nothing in flight");
             }
-        }
-        let mut i = 0;
-        while i < running.len() {
-            if running[i].end <= now {
-                let r = running.remove(i);
-                vm_secs += r.result.secs;
-                let rec = Record::Run {
-                    commit: r.job.commit,
-                    run: r.job.run,
-                    round: r.round,
-                    status: r.result.status,
-                    secs: r.result.secs,
-                    output: None,
-                };
-                m.feed(&rec)?;
-            } else {
-                i += 1;
+            now = t;
+            let mut i = 0;
+            while i < building.len() {
+                if building[i].end <= now {
+                    let b = building.remove(i);
+                    builder_secs += b.result.secs;
+                    built[b.node as usize] = b.result.ok;
+                    build_log.push((b.node, b.result.secs));
+                    let r = b.result;
+                    let rec = Record::Build {
+                        commit: sha_of(b.node),
+                        ok: r.ok,
+                        signature: r.signature.map(hex::encode),
+                        secs: r.secs,
+                        first_error: r.first_error,
+                        info: r.info,
+                        log: r.log,
+                        config: r.config,
+                        symbols: r.symbols,
+                    };
+                    m.feed(&rec)?;
+                } else {
+                    i += 1;
+                }
+            }
+            let mut i = 0;
+            while i < running.len() {
+                if running[i].end <= now {
+                    let r = running.remove(i);
+                    vm_secs += r.result.secs;
+                    let rec = Record::Run {
+                        commit: r.job.commit,
+                        run: r.job.run,
+                        round: r.round,
+                        status: r.result.status,
+                        secs: r.result.secs,
+                        output: None,
+                    };
+                    m.feed(&rec)?;
+                } else {
+                    i += 1;
+                }
+            }
+            if !m.settled() || (building.is_empty() && running.is_empty()) {
+                break;
             }
         }
     }
@@ -185,7 +249,7 @@ pub fn culprit(
         builder_secs += now - b.start;
     }
     for r in &running {
-        vm_secs += now - r.start;
+        vm_secs += (now - r.start).max(0.0);
     }
     let untested: f64 = build_log
         .iter()

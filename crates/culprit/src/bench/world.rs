@@ -78,6 +78,9 @@ pub struct Noise {
     pub build_fail: f64,
     /// Per run on a commit without the bug: a crash with the target's title.
     pub false_target: f64,
+    /// Per candidate: its revert on the bad commit conflicts (a later
+    /// commit touched the same lines), so it cannot be tested.
+    pub revert_conflict: f64,
 }
 
 impl Default for Noise {
@@ -92,6 +95,7 @@ impl Default for Noise {
             untestable: 0.0,
             build_fail: 0.0,
             false_target: 0.0,
+            revert_conflict: 0.2,
         }
     }
 }
@@ -223,7 +227,54 @@ impl<'h> World<'h> {
 
     /// Run number `run` on commit `x` (which must build).
     pub fn run(&self, x: u32, run: u32) -> RunResult {
-        let mut s = Stream::new(&[self.seed, tag::RUN, x as u64, run as u64]);
+        let s = Stream::new(&[self.seed, tag::RUN, x as u64, run as u64]);
+        self.outcome(s, self.rate[x as usize])
+    }
+
+    /// Whether reverting `c` on the bad commit applies.
+    pub fn revert_applies(&self, c: u32) -> bool {
+        Stream::new(&[self.seed, tag::REVERT, c as u64]).unit() >= self.noise.revert_conflict
+    }
+
+    /// Building the bad commit with `c` reverted: it fails as often as a
+    /// commit does, and its binary is its own.
+    pub fn revert_build(&self, c: u32) -> BuildResult {
+        let mut s = Stream::new(&[self.seed, tag::REVERT, tag::BUILD, c as u64]);
+        let (u_fail, u_time) = (s.unit(), s.unit());
+        let ok = u_fail >= self.noise.build_fail;
+        let mut sig = [0u8; 32];
+        for chunk in sig.chunks_mut(8) {
+            chunk.copy_from_slice(&s.next_u64().to_le_bytes());
+        }
+        BuildResult {
+            ok,
+            signature: ok.then_some(sig),
+            secs: self.costs.build_min * 60.0 * (0.85 + 0.3 * u_time),
+            first_error: (!ok).then(|| "error: simulated build failure".to_string()),
+            log: None,
+            config: None,
+            symbols: None,
+            info: Vec::new(),
+        }
+    }
+
+    /// Run number `run` on the bad commit with `c` reverted: the bug is
+    /// gone exactly when `c` is the culprit; otherwise it fires at the bad
+    /// commit's rate. Without it, the target shows only where a
+    /// false-target rate covers every commit (a generic title).
+    pub fn revert_run(&self, c: u32, run: u32) -> RunResult {
+        let s = Stream::new(&[self.seed, tag::REVERT, tag::RUN, c as u64, run as u64]);
+        let rate = if c != self.culprit {
+            self.rate[self.hist.bad as usize]
+        } else if self.noise.false_region == 0 {
+            self.noise.false_target
+        } else {
+            0.0
+        };
+        self.outcome(s, rate)
+    }
+
+    fn outcome(&self, mut s: Stream, rate: f64) -> RunResult {
         let (u_boot, u_other, u_target, u_time) = (s.unit(), s.unit(), s.unit(), s.unit());
         let secs = self.costs.round_min * 60.0 * (0.9 + 0.1 * u_time);
         let (status, secs) = if u_boot < self.noise.untestable {
@@ -235,7 +286,7 @@ impl<'h> World<'h> {
             let title = UNRELATED[s.below(UNRELATED.len() as u64) as usize].to_string();
             (RunStatus::crashed(title), secs)
         } else {
-            let status = if u_target < self.rate[x as usize] {
+            let status = if u_target < rate {
                 RunStatus::crashed(TARGET)
             } else {
                 RunStatus::Ok

@@ -56,14 +56,28 @@ impl Machine {
         free_vms: u32,
         available: &dyn Fn(&str) -> bool,
     ) -> Vec<Action> {
+        // As in `poll`: a verification that ends hands the search back.
+        loop {
+            if let Some(a) = self.poll_batch_once(free_builders, free_vms, available) {
+                return a;
+            }
+        }
+    }
+
+    fn poll_batch_once(
+        &mut self,
+        free_builders: u32,
+        free_vms: u32,
+        available: &dyn Fn(&str) -> bool,
+    ) -> Option<Vec<Action>> {
         if self.done.is_some() {
-            return vec![Action::Done];
+            return Some(vec![Action::Done]);
         }
         if let Some(o) = self.verifying.clone() {
-            return vec![self.verify_step(o, available)];
+            return self.verify_step(o, available).map(|a| vec![a]);
         }
         if let Some(a) = self.hint_action() {
-            return vec![a];
+            return Some(vec![a]);
         }
         let status = self.engine.status();
         let at = self.events.len();
@@ -104,15 +118,11 @@ impl Machine {
         if let Some(outcome) = batch.done {
             self.flight = Flight::default();
             self.end_visits(&[]);
-            if let (true, Verdict::Culprit(c)) = (self.plan.verify, outcome.verdict) {
-                self.start_verify(c);
-                self.verifying = Some(outcome.clone());
-                return vec![self.verify_step(outcome, available)];
-            }
-            return vec![self.finished(outcome)];
+            return self.conclude(outcome, available).map(|a| vec![a]);
         }
         let mut actions = Vec::new();
         if !batch.runs.is_empty() || !batch.builds.is_empty() {
+            self.resumed_event(&status);
             // As in `poll`, the engine moving on ends the visits of the
             // commits it leaves; runs still in flight keep theirs open.
             let nodes: Vec<u32> = batch
@@ -136,7 +146,7 @@ impl Machine {
             actions.push(self.build_action(n, &status));
             self.flight.building.push(n);
         }
-        actions
+        Some(actions)
     }
 
     /// Whether the machine is verifying a culprit (its steps come alone

@@ -128,9 +128,13 @@ pub enum Event {
         earlier: u32,
         counts: Counts,
     },
-    /// The engine named a culprit; it is reverted on top of the bad commit
-    /// to see whether the crash goes away.
+    /// The engine named a culprit (or, unable to decide, leads with one);
+    /// it is reverted on top of the bad commit to see whether the crash
+    /// goes away.
     VerifyStarted { culprit: String, onto: String },
+    /// The revert's runs went into the search as evidence, and it goes on:
+    /// they left the reverted commit at posterior `confidence`.
+    SearchResumed { culprit: String, confidence: f64 },
     /// How the revert verification ended (`fixed`, `persists`,
     /// `does_not_apply`, `does_not_build`, `untested`).
     Verified {
@@ -208,6 +212,7 @@ impl Event {
             Event::CommitTested { .. } => "commit_tested",
             Event::VerifyStarted { .. } => "verify_started",
             Event::Verified { .. } => "verified",
+            Event::SearchResumed { .. } => "search_resumed",
             Event::Finished { .. } => "finished",
         }
     }

@@ -29,6 +29,8 @@ pub mod event;
 mod hints;
 mod plan;
 pub mod record;
+#[cfg(test)]
+mod revert_tests;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -89,7 +91,14 @@ pub struct Machine {
     done: Option<Outcome>,
     /// The engine's outcome while the revert verification runs.
     verifying: Option<Outcome>,
+    /// The verification under way, or the last one.
     verify: Option<Verify>,
+    /// Earlier verifications' states, by culprit.
+    verified: BTreeMap<String, Verify>,
+    /// How each verification ended, by culprit.
+    verdicts: BTreeMap<String, Verification>,
+    /// A verification just ended: if the search goes on, say so.
+    resumed: Option<String>,
     verification: Option<Verification>,
     /// Untestable runs by reason (for the infrastructure-error class).
     untestable: BTreeMap<String, u32>,
@@ -157,6 +166,9 @@ impl Machine {
             done: None,
             verifying: None,
             verify: None,
+            verified: BTreeMap::new(),
+            verdicts: BTreeMap::new(),
+            resumed: None,
             verification: None,
             untestable: BTreeMap::new(),
             flight: batch::Flight::default(),
@@ -251,6 +263,7 @@ impl Machine {
                 made,
             } => {
                 let c = self.node(culprit)?;
+                self.switch_verify(culprit);
                 let v = self.verify.get_or_insert_with(|| {
                     Verify::new(culprit.clone(), onto.clone(), String::new(), 0)
                 });
@@ -375,14 +388,24 @@ impl Machine {
     /// can still be run without a rebuild (a kept kernel may have been
     /// deleted since it was journaled).
     pub fn poll(&mut self, available: &dyn Fn(&str) -> bool) -> Action {
+        // A verification that ends hands the search back to the engine:
+        // the revert's runs are evidence, and may send it on.
+        loop {
+            if let Some(a) = self.poll_once(available) {
+                return a;
+            }
+        }
+    }
+
+    fn poll_once(&mut self, available: &dyn Fn(&str) -> bool) -> Option<Action> {
         if self.done.is_some() {
-            return Action::Done;
+            return Some(Action::Done);
         }
         if let Some(o) = self.verifying.clone() {
             return self.verify_step(o, available);
         }
         if let Some(a) = self.hint_action() {
-            return a;
+            return Some(a);
         }
         let status = self.engine.status();
         self.status_event(&status);
@@ -408,7 +431,10 @@ impl Machine {
                 s => break s,
             }
         };
-        match step {
+        if !matches!(step, Step::Done(_)) {
+            self.resumed_event(&status);
+        }
+        Some(match step {
             Step::Build(n) => {
                 self.end_visits(&[]);
                 self.build_action(n, &status)
@@ -420,14 +446,9 @@ impl Machine {
             }
             Step::Done(outcome) => {
                 self.end_visits(&[]);
-                if let (true, Verdict::Culprit(c)) = (self.plan.verify, outcome.verdict) {
-                    self.start_verify(c);
-                    self.verifying = Some(outcome.clone());
-                    return self.verify_step(outcome, available);
-                }
-                self.finished(outcome)
+                return self.conclude(outcome, available);
             }
-        }
+        })
     }
 
     /// Build commit `n`, announced in the log (with the credible set it

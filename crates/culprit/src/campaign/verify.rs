@@ -2,21 +2,39 @@
 //! posterior says which commit is most likely; it cannot say whether taking
 //! that commit out removes the crash, and a culprit that only exposes an
 //! older bug looks the same to it. So the machine asks for the culprit
-//! reverted on top of the bad commit, builds that, and runs it as often as
-//! the bad commit would be run before giving up on reproducing.
+//! reverted on top of the bad commit, builds that, and runs it until a bug
+//! still present would have shown (at most `--verify-runs` times).
+//!
+//! The revert's runs are evidence for the engine (`culprit_bisect`'s
+//! `reverts`): they ask about one commit at the rate the bug fires at the
+//! bad commit, which is what tells a reproducer that fires less on old code
+//! from a false-target region. So when the engine cannot decide, a leader
+//! holding `LEADER_SHARE` is reverted too, and after every verification the
+//! engine is asked again: a crashing revert sends the search on, a clean
+//! one may settle it. At most `MAX_REVERTS` commits are reverted.
 //!
 //! Everything comes from journal records, like the rest of the machine, so
-//! a killed campaign resumes the phase where it stopped.
+//! a killed campaign resumes the phase where it stopped: the records of each
+//! revert form one block, and every state is kept by culprit.
 
 use crate::print::short;
 use serde::Serialize;
 use std::collections::BTreeSet;
 
-use culprit_bisect::{Outcome, Status};
+use culprit_bisect::{Hypothesis, Outcome, Status, StopReason, Verdict};
 
 use super::event::{Counts, Event, RoundJob, RunLine};
 use super::plan::{Action, RunJob};
 use super::record::{Crash, Record, RevertMade, RunStatus};
+
+/// Most commits reverted in one campaign: each costs a build, and a
+/// search that keeps naming commits whose revert still crashes is better
+/// told as inconclusive.
+pub const MAX_REVERTS: usize = 3;
+
+/// Share of the posterior a leader needs, when the search cannot decide,
+/// for its revert to be worth a build: the revert asks about it alone.
+pub const LEADER_SHARE: f64 = 0.3;
 
 /// How the verification ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -263,8 +281,9 @@ impl super::Machine {
     /// Enters the phase for culprit node `c` (or takes up the state the
     /// journal's records rebuilt).
     pub(super) fn start_verify(&mut self, c: u32) {
+        let culprit = self.plan.commits[c as usize].sha.clone();
+        self.switch_verify(&culprit);
         let p = &self.plan;
-        let culprit = p.commits[c as usize].sha.clone();
         let onto = p.commits[p.bad as usize].sha.clone();
         let subject = format!("Revert \"{}\"", p.commits[c as usize].subject);
         let wanted = p.config.verify_runs;
@@ -274,6 +293,75 @@ impl super::Machine {
         v.subject = subject;
         v.wanted = wanted;
         v.fix = p.config.fix;
+    }
+
+    /// Makes the verification of `culprit` the current one, keeping the
+    /// current one's state aside (a campaign may revert several commits;
+    /// the journal holds each one's records in a block).
+    pub(super) fn switch_verify(&mut self, culprit: &str) {
+        if self.verify.as_ref().is_some_and(|v| v.culprit == culprit) {
+            return;
+        }
+        if let Some(v) = self.verify.take() {
+            self.verified.insert(v.culprit.clone(), v);
+        }
+        self.verify = self.verified.remove(culprit);
+    }
+
+    /// The engine is done: its answer (or, when it cannot decide, a leader
+    /// holding `LEADER_SHARE`) is reverted first, unless it was already or
+    /// `MAX_REVERTS` commits were; otherwise the campaign finishes. None:
+    /// a verification just ended, ask the engine again.
+    pub(super) fn conclude(
+        &mut self,
+        outcome: Outcome,
+        available: &dyn Fn(&str) -> bool,
+    ) -> Option<Action> {
+        if let Some(c) = self.to_revert(&outcome) {
+            self.start_verify(c);
+            self.verifying = Some(outcome.clone());
+            return self.verify_step(outcome, available);
+        }
+        if let Verdict::Culprit(c) = outcome.verdict {
+            let sha = &self.plan.commits[c as usize].sha;
+            self.verification = self.verdicts.get(sha).cloned();
+        }
+        Some(self.finished(outcome))
+    }
+
+    /// After a verification, the search went on: the log says so.
+    pub(super) fn resumed_event(&mut self, status: &Status) {
+        let Some(culprit) = self.resumed.take() else {
+            return;
+        };
+        let confidence = status.mass(Hypothesis::Commit(self.index[&culprit]));
+        self.events.push(Event::SearchResumed {
+            culprit,
+            confidence,
+        });
+    }
+
+    fn to_revert(&self, outcome: &Outcome) -> Option<u32> {
+        if !self.plan.verify || self.plan.walk.is_some() {
+            return None;
+        }
+        let c = match (outcome.verdict, outcome.reason) {
+            (Verdict::Culprit(c), _) => c,
+            (Verdict::Inconclusive, StopReason::Exhausted) => match outcome.status.credible.first()
+            {
+                Some(&(Hypothesis::Commit(c), mass)) if mass >= LEADER_SHARE => c,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        let sha = &self.plan.commits[c as usize].sha;
+        if self.verdicts.contains_key(sha) {
+            return None;
+        }
+        let known = self.verify.as_ref().is_some_and(|v| &v.culprit == sha)
+            || self.verified.contains_key(sha);
+        let tried = self.verified.len() + usize::from(self.verify.is_some());
+        (known || tried < MAX_REVERTS).then_some(c)
     }
 
     /// Records of the revert commit; false for any other record.
@@ -295,6 +383,8 @@ impl super::Machine {
                 let error = first_error
                     .clone()
                     .unwrap_or_else(|| "unknown error".into());
+                self.engine.record_revert_build();
+                self.build_secs += secs;
                 let v = self.verify.as_mut().expect("checked above");
                 v.built = Some(if *ok {
                     Ok(())
@@ -333,6 +423,15 @@ impl super::Machine {
                 };
                 let v = self.verify.as_mut().expect("checked above");
                 v.record_run(*run, status, target);
+                let c = self.index[&v.culprit];
+                let evidence = match status {
+                    RunStatus::Ok => Some(false),
+                    RunStatus::Crashed { .. } if target => Some(true),
+                    _ => None,
+                };
+                self.engine.record_revert_run(c, evidence);
+                let m = self.round_secs.entry(*round).or_insert(0.0);
+                *m = m.max(*secs);
                 v.fresh |= !self.replaying;
                 if !self.replaying {
                     self.events.push(Event::RunFinished {
@@ -350,8 +449,8 @@ impl super::Machine {
         }
     }
 
-    /// Whether a crash is the target, without making it a new identity:
-    /// the revert's runs are no evidence for the engine.
+    /// Whether a crash is the target, without making it a new identity
+    /// (the engine counts the revert's other crashes as no evidence).
     fn is_target(&self, title: &str, crash: Option<&Crash>) -> bool {
         let Some(t) = self.engine.target() else {
             return false;
@@ -368,9 +467,10 @@ impl super::Machine {
         &mut self,
         outcome: Outcome,
         available: &dyn Fn(&str) -> bool,
-    ) -> Action {
+    ) -> Option<Action> {
         let Some(v) = self.verify.as_mut() else {
-            return self.finished(outcome);
+            self.verifying = None;
+            return Some(self.finished(outcome));
         };
         if !v.announced {
             v.announced = true;
@@ -380,7 +480,11 @@ impl super::Machine {
             });
         }
         let avail = v.commit().is_some_and(available);
-        match v.need(avail, &outcome.status, self.plan.config.confidence) {
+        // What the engine knows now, the revert's runs so far included:
+        // the same on a replay of the journal as when the runs came in.
+        let status = self.engine.status();
+        let v = self.verify.as_mut().expect("checked above");
+        Some(match v.need(avail, &status, self.plan.config.confidence) {
             Need::Revert => Action::Revert {
                 culprit: v.culprit.clone(),
                 onto: v.onto.clone(),
@@ -431,10 +535,12 @@ impl super::Machine {
                     reason: verification.reason.clone(),
                     commit: verification.commit.clone(),
                 });
-                self.verification = Some(verification);
+                self.resumed = Some(verification.culprit.clone());
+                self.verdicts
+                    .insert(verification.culprit.clone(), verification);
                 self.verifying = None;
-                self.finished(outcome)
+                return None;
             }
-        }
+        })
     }
 }

@@ -303,6 +303,16 @@ impl TextLog {
                 out.push(format!("{text}: {reason}"));
                 out.push(String::new());
             }
+            Event::SearchResumed {
+                culprit,
+                confidence,
+            } => {
+                out.push(format!(
+                    "the revert's runs leave {} at posterior {confidence:.3}: the search goes on",
+                    crate::print::short(culprit)
+                ));
+                out.push(String::new());
+            }
             Event::Status { .. }
             | Event::RoundStarted { .. }
             | Event::RunFinished { .. }
