@@ -98,18 +98,19 @@ impl Engine {
             }
             // The bug still there: the rate learned where it shows.
             let present = ln_beta(a + k as f64, b + m as f64) - ln_beta(a, b);
-            // The culprit's revert may keep the crash (`revert_keeps`).
+            let absent = model.absent_ll(k, m);
+            // The culprit's revert may do what another commit's does
+            // (`revert_keeps`): keep the crash, or keep a fix.
             let keeps = self.config.revert_keeps.clamp(1e-12, 1.0);
-            let absent = log_add(
-                (1.0 - keeps).max(1e-300).ln() + model.absent_ll(k, m),
-                keeps.ln() + present,
-            );
+            let culprit = |own: f64, other: f64| {
+                log_add((1.0 - keeps).max(1e-300).ln() + own, keeps.ln() + other)
+            };
             if self.config.fix {
                 // Present under "c fixed it" and under "not fixed".
-                shift.nodes.push((c, present - absent));
+                shift.nodes.push((c, culprit(present, absent) - absent));
                 shift.older += present - absent;
             } else {
-                shift.nodes.push((c, absent - present));
+                shift.nodes.push((c, culprit(absent, present) - present));
             }
         }
         shift
@@ -212,6 +213,52 @@ mod tests {
         e.record_revert_run(20, Some(false));
         e.record_revert_run(20, Some(true));
         assert!(mass(&e, 20) < 1e-3, "{}", mass(&e, 20));
+    }
+
+    #[test]
+    fn in_a_fix_bisection_the_fix_reverted_brings_the_crash_back() {
+        // 0 (good: the old end, crashing) .. 20 (the new end, fixed); 9
+        // crashes, 12 is clean: the fix is 10, 11 or 12.
+        let parents: Vec<Vec<u32>> = (0..=20)
+            .map(|i| if i == 0 { vec![] } else { vec![i - 1] })
+            .collect();
+        let dag = Dag::new(parents, &[0]).unwrap();
+        let config = Config {
+            target: Some(0),
+            fix: true,
+            ..Config::default()
+        };
+        let mut e = Engine::new(dag, 20, config);
+        for (n, k, m) in [(0, 5, 0), (9, 5, 0), (12, 0, 8), (20, 0, 8)] {
+            e.record_build(
+                n,
+                BuildOutcome::Ok {
+                    signature: Some([n as u8; 32]),
+                },
+                1.0,
+            );
+            for _ in 0..k {
+                e.record_run(n, RunOutcome::Failure(0), 1.0);
+            }
+            for _ in 0..m {
+                e.record_run(n, RunOutcome::Clean, 1.0);
+            }
+        }
+        let before = mass(&e, 11);
+        assert!(before < 0.9, "{before}");
+        let mut back = e.clone();
+        back.record_revert_run(11, Some(true));
+        back.record_revert_run(11, Some(true));
+        assert!(mass(&back, 11) > 0.99, "{}", mass(&back, 11));
+        let mut gone = e.clone();
+        for _ in 0..4 {
+            gone.record_revert_run(11, Some(false));
+        }
+        assert!(
+            mass(&gone, 11) < before / 5.0,
+            "{before} -> {}",
+            mass(&gone, 11)
+        );
     }
 
     #[test]

@@ -51,9 +51,10 @@ pub struct Config {
     pub background_prior: f64,
     /// Probability that reverting the culprit on the bad commit leaves the
     /// crash there all the same: another commit brings it too, or a later
-    /// commit depends on the culprit's change and keeps it alive (see
-    /// `reverts`). It bounds what one crashing revert can say against its
-    /// commit.
+    /// commit depends on the culprit's change and keeps it alive (in a fix
+    /// bisection: reverting the fix leaves the bug fixed, by another
+    /// commit too; see `reverts`). It bounds what one such revert can say
+    /// against its commit.
     pub revert_keeps: f64,
     /// Runs on one test unit after which it is not tested any more (a
     /// reproducer too weak there to tell its state in that many runs
