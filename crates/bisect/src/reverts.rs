@@ -79,6 +79,14 @@ impl Engine {
         self.reverts.get(&c).copied()
     }
 
+    /// Runs on reverts, all candidates together.
+    pub fn revert_run_count(&self) -> u32 {
+        self.reverts
+            .values()
+            .map(|r| r.target + r.clean + r.neither)
+            .sum()
+    }
+
     /// The revert evidence as shifts of the hypotheses' log-likelihoods.
     pub(crate) fn revert_shift(&self) -> Shift {
         let base = if self.config.fix {

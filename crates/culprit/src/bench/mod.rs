@@ -156,6 +156,9 @@ pub struct Tally {
     pub outcome: &'static str,
     pub builds: u32,
     pub runs: u32,
+    /// Of `runs`, those on reverts (culprit's verification, which is also
+    /// evidence for its search).
+    pub revert_runs: u32,
     pub rounds: u32,
     pub build_secs: f64,
     pub test_secs: f64,
@@ -197,6 +200,7 @@ impl Tally {
             outcome,
             builds: 0,
             runs: 0,
+            revert_runs: 0,
             rounds: 0,
             build_secs: 0.0,
             test_secs: 0.0,

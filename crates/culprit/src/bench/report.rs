@@ -70,6 +70,8 @@ pub struct Row {
     pub rounds_lower_bound: f64,
     /// How the campaigns ended (culprit, unpublished, not-reproduced, ...).
     pub outcomes: BTreeMap<String, usize>,
+    /// Mean runs on reverts (part of `runs`).
+    pub revert_runs: f64,
     /// With builders: busy share of builder and VM time over the wall time,
     /// and the share of builder time on commits never tested.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -155,6 +157,7 @@ pub fn rows(scenarios: &[Scenario], trials: &[Trial], strategies: &[Strategy]) -
                 runs_lower_bound: n.log2() / capacity(sc.q),
                 rounds_lower_bound: n.log2() / (sc.vms as f64 + 1.0).log2(),
                 outcomes,
+                revert_runs: stat(&|t| t.revert_runs as f64).mean,
                 busy: busy(&ts),
             });
         }
@@ -220,7 +223,7 @@ pub fn table(scenarios: &[Scenario], trials: &[Trial], rows: &[Row]) -> String {
             "VM use",
             "busy B/VM/spec"
         );
-        for r in rs {
+        for r in &rs {
             let calib = match r.calibration {
                 Some(c) => format!("{:>3} {:>5.2}", r.confident, c),
                 None => format!("{:>3} {:>5}", r.confident, "-"),
@@ -245,6 +248,14 @@ pub fn table(scenarios: &[Scenario], trials: &[Trial], rows: &[Row]) -> String {
                 r.vm_use,
                 busy,
                 outcomes.join(" ")
+            );
+        }
+        for r in rs.iter().filter(|r| r.revert_runs > 0.0) {
+            let _ = writeln!(
+                s,
+                "  {}: {:.1} of the mean runs went to reverts (verifying an answer, or a leader the search could not settle)",
+                r.strategy.name(),
+                r.revert_runs
             );
         }
     }

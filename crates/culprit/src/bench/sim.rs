@@ -209,6 +209,7 @@ pub fn tally(f: &crate::campaign::Finish) -> Tally {
         outcome,
         builds: f.builds,
         runs: f.runs,
+        revert_runs: f.engine.revert_run_count(),
         rounds: f.rounds,
         build_secs: f.build_secs,
         test_secs: f.test_secs,
