@@ -29,6 +29,13 @@
 //! the culprit's ancestors that descend from its k-th first-parent ancestor
 //! (k commits "before the culprit" on a line), and nowhere else without the
 //! bug. With k = 0, `false_target` applies to every commit without the bug.
+//!
+//! Reverts (what culprit's verification asks for): the bad commit with
+//! commit c reverted has no bug exactly when c is the culprit (then the
+//! target shows only where `false_target` covers every commit), and
+//! otherwise fires at the bad commit's rate. The revert conflicts with
+//! probability `revert_conflict` per candidate and fails to build as often
+//! as a commit does.
 
 use super::history::History;
 use super::rng::{tag, Stream};
