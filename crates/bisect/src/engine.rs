@@ -548,6 +548,16 @@ impl Engine {
         Ok(best.1)
     }
 
+    /// Whether `h` holds the posterior mass at which the search stops.
+    pub fn settles(&self, h: Hypothesis) -> bool {
+        let post = self.posterior();
+        let mass = match h {
+            Hypothesis::Commit(c) => post.w.get(c as usize).copied().unwrap_or(0.0),
+            Hypothesis::Older => post.older,
+        };
+        mass >= self.stop_at(&post)
+    }
+
     /// The posterior mass at which the search stops. Stopping the moment
     /// the posterior crosses the asked confidence favours runs of luck when
     /// the true rate is far from the prior's, so a margin keeps confident

@@ -34,7 +34,7 @@ pub const MAX_REVERTS: usize = 3;
 
 /// Share of the posterior a leader needs, when the search cannot decide,
 /// for its revert to be worth a build: the revert asks about it alone.
-pub const LEADER_SHARE: f64 = 0.3;
+pub const LEADER_SHARE: f64 = 0.2;
 
 /// How the verification ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -164,8 +164,9 @@ impl Verify {
 
     /// The next step. `available`: whether the revert's build product is
     /// still there; `status`: what the search learnt of the reproduction
-    /// rate, which sizes the runs and states the reason.
-    pub fn need(&self, available: bool, status: &Status, confidence: f64) -> Need {
+    /// rate, which sizes the runs and states the reason; `settled`: the
+    /// search holds this commit at its stopping confidence.
+    pub fn need(&self, available: bool, status: &Status, confidence: f64, settled: bool) -> Need {
         let made = match &self.made {
             None => return Need::Revert,
             Some(m) => m,
@@ -215,9 +216,15 @@ impl Verify {
         // most `wanted` runs in all. Over the rate's posterior, not at its
         // mean: a bug seen in 3 of 5 runs may fire far less often than 0.6.
         let needed = status.clean_runs_needed(confidence);
-        let more = needed
-            .saturating_sub(c.clean)
-            .min(self.wanted.saturating_sub(self.runs.len() as u32));
+        // The runs are evidence for the search too: while the search is not
+        // yet sure of this commit, clean runs still move it there, so a
+        // round more, up to twice the rule's count (a leader the search
+        // could not settle often needs one or two runs past the rule).
+        let more = match needed.saturating_sub(c.clean) {
+            0 if !settled && c.clean < needed.saturating_mul(2) => 2,
+            short => short,
+        };
+        let more = more.min(self.wanted.saturating_sub(self.runs.len() as u32));
         let next: Vec<u32> = self.missing().into_iter().take(more as usize).collect();
         match &self.built {
             Some(Err(e)) => return self.done(VerifyOutcome::DoesNotBuild, e.clone()),
@@ -483,64 +490,69 @@ impl super::Machine {
         // What the engine knows now, the revert's runs so far included:
         // the same on a replay of the journal as when the runs came in.
         let status = self.engine.status();
+        let settled = self
+            .engine
+            .settles(Hypothesis::Commit(self.index[&v.culprit]));
         let v = self.verify.as_mut().expect("checked above");
-        Some(match v.need(avail, &status, self.plan.config.confidence) {
-            Need::Revert => Action::Revert {
-                culprit: v.culprit.clone(),
-                onto: v.onto.clone(),
-            },
-            Need::Build(commit) => {
-                self.events.push(Event::BuildStarted {
-                    commit: commit.clone(),
-                    subject: v.subject.clone(),
-                    release: None,
-                });
-                Action::Build(commit)
-            }
-            Need::Runs(commit, runs) => {
-                let round = self.rounds();
-                self.events.push(Event::RoundStarted {
-                    round,
-                    jobs: vec![RoundJob {
+        Some(
+            match v.need(avail, &status, self.plan.config.confidence, settled) {
+                Need::Revert => Action::Revert {
+                    culprit: v.culprit.clone(),
+                    onto: v.onto.clone(),
+                },
+                Need::Build(commit) => {
+                    self.events.push(Event::BuildStarted {
                         commit: commit.clone(),
-                        runs: runs.len() as u32,
-                    }],
-                });
-                let jobs = runs
-                    .into_iter()
-                    .map(|run| RunJob {
-                        commit: commit.clone(),
-                        run,
-                    })
-                    .collect();
-                Action::Run { round, jobs }
-            }
-            Need::Done(verification) => {
-                if let Some(commit) = v.commit() {
-                    if v.fresh {
-                        let mut runs = v.runs.clone();
-                        runs.sort_by_key(|r| r.run);
-                        self.events.push(Event::CommitTested {
-                            commit: commit.to_string(),
-                            subject: v.subject.clone(),
-                            runs,
-                            earlier: 0,
-                            counts: v.counts,
-                        });
-                    }
+                        subject: v.subject.clone(),
+                        release: None,
+                    });
+                    Action::Build(commit)
                 }
-                self.events.push(Event::Verified {
-                    outcome: verification.outcome,
-                    text: verification.outcome.text(self.plan.config.fix),
-                    reason: verification.reason.clone(),
-                    commit: verification.commit.clone(),
-                });
-                self.resumed = Some(verification.culprit.clone());
-                self.verdicts
-                    .insert(verification.culprit.clone(), verification);
-                self.verifying = None;
-                return None;
-            }
-        })
+                Need::Runs(commit, runs) => {
+                    let round = self.rounds();
+                    self.events.push(Event::RoundStarted {
+                        round,
+                        jobs: vec![RoundJob {
+                            commit: commit.clone(),
+                            runs: runs.len() as u32,
+                        }],
+                    });
+                    let jobs = runs
+                        .into_iter()
+                        .map(|run| RunJob {
+                            commit: commit.clone(),
+                            run,
+                        })
+                        .collect();
+                    Action::Run { round, jobs }
+                }
+                Need::Done(verification) => {
+                    if let Some(commit) = v.commit() {
+                        if v.fresh {
+                            let mut runs = v.runs.clone();
+                            runs.sort_by_key(|r| r.run);
+                            self.events.push(Event::CommitTested {
+                                commit: commit.to_string(),
+                                subject: v.subject.clone(),
+                                runs,
+                                earlier: 0,
+                                counts: v.counts,
+                            });
+                        }
+                    }
+                    self.events.push(Event::Verified {
+                        outcome: verification.outcome,
+                        text: verification.outcome.text(self.plan.config.fix),
+                        reason: verification.reason.clone(),
+                        commit: verification.commit.clone(),
+                    });
+                    self.resumed = Some(verification.culprit.clone());
+                    self.verdicts
+                        .insert(verification.culprit.clone(), verification);
+                    self.verifying = None;
+                    return None;
+                }
+            },
+        )
     }
 }
