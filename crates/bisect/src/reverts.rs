@@ -148,21 +148,6 @@ mod tests {
             ..Config::default()
         };
         let mut e = Engine::new(dag, 60, config);
-        let test = |e: &mut Engine, n: u32, k: u32, m: u32| {
-            e.record_build(
-                n,
-                BuildOutcome::Ok {
-                    signature: Some([n as u8; 32]),
-                },
-                1.0,
-            );
-            for _ in 0..k {
-                e.record_run(n, RunOutcome::Failure(0), 1.0);
-            }
-            for _ in 0..m {
-                e.record_run(n, RunOutcome::Clean, 1.0);
-            }
-        };
         test(&mut e, 60, 9, 1);
         test(&mut e, 50, 9, 1);
         test(&mut e, 41, 9, 1);
@@ -174,6 +159,24 @@ mod tests {
         test(&mut e, 19, 0, 40);
         test(&mut e, 10, 0, 40);
         e
+    }
+
+    /// Node `n` built (a binary of its own), with `k` target crashes and
+    /// `m` clean runs.
+    fn test(e: &mut Engine, n: u32, k: u32, m: u32) {
+        e.record_build(
+            n,
+            BuildOutcome::Ok {
+                signature: Some([n as u8; 32]),
+            },
+            1.0,
+        );
+        for _ in 0..k {
+            e.record_run(n, RunOutcome::Failure(0), 1.0);
+        }
+        for _ in 0..m {
+            e.record_run(n, RunOutcome::Clean, 1.0);
+        }
     }
 
     fn mass(e: &Engine, c: u32) -> f64 {
@@ -238,19 +241,7 @@ mod tests {
         };
         let mut e = Engine::new(dag, 20, config);
         for (n, k, m) in [(0, 5, 0), (9, 5, 0), (12, 0, 8), (20, 0, 8)] {
-            e.record_build(
-                n,
-                BuildOutcome::Ok {
-                    signature: Some([n as u8; 32]),
-                },
-                1.0,
-            );
-            for _ in 0..k {
-                e.record_run(n, RunOutcome::Failure(0), 1.0);
-            }
-            for _ in 0..m {
-                e.record_run(n, RunOutcome::Clean, 1.0);
-            }
+            test(&mut e, n, k, m);
         }
         let before = mass(&e, 11);
         assert!(before < 0.9, "{before}");

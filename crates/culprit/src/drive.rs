@@ -302,7 +302,8 @@ fn revert(reverter: &mut dyn Reverter, culprit: String, onto: String) -> Result<
     })
 }
 
-fn build_record(commit: String, r: BuildResult) -> Record {
+/// The journal record of a build that ended.
+pub(crate) fn build_record(commit: String, r: BuildResult) -> Record {
     Record::Build {
         commit,
         ok: r.ok,

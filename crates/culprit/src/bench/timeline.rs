@@ -24,7 +24,7 @@ use super::world::World;
 use super::{Tally, Timing};
 use crate::backend::{BuildResult, RunResult};
 use crate::campaign::{Action, Machine, Record, RunJob, Sink};
-use crate::drive::Reverter;
+use crate::drive::{build_record, Reverter};
 use anyhow::{bail, Context};
 use std::collections::HashMap;
 
@@ -204,19 +204,7 @@ pub fn culprit(
                     builder_secs += b.result.secs;
                     built[b.node as usize] = b.result.ok;
                     build_log.push((b.node, b.result.secs));
-                    let r = b.result;
-                    let rec = Record::Build {
-                        commit: sha_of(b.node),
-                        ok: r.ok,
-                        signature: r.signature.map(hex::encode),
-                        secs: r.secs,
-                        first_error: r.first_error,
-                        info: r.info,
-                        log: r.log,
-                        config: r.config,
-                        symbols: r.symbols,
-                    };
-                    m.feed(&rec)?;
+                    m.feed(&build_record(sha_of(b.node), b.result))?;
                 } else {
                     i += 1;
                 }

@@ -48,20 +48,7 @@ fn run(m: &mut Machine, w: &World, past: &[Record], lie: Option<&str>) -> Vec<Re
                     Some(x) => w.build(x as u32),
                     None => w.build(w.hist.bad),
                 };
-                feed(
-                    m,
-                    Record::Build {
-                        commit: c,
-                        ok: b.ok,
-                        signature: b.signature.map(hex::encode),
-                        secs: b.secs,
-                        first_error: b.first_error,
-                        info: b.info,
-                        log: None,
-                        config: None,
-                        symbols: None,
-                    },
-                )
+                feed(m, crate::drive::build_record(c, b))
             }
             Action::Run { round, jobs } => {
                 for j in jobs {
