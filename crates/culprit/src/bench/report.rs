@@ -72,6 +72,8 @@ pub struct Row {
     pub outcomes: BTreeMap<String, usize>,
     /// Mean runs on reverts (part of `runs`).
     pub revert_runs: f64,
+    /// Mean hours verifying the answer once named (not in `hours`).
+    pub verify_hours: f64,
     /// With builders: busy share of builder and VM time over the wall time,
     /// and the share of builder time on commits never tested.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -158,6 +160,7 @@ pub fn rows(scenarios: &[Scenario], trials: &[Trial], strategies: &[Strategy]) -
                 rounds_lower_bound: n.log2() / (sc.vms as f64 + 1.0).log2(),
                 outcomes,
                 revert_runs: stat(&|t| t.revert_runs as f64).mean,
+                verify_hours: stat(&|t| t.verify_secs / 3600.0).mean,
                 busy: busy(&ts),
             });
         }
@@ -253,9 +256,10 @@ pub fn table(scenarios: &[Scenario], trials: &[Trial], rows: &[Row]) -> String {
         for r in rs.iter().filter(|r| r.revert_runs > 0.0) {
             let _ = writeln!(
                 s,
-                "  {}: {:.1} of the mean runs went to reverts (verifying an answer, or a leader the search could not settle)",
+                "  {}: {:.1} of the mean runs went to reverts (verifying an answer, or a leader the search could not settle); verifying the answer once named took {:.2} h more, not in the hours",
                 r.strategy.name(),
-                r.revert_runs
+                r.revert_runs,
+                r.verify_hours
             );
         }
     }

@@ -213,6 +213,7 @@ pub fn tally(f: &crate::campaign::Finish) -> Tally {
         rounds: f.rounds,
         build_secs: f.build_secs,
         test_secs: f.test_secs,
+        verify_secs: f.verify_secs,
         time: None,
     }
 }
@@ -257,6 +258,14 @@ mod tests {
             assert_eq!(t.answer, Some(w.culprit), "seed {seed}: {t:?}");
             assert!(t.builds >= 1 && t.runs >= t.builds && t.rounds >= 1);
             assert!(t.build_secs > 0.0 && t.test_secs > 0.0);
+            // The answer was verified (a revert, its runs): the totals hold
+            // it, the time to the answer does not.
+            if t.revert_runs > 0 {
+                assert!(t.verify_secs > 0.0, "seed {seed}: {t:?}");
+            }
+            assert!(t.verify_secs < t.build_secs + t.test_secs);
+            let total = (t.build_secs + t.test_secs) / 3600.0;
+            assert!((t.hours() - (total - t.verify_secs / 3600.0)).abs() < 1e-9);
         }
     }
 }

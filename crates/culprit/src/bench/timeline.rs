@@ -103,6 +103,7 @@ pub fn culprit(
     let mut building: Vec<Build> = Vec::new();
     let mut running: Vec<Run> = Vec::new();
     let mut build_log: Vec<(u32, f64)> = Vec::new();
+    let mut answered_at: Option<f64> = None;
     loop {
         let free = builders - building.len() as u32;
         let free_vms = vms.saturating_sub(running.len() as u32);
@@ -111,6 +112,13 @@ pub fn culprit(
         });
         for e in m.take_events() {
             sink.event(&e);
+        }
+        // The answer's verification runs from the moment the machine
+        // verifies to the end; one that sends the search on was search.
+        if m.settled() {
+            answered_at.get_or_insert(now);
+        } else {
+            answered_at = None;
         }
         if actions.contains(&Action::Done) {
             break;
@@ -255,6 +263,7 @@ pub fn culprit(
             vm_secs,
             untested_build_secs: untested,
         }),
+        verify_secs: now - answered_at.unwrap_or(now),
         ..super::sim::tally(&f)
     })
 }
@@ -269,7 +278,7 @@ mod tests {
     #[test]
     fn builders_find_the_culprit_sooner_than_one_builder() {
         let h = synth::kernel(400, 3).unwrap();
-        let (mut one, mut four) = (0.0, 0.0);
+        let (mut one, mut four, mut verified) = (0.0, 0.0, 0);
         for seed in 0..4 {
             let w = World::new(&h, seed, Noise::default(), Costs::default(), false);
             let a = culprit(&w, 1, false, &mut Discard).unwrap();
@@ -281,12 +290,19 @@ mod tests {
             assert!(ta.builder_secs <= ta.wall_secs * 1.0 + 1e-6);
             assert!(tb.builder_secs <= tb.wall_secs * 4.0 + 1e-6);
             assert!(tb.vm_secs <= tb.wall_secs * tb.vms as f64 + 1e-6);
-            one += ta.wall_secs;
-            four += tb.wall_secs;
+            // The answer's verification is in the wall time, not the hours.
+            if b.revert_runs > 0 {
+                assert!(b.verify_secs > 0.0, "seed {seed}: {b:?}");
+                verified += 1;
+            }
+            assert!((tb.wall_secs - b.verify_secs - b.hours() * 3600.0).abs() < 1e-6);
+            one += a.hours();
+            four += b.hours();
             // Deterministic.
             assert_eq!(culprit(&w, 4, false, &mut Discard).unwrap(), b);
         }
-        assert!(four < one, "4 builders {four} s, 1 builder {one} s");
+        assert!(four < one, "4 builders {four} h, 1 builder {one} h");
+        assert!(verified > 0, "no answer was verified");
     }
 
     #[test]

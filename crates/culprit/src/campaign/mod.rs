@@ -536,6 +536,11 @@ impl Machine {
             .map(|&(id, c)| (self.identities[id as usize].clone(), c))
             .collect();
         bad_titles.sort_by_key(|t| std::cmp::Reverse(t.1));
+        // The verification of the answer, after it was named.
+        let verify_secs = match (outcome.verdict, &self.verification) {
+            (Verdict::Culprit(c), Some(_)) => self.verify_secs(&self.plan.commits[c as usize].sha),
+            _ => 0.0,
+        };
         let untestable = self
             .untestable_reason()
             .map(|(r, c)| (r.to_string(), c, self.untestable.values().sum()));
@@ -548,6 +553,7 @@ impl Machine {
             rounds: self.rounds(),
             build_secs: self.build_secs,
             test_secs: self.round_secs.values().sum(),
+            verify_secs,
             identities: self.identities,
             bad_titles,
             signatures: self.signatures,

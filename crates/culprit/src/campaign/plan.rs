@@ -167,6 +167,9 @@ pub struct Finish {
     pub build_secs: f64,
     /// Sum over test rounds of the round's longest run.
     pub test_secs: f64,
+    /// Of `build_secs` and `test_secs`, the verification of the answer
+    /// after it was named (0 without one).
+    pub verify_secs: f64,
     /// Failure identities in order of first appearance (index = identity).
     pub identities: Vec<String>,
     /// Titles seen on the bad commit with their counts, most frequent first.

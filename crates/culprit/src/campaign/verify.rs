@@ -19,7 +19,7 @@
 
 use crate::print::short;
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use culprit_bisect::{Hypothesis, Outcome, Status, StopReason, Verdict};
 
@@ -114,6 +114,9 @@ pub(super) struct Verify {
     /// A run ended in this process: the log shows the runs' block (a
     /// resumed campaign does not show replayed blocks again).
     pub fresh: bool,
+    /// Modelled time: the revert's build, and each round's longest run.
+    pub build_secs: f64,
+    pub round_secs: BTreeMap<u32, f64>,
 }
 
 /// What the phase needs next.
@@ -138,6 +141,8 @@ impl Verify {
             fix: false,
             announced: false,
             fresh: false,
+            build_secs: 0.0,
+            round_secs: BTreeMap::new(),
         }
     }
 
@@ -336,6 +341,16 @@ impl super::Machine {
         Some(self.finished(outcome))
     }
 
+    /// Modelled time of the verification of `culprit` (its revert's build
+    /// and rounds), if it ran.
+    pub(super) fn verify_secs(&self, culprit: &str) -> f64 {
+        let v = match &self.verify {
+            Some(v) if v.culprit == culprit => Some(v),
+            _ => self.verified.get(culprit),
+        };
+        v.map_or(0.0, |v| v.build_secs + v.round_secs.values().sum::<f64>())
+    }
+
     /// After a verification, the search went on: the log says so.
     pub(super) fn resumed_event(&mut self, status: &Status) {
         let Some(culprit) = self.resumed.take() else {
@@ -393,6 +408,7 @@ impl super::Machine {
                 self.engine.record_revert_build();
                 self.build_secs += secs;
                 let v = self.verify.as_mut().expect("checked above");
+                v.build_secs += secs;
                 v.built = Some(if *ok {
                     Ok(())
                 } else {
@@ -437,6 +453,9 @@ impl super::Machine {
                     _ => None,
                 };
                 self.engine.record_revert_run(c, evidence);
+                let v = self.verify.as_mut().expect("checked above");
+                let m = v.round_secs.entry(*round).or_insert(0.0);
+                *m = m.max(*secs);
                 let m = self.round_secs.entry(*round).or_insert(0.0);
                 *m = m.max(*secs);
                 v.fresh |= !self.replaying;
