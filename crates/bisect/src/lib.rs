@@ -111,7 +111,6 @@ mod verify;
 pub use batch::{Batch, InFlight};
 pub use dag::{Dag, DagError, NodeId};
 pub use engine::Engine;
-pub use reverts::RevertRuns;
 pub use types::{
     BuildOutcome, Config, Evidence, Hypothesis, Outcome, RunOutcome, Signature, Status, Step,
     StopReason, Verdict,

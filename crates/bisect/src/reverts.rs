@@ -37,7 +37,7 @@ use crate::NodeId;
 
 /// Runs on one revert.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RevertRuns {
+pub(crate) struct RevertRuns {
     pub target: u32,
     pub clean: u32,
     /// Other crashes and untestable runs: no evidence.
@@ -74,11 +74,6 @@ impl Engine {
         self.builds += 1;
     }
 
-    /// The runs on the revert of `c`, if any.
-    pub fn revert_runs(&self, c: NodeId) -> Option<RevertRuns> {
-        self.reverts.get(&c).copied()
-    }
-
     /// Runs on reverts, all candidates together.
     pub fn revert_run_count(&self) -> u32 {
         self.reverts
@@ -89,12 +84,8 @@ impl Engine {
 
     /// The revert evidence as shifts of the hypotheses' log-likelihoods.
     pub(crate) fn revert_shift(&self) -> Shift {
-        let base = if self.config.fix {
-            self.shows()
-        } else {
-            self.bad
-        };
-        let Evidence { target, clean, .. } = self.evidence[self.rep(base) as usize];
+        // Where the bug shows: bad, or the old end of a fix bisection.
+        let Evidence { target, clean, .. } = self.evidence[self.rep(self.shows()) as usize];
         let (a, b) = self.config.q_prior;
         let (a, b) = (a + target as f64, b + clean as f64);
         let model = self.model();
@@ -111,7 +102,7 @@ impl Engine {
             // (`revert_keeps`): keep the crash, or keep a fix.
             let keeps = self.config.revert_keeps.clamp(1e-12, 1.0);
             let culprit = |own: f64, other: f64| {
-                log_add((1.0 - keeps).max(1e-300).ln() + own, keeps.ln() + other)
+                log_sum_exp(&[(1.0 - keeps).max(1e-300).ln() + own, keeps.ln() + other])
             };
             if self.config.fix {
                 // Present under "c fixed it" and under "not fixed".
@@ -123,10 +114,6 @@ impl Engine {
         }
         shift
     }
-}
-
-fn log_add(a: f64, b: f64) -> f64 {
-    log_sum_exp(&[a, b])
 }
 
 #[cfg(test)]

@@ -17,18 +17,65 @@ use std::collections::HashMap;
 pub struct SimBackend<'w> {
     world: &'w World<'w>,
     index: HashMap<&'w str, u32>,
+    /// Built, by [`Sha::slot`].
     built: Vec<bool>,
-    /// Reverts built, by reverted commit.
-    reverts: Vec<bool>,
 }
 
 /// The name of a simulated revert commit, before the reverted commit's hash.
 pub const REVERT_PREFIX: &str = "revert-of-";
 
 /// A commit of the simulated history, or the bad commit with one reverted.
-enum Sha {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Sha {
     Commit(u32),
     Revert(u32),
+}
+
+impl Sha {
+    /// Reads a commit name: a history commit's hash, or `REVERT_PREFIX`
+    /// and one.
+    pub fn parse(index: &HashMap<&str, u32>, sha: &str) -> anyhow::Result<Sha> {
+        let node = |c: &str| {
+            index
+                .get(c)
+                .copied()
+                .with_context(|| format!("simulated history has no commit {sha}"))
+        };
+        match sha.strip_prefix(REVERT_PREFIX) {
+            Some(c) => Ok(Sha::Revert(node(c)?)),
+            None => Ok(Sha::Commit(node(sha)?)),
+        }
+    }
+
+    /// Its place in a table of twice the history's length (reverts after
+    /// the commits).
+    pub fn slot(self, world: &World) -> usize {
+        match self {
+            Sha::Commit(x) => x as usize,
+            Sha::Revert(c) => world.hist.len() + c as usize,
+        }
+    }
+
+    pub fn name(self, world: &World) -> String {
+        match self {
+            Sha::Commit(x) => world.hist.shas[x as usize].clone(),
+            Sha::Revert(c) => format!("{REVERT_PREFIX}{}", world.hist.shas[c as usize]),
+        }
+    }
+
+    pub fn build(self, world: &World) -> BuildResult {
+        match self {
+            Sha::Commit(x) => world.build(x),
+            Sha::Revert(c) => world.revert_build(c),
+        }
+    }
+
+    pub fn run(self, world: &World, run: u32) -> crate::backend::RunResult {
+        match self {
+            Sha::Commit(x) => world.run(x, run),
+            Sha::Revert(c) => world.revert_run(c, run),
+        }
+    }
 }
 
 /// Makes simulated reverts: they apply as the world says.
@@ -69,66 +116,34 @@ impl<'w> SimBackend<'w> {
         SimBackend {
             world,
             index,
-            built: vec![false; world.hist.len()],
-            reverts: vec![false; world.hist.len()],
-        }
-    }
-
-    fn node(&self, sha: &str) -> anyhow::Result<u32> {
-        self.index
-            .get(sha)
-            .copied()
-            .with_context(|| format!("simulated history has no commit {sha}"))
-    }
-
-    fn sha(&self, sha: &str) -> anyhow::Result<Sha> {
-        match sha.strip_prefix(REVERT_PREFIX) {
-            Some(c) => Ok(Sha::Revert(self.node(c)?)),
-            None => Ok(Sha::Commit(self.node(sha)?)),
-        }
-    }
-
-    fn built(&self, sha: &Sha) -> bool {
-        match *sha {
-            Sha::Commit(x) => self.built[x as usize],
-            Sha::Revert(c) => self.reverts[c as usize],
+            built: vec![false; 2 * world.hist.len()],
         }
     }
 }
 
 impl Backend for SimBackend<'_> {
     fn build(&mut self, commit: &str, _progress: Progress) -> anyhow::Result<BuildResult> {
-        Ok(match self.sha(commit)? {
-            Sha::Commit(x) => {
-                let r = self.world.build(x);
-                self.built[x as usize] = r.ok;
-                r
-            }
-            Sha::Revert(c) => {
-                let r = self.world.revert_build(c);
-                self.reverts[c as usize] = r.ok;
-                r
-            }
-        })
+        let sha = Sha::parse(&self.index, commit)?;
+        let r = sha.build(self.world);
+        self.built[sha.slot(self.world)] = r.ok;
+        Ok(r)
     }
 
     fn run(&mut self, jobs: &[RunJob], _progress: Progress, done: Done) -> anyhow::Result<()> {
         for (i, j) in jobs.iter().enumerate() {
-            let sha = self.sha(&j.commit)?;
-            anyhow::ensure!(self.built(&sha), "run on unbuilt commit {}", j.commit);
-            done(
-                i,
-                match sha {
-                    Sha::Commit(x) => self.world.run(x, j.run),
-                    Sha::Revert(c) => self.world.revert_run(c, j.run),
-                },
+            let sha = Sha::parse(&self.index, &j.commit)?;
+            anyhow::ensure!(
+                self.built[sha.slot(self.world)],
+                "run on unbuilt commit {}",
+                j.commit
             );
+            done(i, sha.run(self.world, j.run));
         }
         Ok(())
     }
 
     fn is_available(&self, commit: &str) -> bool {
-        self.sha(commit).is_ok_and(|s| self.built(&s))
+        Sha::parse(&self.index, commit).is_ok_and(|s| self.built[s.slot(self.world)])
     }
 }
 

@@ -19,13 +19,13 @@
 //!
 //! It must never use a real clock or real processes.
 
-use super::sim::{plan, SimReverter, REVERT_PREFIX};
+use super::sim::{plan, Sha, SimReverter};
 use super::world::World;
 use super::{Tally, Timing};
 use crate::backend::{BuildResult, RunResult};
 use crate::campaign::{Action, Machine, Record, RunJob, Sink};
 use crate::drive::{build_record, Reverter};
-use anyhow::{bail, Context};
+use anyhow::bail;
 use std::collections::HashMap;
 
 /// Strength of the prior that tells the engine the true q (pseudo-runs).
@@ -42,7 +42,7 @@ pub fn known_q_prior(q: f64) -> (f64, f64) {
 struct Build {
     end: f64,
     start: f64,
-    node: u32,
+    sha: Sha,
     result: BuildResult,
 }
 
@@ -78,37 +78,22 @@ pub fn culprit(
         .enumerate()
         .map(|(i, s)| (s.as_str(), i as u32))
         .collect();
-    // Node n + c is the bad commit with commit c reverted.
-    let n = world.hist.len() as u32;
-    let node = |sha: &str| {
-        let (c, base) = match sha.strip_prefix(REVERT_PREFIX) {
-            Some(c) => (c, n),
-            None => (sha, 0),
-        };
-        index
-            .get(c)
-            .map(|&x| x + base)
-            .with_context(|| format!("simulated history has no commit {sha}"))
-    };
-    let sha_of = |x: u32| match x.checked_sub(n) {
-        Some(c) => format!("{REVERT_PREFIX}{}", world.hist.shas[c as usize]),
-        None => world.hist.shas[x as usize].clone(),
-    };
-    let mut built = vec![false; 2 * n as usize];
-    let mut tested = vec![false; 2 * n as usize];
+    // By `Sha::slot`: the commits, then the bad commit with each reverted.
+    let mut built = vec![false; 2 * world.hist.len()];
+    let mut tested = vec![false; 2 * world.hist.len()];
     let mut reverter = SimReverter { world };
     let mut m = Machine::new(p)?;
     m.resume(&[])?;
     let (mut now, mut builder_secs, mut vm_secs) = (0.0f64, 0.0f64, 0.0f64);
     let mut building: Vec<Build> = Vec::new();
     let mut running: Vec<Run> = Vec::new();
-    let mut build_log: Vec<(u32, f64)> = Vec::new();
+    let mut build_log: Vec<(usize, f64)> = Vec::new();
     let mut answered_at: Option<f64> = None;
     loop {
         let free = builders - building.len() as u32;
         let free_vms = vms.saturating_sub(running.len() as u32);
         let actions = m.poll_batch(free, free_vms, &|c| {
-            node(c).is_ok_and(|x| built[x as usize])
+            Sha::parse(&index, c).is_ok_and(|s| built[s.slot(world)])
         });
         for e in m.take_events() {
             sink.event(&e);
@@ -147,15 +132,12 @@ pub fn culprit(
                     instant = true;
                 }
                 Action::Build(c) => {
-                    let x = node(&c)?;
-                    let result = match x.checked_sub(n) {
-                        Some(c) => world.revert_build(c),
-                        None => world.build(x),
-                    };
+                    let sha = Sha::parse(&index, &c)?;
+                    let result = sha.build(world);
                     building.push(Build {
                         end: now + result.secs,
                         start: now,
-                        node: x,
+                        sha,
                         result,
                     });
                 }
@@ -168,13 +150,11 @@ pub fn culprit(
                     );
                     let mut ends: Vec<f64> = Vec::new();
                     for job in jobs {
-                        let x = node(&job.commit)?;
-                        anyhow::ensure!(built[x as usize], "run on unbuilt commit {}", job.commit);
-                        tested[x as usize] = true;
-                        let result = match x.checked_sub(n) {
-                            Some(c) => world.revert_run(c, job.run),
-                            None => world.run(x, job.run),
-                        };
+                        let sha = Sha::parse(&index, &job.commit)?;
+                        let x = sha.slot(world);
+                        anyhow::ensure!(built[x], "run on unbuilt commit {}", job.commit);
+                        tested[x] = true;
+                        let result = sha.run(world, job.run);
                         let start = match ends.len().checked_sub(vms as usize) {
                             Some(i) => ends[i],
                             None => now,
@@ -210,9 +190,10 @@ pub fn culprit(
                 if building[i].end <= now {
                     let b = building.remove(i);
                     builder_secs += b.result.secs;
-                    built[b.node as usize] = b.result.ok;
-                    build_log.push((b.node, b.result.secs));
-                    m.feed(&build_record(sha_of(b.node), b.result))?;
+                    let x = b.sha.slot(world);
+                    built[x] = b.result.ok;
+                    build_log.push((x, b.result.secs));
+                    m.feed(&build_record(b.sha.name(world), b.result))?;
                 } else {
                     i += 1;
                 }
@@ -249,7 +230,7 @@ pub fn culprit(
     }
     let untested: f64 = build_log
         .iter()
-        .filter(|(x, _)| !tested[*x as usize])
+        .filter(|(x, _)| !tested[*x])
         .map(|b| b.1)
         .sum::<f64>()
         + building.iter().map(|b| now - b.start).sum::<f64>();

@@ -91,10 +91,11 @@ pub struct Machine {
     done: Option<Outcome>,
     /// The engine's outcome while the revert verification runs.
     verifying: Option<Outcome>,
-    /// The verification under way, or the last one.
-    verify: Option<Verify>,
-    /// Earlier verifications' states, by culprit.
-    verified: BTreeMap<String, Verify>,
+    /// Every verification's state, by culprit (a campaign may revert
+    /// several commits; the journal holds each one's records in a block).
+    verifies: BTreeMap<String, Verify>,
+    /// The culprit of the verification under way, or of the last one.
+    current: Option<String>,
     /// How each verification ended, by culprit.
     verdicts: BTreeMap<String, Verification>,
     /// A verification just ended: if the search goes on, say so.
@@ -165,8 +166,8 @@ impl Machine {
             started: false,
             done: None,
             verifying: None,
-            verify: None,
-            verified: BTreeMap::new(),
+            verifies: BTreeMap::new(),
+            current: None,
             verdicts: BTreeMap::new(),
             resumed: None,
             verification: None,
@@ -263,11 +264,10 @@ impl Machine {
                 made,
             } => {
                 let c = self.node(culprit)?;
-                self.switch_verify(culprit);
-                let v = self.verify.get_or_insert_with(|| {
+                self.current = Some(culprit.clone());
+                let v = self.verifies.entry(culprit.clone()).or_insert_with(|| {
                     Verify::new(culprit.clone(), onto.clone(), String::new(), 0)
                 });
-                v.culprit = culprit.clone();
                 v.onto = onto.clone();
                 v.subject = format!("Revert \"{}\"", self.plan.commits[c as usize].subject);
                 v.made = Some(made.clone());

@@ -289,35 +289,32 @@ impl Verify {
     }
 }
 
+/// The verification under way, borrowing only the fields it lives in (the
+/// machine's events stay free to push to).
+fn under_way<'a>(
+    verifies: &'a mut BTreeMap<String, Verify>,
+    current: &Option<String>,
+) -> Option<&'a mut Verify> {
+    verifies.get_mut(current.as_ref()?)
+}
+
 impl super::Machine {
     /// Enters the phase for culprit node `c` (or takes up the state the
     /// journal's records rebuilt).
     pub(super) fn start_verify(&mut self, c: u32) {
         let culprit = self.plan.commits[c as usize].sha.clone();
-        self.switch_verify(&culprit);
         let p = &self.plan;
         let onto = p.commits[p.bad as usize].sha.clone();
         let subject = format!("Revert \"{}\"", p.commits[c as usize].subject);
         let wanted = p.config.verify_runs;
+        self.current = Some(culprit.clone());
         let v = self
-            .verify
-            .get_or_insert_with(|| Verify::new(culprit, onto, String::new(), wanted));
+            .verifies
+            .entry(culprit.clone())
+            .or_insert_with(|| Verify::new(culprit, onto, String::new(), wanted));
         v.subject = subject;
         v.wanted = wanted;
         v.fix = p.config.fix;
-    }
-
-    /// Makes the verification of `culprit` the current one, keeping the
-    /// current one's state aside (a campaign may revert several commits;
-    /// the journal holds each one's records in a block).
-    pub(super) fn switch_verify(&mut self, culprit: &str) {
-        if self.verify.as_ref().is_some_and(|v| v.culprit == culprit) {
-            return;
-        }
-        if let Some(v) = self.verify.take() {
-            self.verified.insert(v.culprit.clone(), v);
-        }
-        self.verify = self.verified.remove(culprit);
     }
 
     /// The engine is done: its answer (or, when it cannot decide, a leader
@@ -344,11 +341,9 @@ impl super::Machine {
     /// Modelled time of the verification of `culprit` (its revert's build
     /// and rounds), if it ran.
     pub(super) fn verify_secs(&self, culprit: &str) -> f64 {
-        let v = match &self.verify {
-            Some(v) if v.culprit == culprit => Some(v),
-            _ => self.verified.get(culprit),
-        };
-        v.map_or(0.0, |v| v.build_secs + v.round_secs.values().sum::<f64>())
+        self.verifies
+            .get(culprit)
+            .map_or(0.0, |v| v.build_secs + v.round_secs.values().sum::<f64>())
     }
 
     /// After a verification, the search went on: the log says so.
@@ -380,15 +375,16 @@ impl super::Machine {
         if self.verdicts.contains_key(sha) {
             return None;
         }
-        let known = self.verify.as_ref().is_some_and(|v| &v.culprit == sha)
-            || self.verified.contains_key(sha);
-        let tried = self.verified.len() + usize::from(self.verify.is_some());
-        (known || tried < MAX_REVERTS).then_some(c)
+        (self.verifies.contains_key(sha) || self.verifies.len() < MAX_REVERTS).then_some(c)
     }
 
     /// Records of the revert commit; false for any other record.
     pub(super) fn feed_verify(&mut self, r: &Record) -> bool {
-        let Some(mine) = self.verify.as_ref().and_then(|v| v.commit()) else {
+        let Some(mine) = self
+            .current
+            .as_ref()
+            .and_then(|c| self.verifies[c].commit())
+        else {
             return false;
         };
         match r {
@@ -407,7 +403,7 @@ impl super::Machine {
                     .unwrap_or_else(|| "unknown error".into());
                 self.engine.record_revert_build();
                 self.build_secs += secs;
-                let v = self.verify.as_mut().expect("checked above");
+                let v = under_way(&mut self.verifies, &self.current).expect("checked above");
                 v.build_secs += secs;
                 v.built = Some(if *ok {
                     Ok(())
@@ -444,16 +440,16 @@ impl super::Machine {
                     RunStatus::Crashed { title, crash } => self.is_target(title, crash.as_ref()),
                     _ => false,
                 };
-                let v = self.verify.as_mut().expect("checked above");
-                v.record_run(*run, status, target);
-                let c = self.index[&v.culprit];
                 let evidence = match status {
                     RunStatus::Ok => Some(false),
                     RunStatus::Crashed { .. } if target => Some(true),
                     _ => None,
                 };
-                self.engine.record_revert_run(c, evidence);
-                let v = self.verify.as_mut().expect("checked above");
+                let c = self.current.as_ref().map(|c| self.index[c]);
+                self.engine
+                    .record_revert_run(c.expect("checked above"), evidence);
+                let v = under_way(&mut self.verifies, &self.current).expect("checked above");
+                v.record_run(*run, status, target);
                 let m = v.round_secs.entry(*round).or_insert(0.0);
                 *m = m.max(*secs);
                 let m = self.round_secs.entry(*round).or_insert(0.0);
@@ -494,7 +490,7 @@ impl super::Machine {
         outcome: Outcome,
         available: &dyn Fn(&str) -> bool,
     ) -> Option<Action> {
-        let Some(v) = self.verify.as_mut() else {
+        let Some(v) = under_way(&mut self.verifies, &self.current) else {
             self.verifying = None;
             return Some(self.finished(outcome));
         };
@@ -512,7 +508,6 @@ impl super::Machine {
         let settled = self
             .engine
             .settles(Hypothesis::Commit(self.index[&v.culprit]));
-        let v = self.verify.as_mut().expect("checked above");
         Some(
             match v.need(avail, &status, self.plan.config.confidence, settled) {
                 Need::Revert => Action::Revert {
