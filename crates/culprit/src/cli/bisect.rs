@@ -215,6 +215,9 @@ pub struct SearchArgs {
     /// until a bug still there would have shown at the asked confidence
     /// (at most --verify-runs runs): the log, the JSON result
     /// (`verification`) and the exit status say whether the crash went away.
+    /// The revert's runs are evidence for the search: a revert that still
+    /// crashes sends it on, and when it cannot decide, a leading commit is
+    /// reverted too (at most 3 reverts).
     #[arg(long)]
     pub no_verify: bool,
 }
